@@ -10,6 +10,7 @@ mkdir -p wp-content/plugins wp-content/themes wp-content/uploads
 
 log "waiting for the database at ${WORDPRESS_DB_HOST}"
 tries=0
+# shellcheck disable=SC2016 # PHP code, expanded by PHP not the shell
 until php -r '
   mysqli_report(MYSQLI_REPORT_OFF);
   [$h, $p] = array_pad(explode(":", getenv("WORDPRESS_DB_HOST")), 2, 3306);

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Static checks of the store charts, their images and scripts. Needs the tools
+# from scripts/install-tools.sh on PATH (helm, kubernetes-validate, hadolint,
+# pytest, shellcheck). Prints one summary line "charts: N passed, M failed" and
+# exits non-zero if anything failed.
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO" || exit 1
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+passed=0
+failed=0
+check() { # check NAME COMMAND... : run quietly, show output only on failure
+    local name="$1"; shift
+    if "$@" >"$WORK/out" 2>&1; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name" >&2
+        sed 's/^/    /' "$WORK/out" | tail -n 40 >&2
+    fi
+}
+
+for tool in helm kubernetes-validate hadolint pytest shellcheck; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "check-charts: $tool not on PATH (run scripts/install-tools.sh)" >&2; exit 2; }
+done
+
+# Kubernetes minors from 1.30 to the newest kubernetes-validate knows.
+kv_python="$(dirname "$(command -v kubernetes-validate)")/python"
+[ -x "$kv_python" ] || kv_python=python3
+schema_dir="$("$kv_python" -c 'import kubernetes_validate, os; print(os.path.join(os.path.dirname(kubernetes_validate.__file__), "kubernetes-json-schema"))')"
+mapfile -t K8S_VERSIONS < <(find "$schema_dir" -maxdepth 1 -name 'v1.*-local' -printf '%f\n' 2>/dev/null \
+    | sed -E 's/^v(1\.[0-9]+)\.[0-9]+-local$/\1/' | awk -F. '$2 >= 30' | sort -t. -k2,2n -u)
+if [ "${#K8S_VERSIONS[@]}" -eq 0 ]; then
+    echo "check-charts: no Kubernetes schemas found in kubernetes-validate" >&2
+    exit 2
+fi
+
+required=(--set store.name=my-shop --set store.id=0b9c4a8e-1111-4c22-9333-444455556666
+          --set store.host=my-shop.127.0.0.1.nip.io)
+
+validate_all() { # validate_all FILE : every minor version, strict
+    local file="$1" v
+    for v in "${K8S_VERSIONS[@]}"; do
+        kubernetes-validate --strict --quiet -k "$v.0" "$file" || return 1
+    done
+}
+
+charts=(charts/woocommerce charts/medusa)
+[ -d charts/platform ] && charts+=(charts/platform)
+for chart in "${charts[@]}"; do
+    [ -f "$chart/Chart.yaml" ] || { failed=$((failed + 1)); echo "FAIL: $chart missing" >&2; continue; }
+    for values in "$chart"/values.yaml "$chart"/values-*.yaml; do
+        [ -f "$values" ] || continue
+        extra=()
+        # store.* values exist only in the store charts; the platform chart takes its own.
+        [ "$chart" = charts/platform ] || extra=("${required[@]}")
+        label="$(basename "$chart")/$(basename "$values")"
+        check "helm lint --strict $label" helm lint --strict "$chart" -f "$values" "${extra[@]}"
+        out="$WORK/$(basename "$chart")-$(basename "$values" .yaml).yaml"
+        if helm template release1 "$chart" -n store-my-shop -f "$values" "${extra[@]}" >"$out" 2>"$WORK/err"; then
+            passed=$((passed + 1))
+            check "kubernetes-validate $label (${K8S_VERSIONS[0]}..${K8S_VERSIONS[-1]})" validate_all "$out"
+        else
+            failed=$((failed + 1)); echo "FAIL: helm template $label" >&2; sed 's/^/    /' "$WORK/err" >&2
+        fi
+    done
+done
+
+while IFS= read -r dockerfile; do
+    check "hadolint $dockerfile" hadolint "$dockerfile"
+done < <(find deploy/images -name Dockerfile -type f | sort)
+
+scripts=(scripts/install-tools.sh scripts/check-charts.sh scripts/store-order.sh
+         charts/woocommerce/files/setup.sh)
+for s in "${scripts[@]}"; do
+    [ -f "$s" ] && check "shellcheck $s" shellcheck "$s"
+done
+
+# Rendered-manifest assertions and store-order unit tests (pytest).
+py="$(dirname "$(command -v pytest)")/python"
+[ -x "$py" ] || py=python3
+if "$py" -m pytest -q -p no:cacheprovider Tests/Scripts/test_charts.py Tests/Scripts/test_store_order.py >"$WORK/pytest" 2>&1; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1)); echo "FAIL: pytest" >&2; tail -n 60 "$WORK/pytest" >&2
+fi
+grep -E '^[0-9]+ (passed|failed)' "$WORK/pytest" | sed 's/^/pytest: /' >&2 || true
+
+echo "charts: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
