@@ -4,6 +4,7 @@
 # pytest, shellcheck). Prints one summary line "charts: N passed, M failed" and
 # exits non-zero if anything failed.
 set -uo pipefail
+export PYTHONDONTWRITEBYTECODE=1
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO" || exit 1
