@@ -6,4 +6,4 @@
 # MEDUSA_PUBLISHABLE_KEY. The logic lives in scripts/storeorder (Python, stdlib).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" exec python3 -m storeorder "$@"
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" exec python3 -m storeorder "$@"
