@@ -1,0 +1,30 @@
+import Dispatch
+
+/// Runs blocking C calls (libpq, hiredis, libcurl) on a serial dispatch queue of their own, off Swift's
+/// cooperative thread pool: a blocked cooperative thread would stall every task scheduled on it.
+/// Serial queues target the overcommitting global queue, so each blocked queue gets its own thread.
+public final class BlockingQueue: Sendable {
+    private let queue: DispatchQueue
+
+    public init(label: String) {
+        self.queue = DispatchQueue(label: label)
+    }
+
+    public func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        let result: Result<T, E> = await withCheckedContinuation { continuation in
+            queue.async {
+                do throws(E) {
+                    continuation.resume(returning: .success(try body()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs `body` on the queue without waiting, for clean-up that must not block the caller.
+    public func detach(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
+    }
+}

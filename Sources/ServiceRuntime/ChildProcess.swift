@@ -1,0 +1,206 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs other programs (helm, scripts) with posix_spawn. Each child leads a process group of its own, so a
+/// timeout kills it and everything it started; it gets default signal dispositions, because a parent that
+/// ignores SIGTERM for graceful shutdown would otherwise pass that on. Waiting and reading happen on a
+/// dedicated queue, off the cooperative pool.
+public enum ChildProcess {
+    public struct Outcome: Sendable {
+        /// The exit code, or nil when a signal ended the process.
+        public let exitCode: Int32?
+        public let signal: Int32?
+        public let stdout: [UInt8]
+        public let stderr: [UInt8]
+        public let timedOut: Bool
+
+        public var succeeded: Bool { exitCode == 0 && !timedOut }
+        public var standardOutput: String { String(decoding: stdout, as: UTF8.self) }
+        public var standardError: String { String(decoding: stderr, as: UTF8.self) }
+    }
+
+    public struct SpawnError: Error, CustomStringConvertible {
+        public let executable: String
+        public let code: Int32
+        public var description: String { "cannot run \(executable): \(String(cString: strerror(code)))" }
+    }
+
+    /// Runs a program to completion, capturing its output. Past `timeout` the whole process group is
+    /// killed and `timedOut` is set. `environment` nil inherits this process's environment.
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        input: [UInt8]? = nil, timeout: Double? = nil
+    ) async throws -> Outcome {
+        let queue = BlockingQueue(label: "storefleet.child")
+        return try await queue.run { () throws -> Outcome in
+            try runBlocking(executable, arguments, environment: environment, input: input, timeout: timeout)
+        }
+    }
+
+    /// Starts a program that keeps running; its output goes to the given files (or /dev/null).
+    public static func spawn(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        stdoutPath: String? = nil, stderrPath: String? = nil
+    ) throws -> RunningProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let pid = try launch(executable, arguments, environment: environment, actions: &actions)
+        return RunningProcess(pid: pid)
+    }
+
+    static func runBlocking(
+        _ executable: String, _ arguments: [String], environment: [String: String]?, input: [UInt8]?, timeout: Double?
+    ) throws -> Outcome {
+        var stdoutPipe: [Int32] = [0, 0]
+        var stderrPipe: [Int32] = [0, 0]
+        var stdinPipe: [Int32] = [0, 0]
+        guard pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0, pipe(&stdinPipe) == 0 else {
+            throw SpawnError(executable: executable, code: errno)
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        for fd in stdinPipe + stdoutPipe + stderrPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        let pid: pid_t
+        do {
+            pid = try launch(executable, arguments, environment: environment, actions: &actions)
+        } catch {
+            for fd in stdinPipe + stdoutPipe + stderrPipe { close(fd) }
+            throw error
+        }
+        close(stdinPipe[0])
+        close(stdoutPipe[1])
+        close(stderrPipe[1])
+        if let input, !input.isEmpty {
+            // Small inputs (values files) fit in the pipe buffer; larger ones are written before reading,
+            // which is fine for the programs this project runs (they read all input first).
+            input.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let written = write(stdinPipe[1], raw.baseAddress! + offset, raw.count - offset)
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+        }
+        close(stdinPipe[1])
+
+        let deadline = timeout.map { monotonicNow() + $0 }
+        var out: [UInt8] = []
+        var err: [UInt8] = []
+        var open: [Int32] = [stdoutPipe[0], stderrPipe[0]]
+        var timedOut = false
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while !open.isEmpty {
+            var waitMs: Int32 = 1000
+            if let deadline, !timedOut {
+                let remaining = deadline - monotonicNow()
+                if remaining <= 0 {
+                    timedOut = true
+                    kill(-pid, SIGKILL)
+                    kill(pid, SIGKILL)
+                    continue
+                }
+                waitMs = Int32(min(remaining * 1000, 1000).rounded(.up))
+            }
+            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&fds, nfds_t(fds.count), waitMs)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            for entry in fds where entry.revents != 0 {
+                let count = read(entry.fd, &buffer, buffer.count)
+                if count > 0 {
+                    if entry.fd == stdoutPipe[0] { out.append(contentsOf: buffer[0..<count]) } else { err.append(contentsOf: buffer[0..<count]) }
+                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                    close(entry.fd)
+                    open.removeAll { $0 == entry.fd }
+                }
+            }
+        }
+        for fd in open { close(fd) }
+        let status = waitForExit(pid)
+        return Outcome(exitCode: status.exitCode, signal: status.signal, stdout: out, stderr: err, timedOut: timedOut)
+    }
+
+    static func launch(
+        _ executable: String, _ arguments: [String], environment: [String: String]?,
+        actions: inout posix_spawn_file_actions_t
+    ) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = ([executable] + arguments).map { strdup($0) }
+        defer { argv.forEach { free($0) } }
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") }
+        defer { env.forEach { free($0) } }
+        var argvPointers = argv + [nil]
+        var envPointers = env + [nil]
+        var pid: pid_t = 0
+        let result: Int32
+        if executable.contains("/") {
+            result = posix_spawn(&pid, executable, &actions, &attributes, &argvPointers, &envPointers)
+        } else {
+            result = posix_spawnp(&pid, executable, &actions, &attributes, &argvPointers, &envPointers)
+        }
+        guard result == 0 else { throw SpawnError(executable: executable, code: result) }
+        return pid
+    }
+
+    static func waitForExit(_ pid: pid_t) -> (exitCode: Int32?, signal: Int32?) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return (nil, nil) }
+        }
+        let signal = status & 0x7F
+        if signal == 0 { return ((status >> 8) & 0xFF, nil) }
+        return (nil, signal)
+    }
+
+    static func monotonicNow() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}
+
+/// A child started with `ChildProcess.spawn`.
+public final class RunningProcess: Sendable {
+    public let pid: Int32
+
+    init(pid: Int32) {
+        self.pid = pid
+    }
+
+    /// Sends a signal to the process (not its group).
+    public func signal(_ signal: Int32) {
+        kill(pid, signal)
+    }
+
+    /// Waits for the process to end and returns its exit code, or nil when a signal ended it.
+    public func wait() async -> (exitCode: Int32?, signal: Int32?) {
+        let pid = self.pid
+        return await BlockingQueue(label: "storefleet.child.wait").run { ChildProcess.waitForExit(pid) }
+    }
+}

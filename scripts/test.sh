@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The README's test command: from a clean clone on a fresh Debian machine to every test run.
+#  1. installs what is missing (Debian packages; pinned helm, kubectl and Python tools via install-tools.sh);
+#  2. starts a throwaway Postgres and Redis on free loopback ports in a temporary directory;
+#  3. builds, runs the Swift tests against those servers, and runs the chart checks;
+#  4. stops the servers and removes their files on exit, also on failure or Ctrl-C.
+# Ends with one summary line, "test.sh: N passed, M failed", naming the suites that failed.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# --- 1. prerequisites ---------------------------------------------------------------------------
+packages=(pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev redis-server postgresql postgresql-client
+  python3 python3-venv python3-pip shellcheck ca-certificates)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "test.sh: swift is not on PATH (Swift 6.2 or newer is required)" >&2; exit 1; }
+
+say "tools (helm, kubectl, kubernetes-validate, hadolint, pytest)"
+# shellcheck source=scripts/install-tools.sh
+source scripts/install-tools.sh
+
+# --- 2. throwaway servers -----------------------------------------------------------------------
+work="$(mktemp -d -t storefleet-test.XXXXXX)"
+chmod 755 "$work"
+cleanup() {
+  scripts/services.sh postgres stop "$work/postgres" || true
+  scripts/services.sh redis stop "$work/redis" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "starting throwaway Postgres and Redis"
+DATABASE_URL="$(scripts/services.sh postgres start "$work/postgres")"
+REDIS_URL="$(scripts/services.sh redis start "$work/redis")"
+export DATABASE_URL REDIS_URL
+echo "postgres on port $(cat "$work/postgres/port"), redis on port $(cat "$work/redis/port")"
+
+# --- 3. suites ----------------------------------------------------------------------------------
+passed=() failed=()
+suite() {
+  local name=$1
+  shift
+  say "$name"
+  local started=$SECONDS
+  if "$@"; then
+    passed+=("$name")
+    echo "--- $name passed in $((SECONDS - started))s"
+  else
+    failed+=("$name")
+    echo "--- $name FAILED after $((SECONDS - started))s"
+  fi
+}
+
+suite "swift build" swift build --build-tests
+if [ ${#failed[@]} -eq 0 ]; then
+  suite "swift tests" swift test --skip-build
+fi
+suite "chart checks" scripts/check-charts.sh
+
+echo
+[ ${#failed[@]} -eq 0 ] || echo "failed suites: ${failed[*]}"
+echo "test.sh: ${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]
