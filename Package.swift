@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "storefleet-gateway", targets: ["Gateway"]),
         .executable(name: "storefleet-worker", targets: ["Worker"]),
+        .executable(name: "storefleet-jobs-lab", targets: ["JobsLab"]),
         .library(name: "Jobs", targets: ["Jobs"]),
     ],
     dependencies: [
@@ -69,10 +70,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Synthetic job kinds for engine tests and benchmarks, and the process that runs them.
+        .target(name: "LabJobs", dependencies: ["Jobs", "Postgres"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "JobsLab",
+            dependencies: ["Jobs", "LabJobs", "Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+
         // Throwaway servers and environment for integration tests.
         .target(name: "TestSupport", dependencies: ["ServiceRuntime"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "LabJobs", "TestSupport"], swiftSettings: swiftSettings),
     ]
 )

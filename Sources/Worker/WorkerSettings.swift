@@ -4,16 +4,20 @@ import ServiceRuntime
 
 /// Everything the worker reads from its environment, validated before anything starts.
 struct WorkerSettings: Sendable {
-    var workerID: String
-    var concurrency: Int
+    var engine: JobWorkerSettings
+    var keys: RedisKeys
     var backends: Backends.Settings
     var logging: LoggingSettings
 
     init(from reader: ConfigurationReader) throws(ConfigurationError) {
         logging = try LoggingSettings(from: reader)
         let host = ProcessInfo.processInfo.hostName
-        workerID = reader.string("WORKER_ID", default: "\(host)-\(getpid())")
-        concurrency = try reader.int("WORKER_CONCURRENCY", default: 4, range: 1...256)
+        engine = JobWorkerSettings(
+            workerID: reader.string("WORKER_ID", default: "\(host)-\(getpid())"),
+            concurrency: try reader.int("WORKER_CONCURRENCY", default: 4, range: 1...256)
+        )
+        engine.shutdownGrace = try reader.seconds("WORKER_SHUTDOWN_GRACE", default: 20, range: 0...3600)
+        keys = RedisKeys(prefix: reader.string("REDIS_KEY_PREFIX", default: "storefleet"))
         backends = try Backends.Settings(from: reader, applicationName: "storefleet-worker")
     }
 }

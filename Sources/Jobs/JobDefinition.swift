@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import Postgres
+
+/// One idempotent step of a job: its name (as stored in the job), its time limit and retry policy,
+/// and the work. Running a step again after it succeeded, or after a crash mid-way, must be safe.
+public struct StepDefinition: Sendable {
+    public let name: String
+    public let timeout: Double
+    public let retry: RetryPolicy
+    public let run: @Sendable (StepContext) async throws -> Void
+
+    public init(_ name: String, timeout: Double, retry: RetryPolicy = .standard, run: @escaping @Sendable (StepContext) async throws -> Void) {
+        self.name = name
+        self.timeout = timeout
+        self.retry = retry
+        self.run = run
+    }
+}
+
+/// A kind of job and how to run it. The step names must be those the producer stored with the job.
+public struct JobDefinition: Sendable {
+    public let kind: String
+    public let steps: [StepDefinition]
+    /// Runs in the same transaction that marks the job failed (for example to mark its store failed).
+    public let onFailed: (@Sendable (PostgresConnection, ClaimedJob, String) async throws -> Void)?
+    /// Runs in the same transaction that marks the job cancelled.
+    public let onCancelled: (@Sendable (PostgresConnection, ClaimedJob) async throws -> Void)?
+
+    public init(
+        kind: String, steps: [StepDefinition],
+        onFailed: (@Sendable (PostgresConnection, ClaimedJob, String) async throws -> Void)? = nil,
+        onCancelled: (@Sendable (PostgresConnection, ClaimedJob) async throws -> Void)? = nil
+    ) {
+        self.kind = kind
+        self.steps = steps
+        self.onFailed = onFailed
+        self.onCancelled = onCancelled
+    }
+
+    public var stepNames: [String] { steps.map(\.name) }
+}
+
+/// What a running step knows and can do: its job, its attempt, a logger carrying job/store/step IDs,
+/// progress reporting, and a cancellation checkpoint.
+public struct StepContext: Sendable {
+    public let job: ClaimedJob
+    public let step: String
+    public let attempt: Int
+    public let logger: Logger
+    let store: JobStore
+    let workerID: String
+    let position: Int
+
+    /// Records a progress message on the step ("2/3 workloads ready"), visible to API readers at once.
+    public func report(_ message: String) async {
+        do {
+            try await store.reportProgress(job: job.id, worker: workerID, position: position, message: message)
+        } catch {
+            logger.debug("could not record progress", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Throws `CancellationError` when the job has been cancelled or this worker is shutting down or has
+    /// lost the job's lease; long steps call it between units of work.
+    public func checkpoint() throws {
+        try Task.checkCancellation()
+    }
+
+    /// The payload decoded as `T`.
+    public func payload<T: Decodable>(as type: T.Type) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(job.payload.utf8))
+        } catch {
+            throw StepFailure.permanent("the job's payload is not valid for \(job.kind): \(error)")
+        }
+    }
+}

@@ -1,0 +1,347 @@
+import Foundation
+import Postgres
+
+/// The job engine's Postgres side: every state change is one statement (or one transaction with a
+/// hook), conditional on the worker still owning the job, and appends its transition to the history.
+/// "Owning" means `worker_id` matches and the job is `running`: a worker whose lease was reaped finds
+/// its writes refused (`LeaseLost`) and stops, so a job never has two writers.
+public struct JobStore: Sendable {
+    public let postgres: PostgresPool
+
+    public init(postgres: PostgresPool) {
+        self.postgres = postgres
+    }
+
+    /// Raised when a worker's write finds the job no longer its own (lease expired and reaped).
+    public struct LeaseLost: Error, CustomStringConvertible {
+        public let job: UUID
+        public var description: String { "job \(job) is no longer leased to this worker" }
+    }
+
+    // MARK: - Producers
+
+    /// Inserts a queued job with its steps and first transition. Call inside the producer's transaction.
+    public func insert(_ job: NewJob, on connection: PostgresConnection) async throws {
+        try await connection.query("""
+            WITH j AS (
+                INSERT INTO jobs (id, kind, store_id, tenant_id, status, steps, payload)
+                VALUES (\(job.id), \(job.kind), \(job.storeID), \(job.tenantID), 'queued', \(PostgresTextArray(job.steps)), \(PostgresJSON(text: job.payload))::jsonb)
+                RETURNING id
+            ), s AS (
+                INSERT INTO job_steps (job_id, position, name, status)
+                SELECT (SELECT id FROM j), ordinality - 1, name, 'pending'
+                FROM unnest(\(PostgresTextArray(job.steps))::text[]) WITH ORDINALITY AS step(name, ordinality)
+            )
+            INSERT INTO job_transitions (job_id, attempt, status) SELECT id, 0, 'queued' FROM j
+            """)
+    }
+
+    /// Cancels a job. Waiting jobs end `cancelled` at once (returned true); a running job gets a request
+    /// that its worker honours at the next checkpoint. Finished jobs are left alone.
+    public func requestCancel(_ job: UUID, reason: String, on connection: PostgresConnection) async throws -> JobStatus? {
+        let row = try await connection.query("""
+            WITH target AS (SELECT id, status FROM jobs WHERE id = \(job) FOR UPDATE),
+            waiting AS (
+                UPDATE jobs SET status = 'cancelled', cancel_requested = true, finished_at = now(), updated_at = now(),
+                                error = \(reason)
+                WHERE id = (SELECT id FROM target WHERE status IN ('queued', 'retrying'))
+                RETURNING id
+            ), running AS (
+                UPDATE jobs SET cancel_requested = true, updated_at = now()
+                WHERE id = (SELECT id FROM target WHERE status = 'running')
+                RETURNING id
+            ), steps AS (
+                UPDATE job_steps SET status = 'cancelled' WHERE job_id = (SELECT id FROM waiting) AND status IN ('pending', 'retrying')
+            ), t AS (
+                INSERT INTO job_transitions (job_id, attempt, status, message)
+                SELECT id, 0, 'cancelled', \(reason) FROM waiting
+            )
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM waiting) THEN 'cancelled'
+                        ELSE (SELECT status FROM target) END AS status
+            """).first
+        return try row?.decode("status", as: String?.self).flatMap(JobStatus.init(rawValue:))
+    }
+
+    // MARK: - Workers
+
+    public enum ClaimOutcome: Sendable {
+        case claimed(ClaimedJob, cancelRequested: Bool)
+        /// Running elsewhere, finished or gone: drop the ID.
+        case notClaimable
+        /// A retry whose time has not come: its own schedule will bring it back.
+        case early
+        /// Another job for the same store is running: try again shortly.
+        case busy
+    }
+
+    public func claim(_ job: UUID, worker: String, lease: Double) async throws -> ClaimOutcome {
+        guard let row = try await postgres.query("SELECT * FROM job_claim(\(job), \(worker), \(lease))").first else {
+            return .notClaimable
+        }
+        switch try row.decode("outcome", as: String.self) {
+        case "claimed":
+            let claimed = ClaimedJob(
+                id: job,
+                kind: try row.decode("kind"),
+                storeID: try row.decode("store_id"),
+                tenantID: try row.decode("tenant_id"),
+                steps: try row.decode("steps", as: PostgresTextArray.self).elements,
+                currentStep: try row.decode("current_step"),
+                stepAttempt: try row.decode("step_attempt", as: Int?.self) ?? 0,
+                payload: try row.decode("payload", as: PostgresJSON.self).text
+            )
+            return .claimed(claimed, cancelRequested: try row.decode("cancel_requested"))
+        case "early": return .early
+        case "busy": return .busy
+        default: return .notClaimable
+        }
+    }
+
+    /// Step `position` succeeded; start step `position + 1`. Returns the next step's attempt number.
+    public func advance(_ job: UUID, worker: String, position: Int, durationMs: Double) async throws -> Int {
+        let next = position + 1
+        let row = try await postgres.query("""
+            WITH j AS (
+                UPDATE jobs SET current_step = \(next), updated_at = now()
+                WHERE id = \(job) AND worker_id = \(worker) AND status = 'running' AND current_step = \(position) RETURNING id
+            ), done AS (
+                UPDATE job_steps SET status = 'succeeded', finished_at = clock_timestamp()
+                WHERE job_id = (SELECT id FROM j) AND position = \(position) RETURNING name, attempts, message
+            ), started AS (
+                UPDATE job_steps SET status = 'running', attempts = attempts + 1, started_at = clock_timestamp(),
+                                     finished_at = NULL, message = NULL
+                WHERE job_id = (SELECT id FROM j) AND position = \(next) RETURNING name, attempts
+            ), t AS (
+                -- One INSERT, so the history's order (by id) is the order of the UNION: finish, then start.
+                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message)
+                SELECT \(job)::uuid, name, \(position)::int, attempts, 'succeeded', \(worker)::text, \(durationMs)::float8, message FROM done
+                UNION ALL
+                SELECT \(job)::uuid, name, \(next)::int, attempts, 'running', \(worker)::text, NULL::float8, NULL::text FROM started
+            )
+            SELECT (SELECT count(*) FROM j) AS owned, (SELECT attempts FROM started) AS attempt
+            """).first
+        guard try row?.decode("owned", as: Int.self) == 1 else { throw LeaseLost(job: job) }
+        return try row?.decode("attempt", as: Int?.self) ?? 0
+    }
+
+    /// The last step succeeded: the job is done.
+    public func complete(_ job: UUID, worker: String, position: Int, durationMs: Double) async throws {
+        let row = try await postgres.query("""
+            WITH j AS (
+                UPDATE jobs SET status = 'succeeded', current_step = \(position + 1), finished_at = now(),
+                                worker_id = NULL, lease_expires_at = NULL, error = NULL, updated_at = now()
+                WHERE id = \(job) AND worker_id = \(worker) AND status = 'running' AND current_step = \(position)
+                RETURNING id, extract(epoch FROM (now() - created_at)) * 1000 AS total_ms
+            ), done AS (
+                UPDATE job_steps SET status = 'succeeded', finished_at = clock_timestamp()
+                WHERE job_id = (SELECT id FROM j) AND position = \(position) RETURNING name, attempts, message
+            ), t AS (
+                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message)
+                SELECT \(job)::uuid, name, \(position)::int, attempts, 'succeeded', \(worker)::text, \(durationMs)::float8, message FROM done
+                UNION ALL
+                SELECT id, NULL::text, NULL::int, 0, 'succeeded', \(worker)::text, total_ms::float8, NULL::text FROM j
+            )
+            SELECT count(*) AS owned FROM j
+            """).first
+        guard try row?.decode("owned", as: Int.self) == 1 else { throw LeaseLost(job: job) }
+    }
+
+    /// A retryable failure: the step waits `delay` seconds; the job is released until then.
+    public func scheduleRetry(_ job: UUID, worker: String, position: Int, durationMs: Double, message: String, delay: Double) async throws {
+        let row = try await postgres.query("""
+            WITH j AS (
+                UPDATE jobs SET status = 'retrying', run_at = now() + make_interval(secs => \(delay)),
+                                worker_id = NULL, lease_expires_at = NULL, updated_at = now()
+                WHERE id = \(job) AND worker_id = \(worker) AND status = 'running' AND current_step = \(position) RETURNING id
+            ), s AS (
+                UPDATE job_steps SET status = 'retrying', finished_at = clock_timestamp(), message = \(message)
+                WHERE job_id = (SELECT id FROM j) AND position = \(position) RETURNING name, attempts
+            ), t AS (
+                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message)
+                SELECT \(job), name, \(position), attempts, 'retrying', \(worker), \(durationMs), \(message) FROM s
+            )
+            SELECT count(*) AS owned FROM j
+            """).first
+        guard try row?.decode("owned", as: Int.self) == 1 else { throw LeaseLost(job: job) }
+    }
+
+    /// Ends the job `failed` (or `cancelled`) at step `position`, running the definition's hook in the same transaction.
+    public func finish(
+        _ claimed: ClaimedJob, worker: String, position: Int, durationMs: Double, status: JobStatus, message: String,
+        hook: (@Sendable (PostgresConnection) async throws -> Void)?
+    ) async throws {
+        precondition(status == .failed || status == .cancelled)
+        let stepStatus: StepStatus = status == .failed ? .failed : .cancelled
+        try await postgres.transaction { connection in
+            let row = try await connection.query("""
+                WITH j AS (
+                    UPDATE jobs SET status = \(status.rawValue), finished_at = now(), worker_id = NULL, lease_expires_at = NULL,
+                                    error = \(message), updated_at = now()
+                    WHERE id = \(claimed.id) AND worker_id = \(worker) AND status = 'running'
+                    RETURNING id, extract(epoch FROM (now() - created_at)) * 1000 AS total_ms
+                ), s AS (
+                    UPDATE job_steps SET status = \(stepStatus.rawValue), finished_at = clock_timestamp(), message = \(message)
+                    WHERE job_id = (SELECT id FROM j) AND position = \(position) RETURNING name, attempts
+                ), rest AS (
+                    UPDATE job_steps SET status = 'cancelled'
+                    WHERE job_id = (SELECT id FROM j) AND position > \(position) AND status = 'pending'
+                ), t AS (
+                    INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message)
+                    SELECT \(claimed.id)::uuid, name, \(position)::int, attempts, \(stepStatus.rawValue)::text, \(worker)::text, \(durationMs)::float8, \(message)::text FROM s
+                    UNION ALL
+                    SELECT id, NULL::text, NULL::int, 0, \(status.rawValue)::text, \(worker)::text, total_ms::float8, \(message)::text FROM j
+                )
+                SELECT count(*) AS owned FROM j
+                """).first
+            guard try row?.decode("owned", as: Int.self) == 1 else { throw LeaseLost(job: claimed.id) }
+            try await hook?(connection)
+        }
+    }
+
+    /// Hands a job back without counting against it: the worker is shutting down. Another worker
+    /// continues at the same step at once.
+    public func release(_ job: UUID, worker: String, position: Int, durationMs: Double, message: String) async throws {
+        try await postgres.query("""
+            WITH j AS (
+                UPDATE jobs SET status = 'queued', run_at = now(), worker_id = NULL, lease_expires_at = NULL, updated_at = now()
+                WHERE id = \(job) AND worker_id = \(worker) AND status = 'running' RETURNING id
+            ), s AS (
+                UPDATE job_steps SET status = 'retrying', attempts = greatest(attempts - 1, 0), finished_at = clock_timestamp(), message = \(message)
+                WHERE job_id = (SELECT id FROM j) AND position = \(position) AND status = 'running' RETURNING name, attempts
+            )
+            INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message)
+            SELECT \(job), name, \(position), attempts + 1, 'interrupted', \(worker), \(durationMs), \(message) FROM s
+            """)
+    }
+
+    public func reportProgress(job: UUID, worker: String, position: Int, message: String) async throws {
+        try await postgres.query("""
+            UPDATE job_steps SET message = \(message)
+            WHERE job_id = \(job) AND position = \(position) AND status = 'running'
+              AND EXISTS (SELECT 1 FROM jobs WHERE id = \(job) AND worker_id = \(worker) AND status = 'running')
+            """)
+    }
+
+    /// Extends the leases of a worker's running jobs. Returns, per job it still owns, whether a
+    /// cancellation was requested; jobs missing from the answer were lost and must stop.
+    public func renewLeases(_ jobs: [UUID], worker: String, lease: Double) async throws -> [UUID: Bool] {
+        guard !jobs.isEmpty else { return [:] }
+        let rows = try await postgres.query("""
+            UPDATE jobs SET lease_expires_at = now() + make_interval(secs => \(lease))
+            WHERE id = ANY(\(PostgresTextArray(jobs.map { $0.uuidString.lowercased() }))::uuid[])
+              AND worker_id = \(worker) AND status = 'running'
+            RETURNING id, cancel_requested
+            """).rows
+        var owned: [UUID: Bool] = [:]
+        for row in rows { owned[try row.decode("id", as: UUID.self)] = try row.decode("cancel_requested", as: Bool.self) }
+        return owned
+    }
+
+    /// Where a job stands, for deciding whether a write whose reply was lost did commit.
+    public struct Position: Sendable, Equatable {
+        public let status: JobStatus
+        public let workerID: String?
+        public let currentStep: Int
+        public let stepAttempt: Int?
+    }
+
+    public func position(_ job: UUID) async throws -> Position? {
+        guard let row = try await postgres.query("""
+            SELECT j.status, j.worker_id, j.current_step, s.attempts
+            FROM jobs j LEFT JOIN job_steps s ON s.job_id = j.id AND s.position = j.current_step
+            WHERE j.id = \(job)
+            """).first else { return nil }
+        return Position(
+            status: JobStatus(rawValue: try row.decode("status")) ?? .queued, workerID: try row.decode("worker_id"),
+            currentStep: try row.decode("current_step"), stepAttempt: try row.decode("attempts")
+        )
+    }
+
+    // MARK: - Maintenance
+
+    /// Returns jobs whose lease expired to the queue, recording that their step's attempt was lost.
+    public func reapExpiredLeases(limit: Int = 200) async throws -> [UUID] {
+        let rows = try await postgres.query("""
+            WITH expired AS (
+                SELECT id, worker_id, current_step FROM jobs
+                WHERE status = 'running' AND lease_expires_at < now()
+                ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            ), j AS (
+                UPDATE jobs SET status = 'queued', worker_id = NULL, lease_expires_at = NULL, run_at = now(), updated_at = now()
+                FROM expired WHERE jobs.id = expired.id
+                RETURNING jobs.id, expired.worker_id AS lost_worker, jobs.current_step
+            ), s AS (
+                UPDATE job_steps
+                SET status = 'retrying', finished_at = clock_timestamp(),
+                    message = 'worker ' || coalesce(j.lost_worker, '?') || ' stopped renewing its lease (crashed or cut off); the step will run again'
+                FROM j WHERE job_steps.job_id = j.id AND job_steps.position = j.current_step AND job_steps.status = 'running'
+                RETURNING job_steps.job_id, job_steps.name, job_steps.position, job_steps.attempts, job_steps.message, j.lost_worker
+            ), t AS (
+                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, message)
+                SELECT job_id, name, position, attempts, 'retrying', lost_worker, message FROM s
+            )
+            SELECT id FROM j
+            """).rows
+        return try rows.map { try $0.decode("id", as: UUID.self) }
+    }
+
+    /// Jobs that should be in Redis by now: waiting and due for at least `grace` seconds.
+    public func overdueJobs(grace: Double, limit: Int = 1000) async throws -> [UUID] {
+        try await postgres.query("""
+            SELECT id FROM jobs
+            WHERE status IN ('queued', 'retrying') AND run_at <= now() - make_interval(secs => \(grace))
+            ORDER BY run_at LIMIT \(limit)
+            """).rows.map { try $0.decode("id", as: UUID.self) }
+    }
+
+    /// The oldest waiting job of a store, if any: dispatched when the store's running job ends.
+    public func nextWaitingJob(store: UUID) async throws -> UUID? {
+        try await postgres.query("""
+            SELECT id FROM jobs WHERE store_id = \(store) AND status IN ('queued', 'retrying') AND run_at <= now()
+            ORDER BY created_at LIMIT 1
+            """).first?.decode("id", as: UUID.self)
+    }
+
+    // MARK: - Readers
+
+    public func snapshot(_ job: UUID, includeTransitions: Bool = false) async throws -> JobSnapshot? {
+        try await postgres.withConnection { connection in
+            guard let row = try await connection.query("SELECT * FROM jobs WHERE id = \(job)").first else { return nil }
+            let steps = try await connection.query("""
+                SELECT position, name, status, attempts, started_at, finished_at, message,
+                       extract(epoch FROM (coalesce(finished_at, clock_timestamp()) - started_at)) * 1000 AS duration_ms
+                FROM job_steps WHERE job_id = \(job) ORDER BY position
+                """).rows.map { row in
+                StepSnapshot(
+                    position: try row.decode("position"), name: try row.decode("name"),
+                    status: StepStatus(rawValue: try row.decode("status")) ?? .pending,
+                    attempts: try row.decode("attempts"), startedAt: try row.decode("started_at"),
+                    finishedAt: try row.decode("finished_at"), durationMs: try row.decode("duration_ms"),
+                    message: try row.decode("message")
+                )
+            }
+            var transitions: [TransitionSnapshot]?
+            if includeTransitions {
+                transitions = try await connection.query("""
+                    SELECT id, step, position, attempt, status, worker_id, at, duration_ms, message
+                    FROM job_transitions WHERE job_id = \(job) ORDER BY id
+                    """).rows.map { row in
+                    TransitionSnapshot(
+                        id: try row.decode("id"), step: try row.decode("step"), position: try row.decode("position"),
+                        attempt: try row.decode("attempt"), status: try row.decode("status"),
+                        workerID: try row.decode("worker_id"), at: try row.decode("at"),
+                        durationMs: try row.decode("duration_ms"), message: try row.decode("message")
+                    )
+                }
+            }
+            return JobSnapshot(
+                id: job, kind: try row.decode("kind"), storeID: try row.decode("store_id"), tenantID: try row.decode("tenant_id"),
+                status: JobStatus(rawValue: try row.decode("status")) ?? .queued, currentStep: try row.decode("current_step"),
+                workerID: try row.decode("worker_id"), cancelRequested: try row.decode("cancel_requested"),
+                error: try row.decode("error"), createdAt: try row.decode("created_at"), startedAt: try row.decode("started_at"),
+                finishedAt: try row.decode("finished_at"), updatedAt: try row.decode("updated_at"), steps: steps,
+                transitions: transitions
+            )
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Redis
+
+/// Every Redis key the engine uses, under one prefix (so that several installations, or tests, can share
+/// a Redis). Redis holds only job IDs and liveness; Postgres holds everything else.
+public struct RedisKeys: Sendable {
+    public let prefix: String
+
+    public init(prefix: String = "storefleet") {
+        self.prefix = prefix
+    }
+
+    /// List: IDs of jobs ready to run. Producers LPUSH, workers BLMOVE from the right.
+    public var queue: String { "\(prefix):queue" }
+    /// Sorted set: IDs of jobs waiting to retry, scored by due time (ms since the epoch, Redis clock).
+    public var retry: String { "\(prefix):retry" }
+    /// Set: IDs Redis currently carries (in the queue, a processing list or the retry set). The sweeper
+    /// re-dispatches due jobs that are missing here, which covers a failed push and a Redis that lost data.
+    public var dispatched: String { "\(prefix):dispatched" }
+    /// Sorted set: worker ID scored by heartbeat expiry (ms, Redis clock).
+    public var workers: String { "\(prefix):workers" }
+    /// String with a TTL: held by the worker currently running the reaper and sweeper.
+    public var maintenanceLock: String { "\(prefix):maintenance-lock" }
+    /// Pub/sub channel announcing job changes (job ID), for live readers.
+    public var events: String { "\(prefix):events" }
+
+    /// List: the IDs a worker has taken and not yet finished with.
+    public func processing(_ worker: String) -> String { "\(prefix):processing:\(worker)" }
+}
+
+/// The engine's Lua scripts: each does several key updates atomically, in one round trip.
+enum EngineScripts {
+    /// KEYS: queue, dispatched. ARGV: job IDs. Pushes each ID and records it as dispatched.
+    static let dispatch = RedisScript(name: "dispatch", source: """
+        for _, id in ipairs(ARGV) do
+            redis.call('LPUSH', KEYS[1], id)
+            redis.call('SADD', KEYS[2], id)
+        end
+        return #ARGV
+        """)
+
+    /// KEYS: retry, dispatched. ARGV: job ID, delay in ms. Schedules a retry by Redis' own clock.
+    static let schedule = RedisScript(name: "schedule", source: """
+        local now = redis.call('TIME')
+        local due = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[2])
+        redis.call('ZADD', KEYS[1], due, ARGV[1])
+        redis.call('SADD', KEYS[2], ARGV[1])
+        return due
+        """)
+
+    /// KEYS: retry, queue. ARGV: batch size. Moves retries that are due to the queue.
+    static let promoteDue = RedisScript(name: "promote-due", source: """
+        local now = redis.call('TIME')
+        local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ms, 'LIMIT', 0, tonumber(ARGV[1]))
+        for _, id in ipairs(due) do
+            redis.call('ZREM', KEYS[1], id)
+            redis.call('LPUSH', KEYS[2], id)
+        end
+        return #due
+        """)
+
+    /// KEYS: workers. ARGV: worker ID, time to live in ms. Records a heartbeat by Redis' clock.
+    static let heartbeat = RedisScript(name: "heartbeat", source: """
+        local now = redis.call('TIME')
+        local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+        redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[1])
+        return ms
+        """)
+
+    /// KEYS: workers, queue. ARGV: key prefix. For every worker whose heartbeat expired, moves its
+    /// processing list back to the queue and forgets the worker. Returns the number of IDs moved.
+    static let reclaimDeadWorkers = RedisScript(name: "reclaim-dead-workers", source: """
+        local now = redis.call('TIME')
+        local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+        local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ms)
+        local moved = 0
+        for _, worker in ipairs(dead) do
+            local list = ARGV[1] .. ':processing:' .. worker
+            while redis.call('LMOVE', list, KEYS[2], 'RIGHT', 'LEFT') do
+                moved = moved + 1
+            end
+            redis.call('ZREM', KEYS[1], worker)
+        end
+        return moved
+        """)
+
+    /// KEYS: processing list, dispatched. ARGV: job ID. A worker is done with an ID.
+    static let finish = RedisScript(name: "finish", source: """
+        redis.call('LREM', KEYS[1], 1, ARGV[1])
+        redis.call('SREM', KEYS[2], ARGV[1])
+        return 1
+        """)
+}
