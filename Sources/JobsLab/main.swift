@@ -12,6 +12,7 @@ import ServiceRuntime
 //   storefleet-jobs-lab worker            run jobs until SIGTERM (WORKER_ID, WORKER_CONCURRENCY, REDIS_KEY_PREFIX)
 //   storefleet-jobs-lab enqueue N         insert N lab.noop jobs without dispatching them; prints their count
 //   storefleet-jobs-lab dispatch-pending  push every queued job's ID to Redis at once
+//   storefleet-jobs-lab trickle N GAP_MS  enqueue and dispatch N lab.noop jobs one at a time, GAP_MS apart
 await ProcessEntry.run("storefleet-jobs-lab") {
     let reader = ConfigurationReader()
     try LoggingSettings(from: reader).bootstrap()
@@ -44,8 +45,17 @@ await ProcessEntry.run("storefleet-jobs-lab") {
             await queue.dispatch(Array(ids[start..<min(start + 1000, ids.count)]))
         }
         print(ids.count)
+    case "trickle":
+        let count = Int(arguments.dropFirst().first ?? "") ?? 200
+        let gap = Int(arguments.dropFirst(2).first ?? "") ?? 10
+        let queue = JobQueue(postgres: backends.postgres, redis: backends.redis, keys: keys, logger: logger)
+        for _ in 0..<count {
+            try await queue.enqueue(NewJob(kind: LabJobs.noopKind, steps: (1...5).map { "step\($0)" }))
+            try await Task.sleep(for: .milliseconds(gap))
+        }
+        print(count)
     default:
-        ProcessEntry.fail("storefleet-jobs-lab", "usage: storefleet-jobs-lab worker | enqueue N | dispatch-pending", code: 2)
+        ProcessEntry.fail("storefleet-jobs-lab", "usage: storefleet-jobs-lab worker | enqueue N | dispatch-pending | trickle N GAP_MS", code: 2)
     }
     await backends.shutdown()
 }

@@ -17,6 +17,12 @@ public final class PostgresConnection: @unchecked Sendable {
     private let queue: BlockingQueue
     /// Touched only on `queue`.
     private var handle: OpaquePointer?
+    /// Statements prepared on the current server session, by SQL text. Parsing and planning the engine's
+    /// multi-part statements costs more server CPU than running them, so each is prepared once per
+    /// connection. Bounded, so that ad-hoc SQL cannot grow it without limit; cleared on reconnect.
+    private var prepared: [String: String] = [:]
+    private var preparedSerial = 0
+    private static let preparedLimit = 256
 
     init(configuration: PostgresConfiguration, id: Int) {
         self.configuration = configuration
@@ -49,10 +55,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Closes the connection now; the next statement opens a new one.
     func close() async {
-        await queue.run { () -> Void in
-            if let handle = self.handle { PQfinish(handle) }
-            self.handle = nil
-        }
+        await queue.run { () -> Void in self.dropHandle() }
     }
 
     // MARK: - On the queue
@@ -60,19 +63,52 @@ public final class PostgresConnection: @unchecked Sendable {
     private func runOnQueue(_ query: PostgresQuery, timeout: Double) throws(PostgresError) -> PostgresResult {
         let handle = try connectedHandle()
         let deadline = Self.now() + timeout
+        guard let name = try preparedName(for: query, handle: handle, deadline: deadline) else {
+            let sent = withParameters(query.binds) { count, values, lengths, formats in
+                PQsendQueryParams(handle, query.sql, count, nil, values, lengths, formats, 0)
+            }
+            guard sent == 1 else { throw sendFailure(statement: query.description) }
+            return try collect(handle, deadline: deadline, statement: query.description)
+        }
         let sent = withParameters(query.binds) { count, values, lengths, formats in
-            PQsendQueryParams(handle, query.sql, count, nil, values, lengths, formats, 0)
+            PQsendQueryPrepared(handle, name, count, values, lengths, formats, 0)
         }
         guard sent == 1 else { throw sendFailure(statement: query.description) }
-        return try collect(handle, deadline: deadline, statement: query.description)
+        do {
+            return try collect(handle, deadline: deadline, statement: query.description)
+        } catch where error.sqlState == "0A000" || error.sqlState == "26000" {
+            // The schema changed under a cached plan ("cached plan must not change result type") or the
+            // statement vanished: forget it and run the query unprepared this once.
+            prepared.removeValue(forKey: query.sql)
+            let resent = withParameters(query.binds) { count, values, lengths, formats in
+                PQsendQueryParams(handle, query.sql, count, nil, values, lengths, formats, 0)
+            }
+            guard resent == 1 else { throw sendFailure(statement: query.description) }
+            return try collect(handle, deadline: deadline, statement: query.description)
+        }
+    }
+
+    /// The name of the query's prepared statement, preparing it first if needed; nil for statements
+    /// without parameters (one-off administrative SQL) or when the cache is full.
+    private func preparedName(for query: PostgresQuery, handle: OpaquePointer, deadline: Double) throws(PostgresError) -> String? {
+        guard !query.binds.isEmpty else { return nil }
+        if let name = prepared[query.sql] { return name }
+        guard prepared.count < Self.preparedLimit else { return nil }
+        preparedSerial += 1
+        let name = "sf\(preparedSerial)"
+        guard PQsendPrepare(handle, name, query.sql, Int32(query.binds.count), nil) == 1 else {
+            throw sendFailure(statement: query.description)
+        }
+        _ = try collect(handle, deadline: deadline, statement: query.description)
+        prepared[query.sql] = name
+        return name
     }
 
     /// The open handle, reopening it when it is missing, broken, or was closed by the server while idle.
     private func connectedHandle() throws(PostgresError) -> OpaquePointer {
         if let handle {
             if PQstatus(handle) == CONNECTION_OK, !closedWhileIdle(handle) { return handle }
-            PQfinish(handle)
-            self.handle = nil
+            dropHandle()
         }
         let opened = try open()
         handle = opened
@@ -108,6 +144,9 @@ public final class PostgresConnection: @unchecked Sendable {
             PQfinish(connection)
             throw PostgresError(.connectionFailed, message)
         }
+        // libpq prints server notices ("relation already exists, skipping") to stderr by default, which
+        // would interleave with structured logs; they carry nothing an operator needs.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         return connection
     }
 
@@ -120,6 +159,7 @@ public final class PostgresConnection: @unchecked Sendable {
     private func dropHandle() {
         if let handle { PQfinish(handle) }
         handle = nil
+        prepared = [:]
     }
 
     /// Waits for every result of the statement in flight and returns the last one.

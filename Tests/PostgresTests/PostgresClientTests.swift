@@ -164,6 +164,22 @@ struct PostgresClientTests {
         await impatient.shutdown()
     }
 
+    @Test("a prepared statement keeps working after the table it reads changes shape")
+    func preparedStatementsSurviveSchemaChanges() async throws {
+        let table = TestEnvironment.uniqueName("shape")
+        try await pool.withConnection { connection in
+            try await connection.runScript("CREATE TABLE \(table) (a int)")
+            try await connection.query(PostgresQuery(sql: "INSERT INTO \(table) VALUES ($1)", binds: [.text("1")]))
+            let select = PostgresQuery(sql: "SELECT * FROM \(table) WHERE a = $1", binds: [.text("1")])
+            #expect(try await connection.query(select).columns.count == 1)
+            try await connection.runScript("ALTER TABLE \(table) ADD COLUMN b text DEFAULT 'x'")
+            let after = try await connection.query(select)
+            #expect(after.columns.map(\.name) == ["a", "b"])
+            #expect(try after.first?.decode("b", as: String.self) == "x")
+            try await connection.runScript("DROP TABLE \(table)")
+        }
+    }
+
     @Test("a connection killed by the server is reopened on next use")
     func terminatedBackend() async throws {
         let single = PostgresPool(configuration: PostgresConfiguration(url: try TestEnvironment.databaseURL(), maxConnections: 1))
