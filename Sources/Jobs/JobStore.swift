@@ -62,6 +62,19 @@ public struct JobStore: Sendable {
         return try row?.decode("status", as: String?.self).flatMap(JobStatus.init(rawValue:))
     }
 
+    /// Requests cancellation of every unfinished job of a store except `keep`; used when a delete
+    /// supersedes a create. Call in the transaction that enqueues the superseding job.
+    @discardableResult
+    public func requestCancelActive(store: UUID, except keep: UUID?, reason: String, on connection: PostgresConnection) async throws -> [UUID] {
+        let ids = try await connection.query("""
+            SELECT id FROM jobs WHERE store_id = \(store) AND status IN ('queued', 'running', 'retrying')
+              AND (\(keep)::uuid IS NULL OR id <> \(keep)::uuid)
+            ORDER BY created_at
+            """).rows.map { try $0.decode("id", as: UUID.self) }
+        for id in ids { _ = try await requestCancel(id, reason: reason, on: connection) }
+        return ids
+    }
+
     // MARK: - Workers
 
     public enum ClaimOutcome: Sendable {

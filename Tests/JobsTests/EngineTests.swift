@@ -164,7 +164,54 @@ struct EngineTests {
             let b = try await h.runs(second)
             let aEnd = try #require(a.compactMap(\.finishedAt).max())
             let bStart = try #require(b.map(\.startedAt).min())
+            // In the order they were enqueued, and without overlap.
             #expect(bStart >= aEnd, "the second job started only after the first ended")
+        }
+    }
+
+    @Test("a delete that supersedes a running create cancels it, and runs once the create has stopped")
+    func deleteSupersedesCreate() async throws {
+        try await EngineHarness.with { h in
+            h.startWorker(concurrency: 4)
+            let store = try await h.createStore()
+            let create = try await h.queue.enqueue(h.scripted(["two": .init(sleepMs: 1500)], store: store))
+            try await eventually(within: 10) {
+                guard try await h.queue.snapshot(create)?.steps[1].status == .running else { throw CancellationError() }
+            }
+            let delete = h.scripted(store: store)
+            try await h.queue.enqueue { connection, enqueuer in
+                try await h.queue.store.requestCancelActive(store: store, except: nil, reason: "superseded by a delete", on: connection)
+                try await enqueuer.insert(delete, on: connection)
+            }
+            let jobs = try await h.waitUntilFinished([create, delete.id])
+            #expect(jobs.map(\.status) == [.cancelled, .succeeded])
+            let createRuns = try await h.runs(create)
+            let deleteRuns = try await h.runs(delete.id)
+            #expect(createRuns.map(\.step) == ["one", "two"], "the create stopped in its second step")
+            let createEnd = try #require(createRuns.compactMap(\.finishedAt).max())
+            let deleteStart = try #require(deleteRuns.map(\.startedAt).min())
+            #expect(deleteStart >= createEnd)
+        }
+    }
+
+    @Test("a job enqueued in a transaction that rolls back leaves no trace in Postgres or Redis")
+    func enqueueIsTransactional() async throws {
+        try await EngineHarness.with { h in
+            let job = h.scripted()
+            var aborted = false
+            do {
+                try await h.queue.enqueue { connection, enqueuer in
+                    try await enqueuer.insert(job, on: connection)
+                    throw Abort()
+                }
+            } catch is Abort {
+                aborted = true
+            }
+            #expect(aborted)
+            let snapshot = try await h.queue.snapshot(job.id)
+            #expect(snapshot == nil)
+            let leftovers = try await h.leftoverRedisKeys()
+            #expect(leftovers.isEmpty)
         }
     }
 
@@ -298,3 +345,5 @@ struct BackoffTests {
         #expect(TimeoutError(seconds: 1, operation: "x").disposition == .retryable(minimumDelay: nil))
     }
 }
+
+struct Abort: Error {}

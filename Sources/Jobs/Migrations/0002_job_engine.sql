@@ -1,5 +1,5 @@
 -- The job engine's claim, as one server-side function so that taking a job is a single round trip:
--- lock the row, refuse jobs that are not due or belong to a store with another job running, then mark
+-- lock the row, refuse jobs that are not due or must wait for another job of their store, then mark
 -- the job running under a lease and start its current step, recording both transitions.
 
 CREATE FUNCTION job_claim(p_job uuid, p_worker text, p_lease_seconds double precision)
@@ -23,7 +23,11 @@ BEGIN
     IF j.store_id IS NOT NULL THEN
         -- One job per store at a time: serialize claimers of the same store, then look for a running one.
         PERFORM pg_advisory_xact_lock(hashtextextended(j.store_id::text, 0));
-        IF EXISTS (SELECT 1 FROM jobs o WHERE o.store_id = j.store_id AND o.id <> j.id AND o.status = 'running') THEN
+        -- Another job of the store is running, or an older one is still waiting: jobs of a store run one
+        -- at a time, in the order they were enqueued.
+        IF EXISTS (SELECT 1 FROM jobs o
+                   WHERE o.store_id = j.store_id AND o.id <> j.id
+                     AND (o.status = 'running' OR (o.status IN ('queued', 'retrying') AND o.created_at < j.created_at))) THEN
             outcome := 'busy'; RETURN NEXT; RETURN;
         END IF;
     END IF;
