@@ -51,10 +51,22 @@ let package = Package(
             resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),
+        // The gateway's HTTP API as a library, so that tests can run it in-process.
+        .target(
+            name: "GatewayKit",
+            dependencies: [
+                "Jobs", "Postgres", "Redis", "ServiceRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "Jobs", "Postgres", "Redis", "ServiceRuntime",
+                "GatewayKit", "Jobs", "Postgres", "Redis", "ServiceRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,7 +99,10 @@ let package = Package(
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "LabJobs", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Jobs", "Postgres", "Redis", "TestSupport", "ServiceRuntime"],
+            dependencies: [
+                "GatewayKit", "Jobs", "Postgres", "Redis", "TestSupport", "ServiceRuntime",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,3 +1,4 @@
+import GatewayKit
 import Hummingbird
 import Jobs
 import Logging
@@ -9,27 +10,19 @@ await ProcessEntry.run("storefleet-gateway") {
     settings.logging.bootstrap()
     let logger = Logger(label: "storefleet.gateway")
     let backends = try await Backends.start(settings.backends, logger: logger)
-    defer { Task { await backends.shutdown() } }
 
-    let router = Router()
-    router.get("/healthz") { _, _ in "ok" }
-    router.get("/readyz") { _, _ -> Response in
-        let problems = await backends.check()
-        guard problems.isEmpty else {
-            let text = problems.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n")
-            return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
-        }
-        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
-    }
-
+    let gateway = Gateway(postgres: backends.postgres, redis: backends.redis, settings: settings.api, logger: logger)
+    try await gateway.bootstrapAdmin()
     let app = Application(
-        router: router,
+        router: gateway.buildRouter(),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "storefleet-gateway"),
         onServerRunning: { channel in
             logger.info("gateway ready", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         },
         logger: logger
     )
+    // On SIGTERM the server stops accepting, lets in-flight requests finish and ends event streams
+    // (they watch for graceful shutdown), then the backends close.
     let group = ServiceGroup(
         configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     )

@@ -1,0 +1,6 @@
+import Foundation
+import Hummingbird
+
+extension Gateway {
+    func addEventRoutes(to api: RouterGroup<GatewayContext>) {}
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Hummingbird
+import Jobs
+import Logging
+import Postgres
+import Redis
+
+/// The gateway's HTTP API: its dependencies and the router that serves it.
+public struct Gateway: Sendable {
+    public let postgres: PostgresPool
+    public let redis: RedisClient
+    public let settings: APISettings
+    public let queue: JobQueue
+    public let metrics: GatewayMetrics
+    let logger: Logger
+    let idempotency: IdempotencyKeys
+    let rateLimiter: RateLimiter
+
+    public init(postgres: PostgresPool, redis: RedisClient, settings: APISettings, logger: Logger) {
+        self.postgres = postgres
+        self.redis = redis
+        self.settings = settings
+        self.logger = logger
+        self.queue = JobQueue(postgres: postgres, redis: redis, keys: RedisKeys(prefix: settings.redisKeyPrefix), logger: logger)
+        self.metrics = GatewayMetrics()
+        self.idempotency = IdempotencyKeys(postgres: postgres, ttl: settings.idempotencyTTL)
+        self.rateLimiter = RateLimiter(redis: redis, prefix: settings.redisKeyPrefix, burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute)
+    }
+
+    /// Creates (or re-enables) the bootstrap admin tenant and its token, stored hashed. Safe on every
+    /// start-up and from several replicas at once.
+    public func bootstrapAdmin() async throws {
+        guard let token = settings.bootstrapAdminToken else { return }
+        try await postgres.transaction { connection in
+            let tenant = try await connection.query("""
+                INSERT INTO tenants (id, name, role) VALUES (\(UUID()), 'admin', 'admin')
+                ON CONFLICT (name) DO UPDATE SET role = 'admin' RETURNING id
+                """).first!.decode("id", as: UUID.self)
+            try await connection.query("""
+                INSERT INTO api_tokens (id, tenant_id, name, prefix, token_hash)
+                VALUES (\(UUID()), \(tenant), 'bootstrap', \(APIToken.displayPrefix(token)), \(APIToken.hash(token)))
+                ON CONFLICT (token_hash) DO NOTHING
+                """)
+        }
+    }
+
+    public func buildRouter() -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
+        router.add(middleware: RequestIDMiddleware(metrics: metrics))
+        addOperationalRoutes(to: router)
+        let api = router.group("api").add(middleware: AuthMiddleware(postgres: postgres))
+        addStatsRoute(to: api)
+        addStoreRoutes(to: api)
+        addJobRoutes(to: api)
+        addTenantRoutes(to: api)
+        addEventRoutes(to: api)
+        return router
+    }
+
+    // MARK: - Shared handler plumbing
+
+    /// Every mutating request goes through here: rate limit, then the idempotency key, then the handler.
+    /// A handler that throws leaves nothing behind (its transaction rolled back, its key released).
+    func mutating(
+        _ request: Request, _ context: GatewayContext, body: [UInt8],
+        _ handler: (Caller) async throws -> APIResult
+    ) async throws -> Response {
+        let caller = try context.requireCaller()
+        let key = request.headers[IdempotencyKeys.header]
+        if let key { try IdempotencyKeys.validate(key) }
+        try await rateLimiter.take(tenant: caller.tenantID)
+        guard let key else { return try await handler(caller).response() }
+        let hash = sha256(Array("\(request.method.rawValue) \(request.uri.path)\n".utf8) + body)
+        switch try await idempotency.begin(tenant: caller.tenantID, key: key, requestHash: hash) {
+        case .replay(let result):
+            return result.response(replayed: true)
+        case .proceed:
+            let result: APIResult
+            do {
+                result = try await handler(caller)
+            } catch {
+                await idempotency.abandon(tenant: caller.tenantID, key: key)
+                throw error
+            }
+            try await idempotency.complete(tenant: caller.tenantID, key: key, result: result)
+            return result.response()
+        }
+    }
+
+    /// A path parameter that must be a UUID; anything else names nothing, so it is a 404.
+    func uuidParameter(_ context: GatewayContext, _ name: String = "id", what: String) throws -> UUID {
+        guard let text = context.parameters.get(name), let id = UUID(uuidString: text) else { throw Problem.notFound(what) }
+        return id
+    }
+
+    /// Reads a store the caller may see. Another tenant's store answers exactly as a missing one, so
+    /// IDs cannot be probed across tenants.
+    func visibleStore(_ id: UUID, caller: Caller, on connection: PostgresConnection, forUpdate: Bool = false) async throws -> PostgresRow {
+        let query: PostgresQuery = forUpdate
+            ? "SELECT * FROM stores WHERE id = \(id) AND (\(caller.isAdmin) OR tenant_id = \(caller.tenantID)) FOR UPDATE"
+            : "SELECT * FROM stores WHERE id = \(id) AND (\(caller.isAdmin) OR tenant_id = \(caller.tenantID))"
+        guard let row = try await connection.query(query).first else { throw Problem.notFound("store \(id)") }
+        return row
+    }
+
+    func latestJob(store: UUID, on connection: PostgresConnection) async throws -> UUID? {
+        try await connection.query("SELECT id FROM jobs WHERE store_id = \(store) ORDER BY created_at DESC LIMIT 1").first?.decode("id", as: UUID.self)
+    }
+
+    func jobView(_ id: UUID?, includeTransitions: Bool = false) async throws -> JobView? {
+        guard let id, let snapshot = try await queue.snapshot(id, includeTransitions: includeTransitions) else { return nil }
+        return JobView(snapshot)
+    }
+
+    func limitParameter(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return 50 }
+        guard let limit = Int(text), (1...200).contains(limit) else {
+            throw Problem.validation([.init("limit", "must be an integer from 1 to 200")])
+        }
+        return limit
+    }
+}

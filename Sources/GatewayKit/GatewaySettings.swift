@@ -1,0 +1,75 @@
+import Foundation
+import Jobs
+import ServiceRuntime
+
+/// Everything the gateway reads from its environment, validated before anything starts.
+public struct GatewaySettings: Sendable {
+    public var host: String
+    public var port: Int
+    public var backends: Backends.Settings
+    public var logging: LoggingSettings
+    public var api: APISettings
+
+    public init(from reader: ConfigurationReader) throws(ConfigurationError) {
+        logging = try LoggingSettings(from: reader)
+        host = reader.string("GATEWAY_HOST", default: "127.0.0.1")
+        port = try reader.int("GATEWAY_PORT", default: 8080, range: 0...65535)
+        backends = try Backends.Settings(from: reader, applicationName: "storefleet-gateway")
+        api = try APISettings(from: reader)
+    }
+}
+
+/// What shapes the API's behaviour, apart from where it listens and what it talks to.
+public struct APISettings: Sendable {
+    /// Stores live at `<name>.<storeDomain>`.
+    public var storeDomain: String
+    public var storeTLS: Bool
+    public var redisKeyPrefix: String
+    /// Token bucket per tenant for mutating requests: `rateLimitBurst` at once, refilled at
+    /// `rateLimitPerMinute`.
+    public var rateLimitBurst: Int
+    public var rateLimitPerMinute: Int
+    /// How long an idempotency key remembers its response.
+    public var idempotencyTTL: Double
+    /// The bootstrap admin's token (plain text, hashed before it is stored); nil when not configured.
+    public var bootstrapAdminToken: String?
+    /// How often the event stream looks for changes.
+    public var eventPollInterval: Double
+
+    public init(
+        storeDomain: String = "127.0.0.1.nip.io", storeTLS: Bool = false, redisKeyPrefix: String = "storefleet",
+        rateLimitBurst: Int = 30, rateLimitPerMinute: Int = 60, idempotencyTTL: Double = 86_400,
+        bootstrapAdminToken: String? = nil, eventPollInterval: Double = 0.5
+    ) {
+        self.storeDomain = storeDomain
+        self.storeTLS = storeTLS
+        self.redisKeyPrefix = redisKeyPrefix
+        self.rateLimitBurst = rateLimitBurst
+        self.rateLimitPerMinute = rateLimitPerMinute
+        self.idempotencyTTL = idempotencyTTL
+        self.bootstrapAdminToken = bootstrapAdminToken
+        self.eventPollInterval = eventPollInterval
+    }
+
+    public init(from reader: ConfigurationReader) throws(ConfigurationError) {
+        self.init()
+        storeDomain = reader.string("STORE_DOMAIN", default: "127.0.0.1.nip.io")
+        storeTLS = try reader.bool("STORE_TLS", default: false)
+        redisKeyPrefix = reader.string("REDIS_KEY_PREFIX", default: "storefleet")
+        rateLimitBurst = try reader.int("RATE_LIMIT_BURST", default: 30, range: 1...1_000_000)
+        rateLimitPerMinute = try reader.int("RATE_LIMIT_PER_MINUTE", default: 60, range: 1...1_000_000)
+        idempotencyTTL = try reader.seconds("IDEMPOTENCY_TTL", default: 86_400, range: 60...(30 * 86_400))
+        eventPollInterval = try reader.seconds("EVENTS_POLL_INTERVAL", default: 0.5, range: 0.05...10)
+        if let token = reader.raw("BOOTSTRAP_ADMIN_TOKEN"), !token.isEmpty {
+            bootstrapAdminToken = token
+        } else if let path = reader.raw("BOOTSTRAP_ADMIN_TOKEN_FILE"), !path.isEmpty {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError(variable: "BOOTSTRAP_ADMIN_TOKEN_FILE", problem: "cannot read the file")
+            }
+            bootstrapAdminToken = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let token = bootstrapAdminToken, token.count < 32 {
+            throw ConfigurationError(variable: "BOOTSTRAP_ADMIN_TOKEN", problem: "must be at least 32 characters")
+        }
+    }
+}

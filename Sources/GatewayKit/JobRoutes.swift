@@ -1,0 +1,81 @@
+import Foundation
+import Hummingbird
+import Jobs
+import Postgres
+
+extension Gateway {
+    func addJobRoutes(to api: RouterGroup<GatewayContext>) {
+        api.get("jobs/:id") { request, context -> Response in
+            let caller = try context.requireCaller()
+            let id = try uuidParameter(context, what: "job")
+            let include = request.uri.queryParameters.get("include")
+            guard include == nil || include == "transitions" else {
+                throw Problem.validation([.init("include", "the only value is transitions")])
+            }
+            // Another tenant's job answers as a missing one.
+            guard let snapshot = try await queue.snapshot(id, includeTransitions: include == "transitions"),
+                  caller.isAdmin || snapshot.tenantID == caller.tenantID else { throw Problem.notFound("job \(id)") }
+            return JSONCoding.response(JobView(snapshot))
+        }
+        api.get("jobs") { request, context -> Response in
+            let caller = try context.requireCaller()
+            let limit = try limitParameter(request)
+            guard let text = request.uri.queryParameters.get("store") else {
+                throw Problem.validation([.init("store", "is required: the store whose jobs to list")])
+            }
+            guard let store = UUID(uuidString: text) else { throw Problem.notFound("store \(text)") }
+            let rows = try await postgres.withConnection { connection in
+                _ = try await visibleStore(store, caller: caller, on: connection)
+                return try await connection.query("""
+                    SELECT id, kind, status, current_step, error, created_at, started_at, finished_at
+                    FROM jobs WHERE store_id = \(store) ORDER BY created_at DESC LIMIT \(limit)
+                    """).rows
+            }
+            return JSONCoding.response(Page(items: try rows.map(JobSummary.init(row:)), nextCursor: nil))
+        }
+        api.get("audit") { request, context -> Response in
+            let caller = try context.requireCaller()
+            let limit = try limitParameter(request)
+            var cursor: Int?
+            if let text = request.uri.queryParameters.get("cursor") {
+                guard let value = Int(text) else { throw Problem.validation([.init("cursor", "is not a cursor this API returned")]) }
+                cursor = value
+            }
+            // Tenant-scoped: members see their tenant's trail, admins everyone's.
+            let rows = try await postgres.query("""
+                SELECT id, tenant_id, token_id, action, target_type, target_id, client_ip, request_id, details, at
+                FROM audit_events
+                WHERE (\(caller.isAdmin) OR tenant_id = \(caller.tenantID)) AND (\(cursor)::bigint IS NULL OR id < \(cursor)::bigint)
+                ORDER BY id DESC LIMIT \(limit + 1)
+                """).rows
+            let events = try rows.prefix(limit).map(AuditEventView.init(row:))
+            return JSONCoding.response(Page(items: events, nextCursor: rows.count > limit ? events.last.map { String($0.id) } : nil))
+        }
+    }
+}
+
+struct AuditEventView: Codable, Sendable {
+    var id: Int
+    var tenantId: String?
+    var tokenId: String?
+    var action: String
+    var targetType: String
+    var targetId: String?
+    var clientIp: String?
+    var requestId: String?
+    var details: [String: String]
+    var at: Date
+
+    init(row: PostgresRow) throws {
+        id = try row.decode("id")
+        tenantId = try row.decode("tenant_id", as: UUID?.self)?.lower
+        tokenId = try row.decode("token_id", as: UUID?.self)?.lower
+        action = try row.decode("action")
+        targetType = try row.decode("target_type")
+        targetId = try row.decode("target_id")
+        clientIp = try row.decode("client_ip")
+        requestId = try row.decode("request_id")
+        details = (try? row.decode("details", as: PostgresJSON.self).decode([String: String].self)) ?? [:]
+        at = try row.decode("at")
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Hummingbird
+import Logging
+import Postgres
+
+/// The outermost middleware: gives every request an ID (the client's `X-Request-ID` when it is
+/// sensible, else a new one), turns every error into problem+json, puts `X-Request-ID` on every
+/// response, and records the request in the metrics under its route pattern.
+struct RequestIDMiddleware: RouterMiddleware {
+    typealias Context = GatewayContext
+    let metrics: GatewayMetrics
+
+    static let requestIDHeader = HTTPFields.Element.Name("X-Request-ID")!
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        var context = context
+        context.requestID = Self.acceptable(request.headers[Self.requestIDHeader]) ?? UUID().uuidString.lowercased()
+        context.logger[metadataKey: "request_id"] = "\(context.requestID)"
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let problem as Problem {
+            response = problem.response(instance: request.uri.path, requestID: context.requestID)
+        } catch let error as HTTPError {
+            response = Self.problem(for: error).response(instance: request.uri.path, requestID: context.requestID)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)", "route": "\(context.endpointPath ?? "?")"])
+            response = Problem(.internalServerError, "internal", "Internal Server Error", detail: "the request failed; quote the request ID when reporting it")
+                .response(instance: request.uri.path, requestID: context.requestID)
+        }
+        response.headers[Self.requestIDHeader] = context.requestID
+        let elapsed = ContinuousClock.now - started
+        metrics.request(
+            method: request.method.rawValue, route: context.endpointPath ?? "NotFound", status: Int(response.status.code),
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        )
+        return response
+    }
+
+    /// Only short, printable IDs are echoed, so a client cannot inject headers or flood logs.
+    static func acceptable(_ value: String?) -> String? {
+        guard let value, (1...128).contains(value.count),
+              value.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "-_.:".unicodeScalars.contains($0) }),
+              value.allSatisfy(\.isASCII) else { return nil }
+        return value
+    }
+
+    static func problem(for error: HTTPError) -> Problem {
+        switch error.status {
+        case .notFound: Problem(.notFound, "not-found", "Not Found", detail: "no such route")
+        case .methodNotAllowed: Problem(.methodNotAllowed, "method-not-allowed", "Method Not Allowed", detail: "this route does not accept that method")
+        case .contentTooLarge: Problem(.contentTooLarge, "too-large", "Body too large", detail: "request bodies are limited to \(JSONBody.maxBytes) bytes")
+        default: Problem(error.status, "http-\(error.status.code)", error.status.reasonPhrase, detail: error.body ?? error.status.reasonPhrase)
+        }
+    }
+}
+
+/// Authenticates `Authorization: Bearer <token>` against the stored digests; anything else is 401.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = GatewayContext
+    let postgres: PostgresPool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.count > 7,
+              header.prefix(7).lowercased() == "bearer " else {
+            throw Problem.unauthorized()
+        }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        guard token.hasPrefix(APIToken.prefix), token.count < 200 else { throw Problem.unauthorized("the token is not valid") }
+        guard let row = try await postgres.query("""
+            SELECT k.id AS token_id, t.id AS tenant_id, t.role
+            FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id
+            WHERE k.token_hash = \(APIToken.hash(token)) AND k.revoked_at IS NULL
+            """).first else {
+            throw Problem.unauthorized("the token is not valid or was revoked")
+        }
+        var context = context
+        context.caller = Caller(tenantID: try row.decode("tenant_id"), tokenID: try row.decode("token_id"), isAdmin: try row.decode("role", as: String.self) == "admin")
+        context.logger[metadataKey: "tenant_id"] = "\(context.caller!.tenantID)"
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Hummingbird
+import Jobs
+import Postgres
+import Redis
+
+extension Gateway {
+    /// Liveness, readiness, Prometheus metrics and queue statistics.
+    func addOperationalRoutes(to router: Router<GatewayContext>) {
+        router.get("/healthz") { _, _ in Self.text("ok\n") }
+        router.get("/readyz") { _, _ -> Response in
+            let problems = await Backends(postgres: postgres, redis: redis).check()
+            guard problems.isEmpty else {
+                // Name what is unreachable, not why: error texts can carry host names.
+                return Self.text(problems.keys.sorted().map { "\($0): unreachable" }.joined(separator: "\n") + "\n", status: .serviceUnavailable)
+            }
+            return Self.text("ready\n")
+        }
+        router.get("/metrics") { _, _ -> Response in
+            var out = metrics.render()
+            let stats = try? await self.stats()
+            out += "# HELP storefleet_jobs Jobs by status.\n# TYPE storefleet_jobs gauge\n"
+            for (status, count) in (stats?.jobsByStatus ?? [:]).sorted(by: { $0.key < $1.key }) {
+                out += "storefleet_jobs{status=\"\(status)\"} \(count)\n"
+            }
+            out += "# HELP storefleet_queue_depth Jobs waiting in Redis (ready and scheduled for retry).\n# TYPE storefleet_queue_depth gauge\n"
+            out += "storefleet_queue_depth \(stats?.queueDepth ?? 0)\n"
+            return Self.text(out, contentType: "text/plain; version=0.0.4")
+        }
+    }
+
+    func addStatsRoute(to api: RouterGroup<GatewayContext>) {
+        api.get("stats") { _, context -> Response in
+            _ = try context.requireCaller()
+            return JSONCoding.response(try await self.stats())
+        }
+    }
+
+    struct Stats: Codable, Sendable {
+        var queueDepth: Int
+        var retryScheduled: Int
+        var runningJobs: Int
+        var liveWorkers: Int
+        var jobsFinishedLastMinute: Int
+        var jobsByStatus: [String: Int]
+    }
+
+    func stats() async throws -> Stats {
+        let keys = queue.keys
+        let nowMs = Int(Date().timeIntervalSince1970 * 1000)
+        let replies = try await redis.pipeline([
+            RedisCommand("LLEN", keys.queue), RedisCommand("ZCARD", keys.retry),
+            RedisCommand("ZCOUNT", keys.workers, nowMs, "+inf"),
+        ])
+        var byStatus: [String: Int] = [:]
+        for row in try await postgres.query("SELECT status, count(*) AS n FROM jobs GROUP BY status").rows {
+            byStatus[try row.decode("status")] = try row.decode("n")
+        }
+        let finished = try await postgres.query("SELECT count(*) AS n FROM jobs WHERE finished_at > now() - interval '1 minute'").first!.decode("n", as: Int.self)
+        return Stats(
+            queueDepth: (replies[0].int ?? 0) + (replies[1].int ?? 0), retryScheduled: replies[1].int ?? 0,
+            runningJobs: byStatus["running"] ?? 0, liveWorkers: replies[2].int ?? 0,
+            jobsFinishedLastMinute: finished, jobsByStatus: byStatus
+        )
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8") -> Response {
+        Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Hummingbird
+
+/// Reads and checks a JSON request body before anything is written: the content type, the size limit,
+/// well-formed JSON, an object with only known fields of the right types. `JSONDecoder` ignores
+/// unknown keys, so the object is inspected with JSONSerialization instead.
+struct JSONBody: Sendable {
+    static let maxBytes = 16 * 1024
+
+    /// The raw bytes (hashed for idempotency) and the parsed object.
+    let bytes: [UInt8]
+    let object: [String: JSONValue]
+
+    static func read(_ request: Request, allowEmpty: Bool = false) async throws -> JSONBody {
+        // Read the stream ourselves so an oversized body is refused as soon as it passes the limit.
+        var bytes: [UInt8] = []
+        for try await chunk in request.body {
+            guard bytes.count + chunk.readableBytes <= maxBytes else {
+                throw Problem(.contentTooLarge, "too-large", "Body too large", detail: "request bodies are limited to \(maxBytes) bytes")
+            }
+            bytes += chunk.readableBytesView
+        }
+        if bytes.isEmpty && allowEmpty { return JSONBody(bytes: [], object: [:]) }
+        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard type == "application/json" else {
+            throw Problem(.unsupportedMediaType, "unsupported-media-type", "Unsupported media type", detail: "send the body as application/json")
+        }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+        } catch {
+            throw Problem.malformed("the body is not valid JSON")
+        }
+        guard let object = parsed as? [String: Any] else { throw Problem.malformed("the body must be a JSON object") }
+        return JSONBody(bytes: bytes, object: object.mapValues { Self.sendable($0) })
+    }
+
+    private static func sendable(_ value: Any) -> JSONValue {
+        switch value {
+        case let string as String: return .string(string)
+        case let number as NSNumber: return .number(number.doubleValue)
+        case is NSNull: return .null
+        default: return .other  // arrays and objects: only their kind matters for refusals
+        }
+    }
+
+    /// Refuses fields other than `allowed`.
+    func onlyFields(_ allowed: Set<String>) throws {
+        let unknown = object.keys.filter { !allowed.contains($0) }.sorted()
+        guard unknown.isEmpty else {
+            throw Problem.validation(unknown.map { .init($0, "unknown field") })
+        }
+    }
+
+    func string(_ field: String, errors: inout [Problem.FieldError], required: Bool = true) -> String? {
+        switch object[field] {
+        case nil, .null?:
+            if required { errors.append(.init(field, "is required")) }
+            return nil
+        case .string(let string)?:
+            return string
+        default:
+            errors.append(.init(field, "must be a string"))
+            return nil
+        }
+    }
+
+    func integer(_ field: String, errors: inout [Problem.FieldError]) -> Int? {
+        switch object[field] {
+        case nil, .null?:
+            return nil
+        case .number(let number)? where number == number.rounded() && abs(number) < 1e9:
+            return Int(number)
+        default:
+            errors.append(.init(field, "must be an integer"))
+            return nil
+        }
+    }
+}
+
+enum JSONValue: Sendable {
+    case string(String)
+    case number(Double)
+    case null
+    case other
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Jobs
+import Postgres
+
+/// The store rules the API enforces before anything is written.
+enum StoreRules {
+    static let engines = ["woocommerce", "medusa"]
+    /// Names that would collide with the platform's own hosts or confuse users.
+    static let reserved: Set<String> = [
+        "admin", "api", "www", "dashboard", "platform", "app", "mail", "smtp", "ftp", "static", "assets", "cdn",
+        "status", "metrics", "grafana", "prometheus", "auth", "login", "storefleet", "kube-system", "default", "system",
+    ]
+
+    /// A DNS-1123 label of 3 to 40 characters that starts with a letter (the namespace `store-<name>` and
+    /// the host `<name>.<domain>` must both be valid).
+    static func nameProblem(_ name: String) -> String? {
+        guard (3...40).contains(name.count) else { return "must be 3 to 40 characters" }
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) else { return "must start with a lowercase letter" }
+        guard name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }) else {
+            return "may contain only lowercase letters, digits and '-'"
+        }
+        guard !name.hasSuffix("-") else { return "must not end with '-'" }
+        guard !reserved.contains(name) else { return "is reserved" }
+        return nil
+    }
+
+    static func adminPath(engine: String) -> String { engine == "medusa" ? "/app" : "/wp-admin/" }
+}
+
+/// A store as the API shows it.
+struct StoreView: Codable, Sendable {
+    struct URLs: Codable, Sendable {
+        var storefront: String
+        var admin: String
+    }
+
+    var id: String
+    var tenantId: String
+    var name: String
+    var engine: String
+    var status: String
+    var namespace: String
+    var urls: URLs
+    var lastError: String?
+    var createdAt: Date
+    var updatedAt: Date
+    var deletedAt: Date?
+    var latestJob: JobView?
+
+    init(row: PostgresRow, settings: APISettings) throws {
+        id = try row.decode("id", as: UUID.self).lower
+        tenantId = try row.decode("tenant_id", as: UUID.self).lower
+        name = try row.decode("name")
+        engine = try row.decode("engine")
+        status = try row.decode("status")
+        namespace = try row.decode("namespace")
+        lastError = try row.decode("last_error")
+        createdAt = try row.decode("created_at")
+        updatedAt = try row.decode("updated_at")
+        deletedAt = try row.decode("deleted_at")
+        // The worker records the real URLs at `finalize`; until then, show the ones configuration implies.
+        let expected = Self.expectedURLs(name: name, engine: engine, settings: settings)
+        urls = URLs(
+            storefront: try row.decode("storefront_url", as: String?.self) ?? expected.storefront,
+            admin: try row.decode("admin_url", as: String?.self) ?? expected.admin
+        )
+    }
+
+    static func expectedURLs(name: String, engine: String, settings: APISettings) -> URLs {
+        let base = "\(settings.storeTLS ? "https" : "http")://\(name).\(settings.storeDomain)"
+        return URLs(storefront: base + "/", admin: base + StoreRules.adminPath(engine: engine))
+    }
+}
+
+/// A job as the API shows it: the engine's snapshot plus its progress.
+struct JobView: Codable, Sendable {
+    var id: String
+    var kind: String
+    var storeId: String?
+    var status: JobStatus
+    var currentStep: Int
+    var progress: Double
+    var cancelRequested: Bool
+    var error: String?
+    var createdAt: Date
+    var startedAt: Date?
+    var finishedAt: Date?
+    var updatedAt: Date
+    var steps: [StepSnapshot]
+    var transitions: [TransitionSnapshot]?
+
+    init(_ job: JobSnapshot) {
+        id = job.id.lower
+        kind = job.kind
+        storeId = job.storeID?.lower
+        status = job.status
+        currentStep = job.currentStep
+        progress = job.progress
+        cancelRequested = job.cancelRequested
+        error = job.error
+        createdAt = job.createdAt
+        startedAt = job.startedAt
+        finishedAt = job.finishedAt
+        updatedAt = job.updatedAt
+        steps = job.steps
+        transitions = job.transitions
+    }
+}
+
+/// A line of a store's job list.
+struct JobSummary: Codable, Sendable {
+    var id: String
+    var kind: String
+    var status: String
+    var currentStep: Int
+    var error: String?
+    var createdAt: Date
+    var startedAt: Date?
+    var finishedAt: Date?
+
+    init(row: PostgresRow) throws {
+        id = try row.decode("id", as: UUID.self).lower
+        kind = try row.decode("kind")
+        status = try row.decode("status")
+        currentStep = try row.decode("current_step")
+        error = try row.decode("error")
+        createdAt = try row.decode("created_at")
+        startedAt = try row.decode("started_at")
+        finishedAt = try row.decode("finished_at")
+    }
+}
+
+struct Page<Item: Codable & Sendable>: Codable, Sendable {
+    var items: [Item]
+    var nextCursor: String?
+}
+
+struct StoreAccepted: Codable, Sendable {
+    var store: StoreView
+    var job: JobView?
+}
+
+extension UUID {
+    /// The API's spelling of IDs: lowercase, as Postgres prints them (JSONEncoder would use uppercase).
+    var lower: String { uuidString.lowercased() }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Hummingbird
+import Jobs
+import Postgres
+
+extension Gateway {
+    func addStoreRoutes(to api: RouterGroup<GatewayContext>) {
+        api.post("stores") { request, context in try await createStore(request, context) }
+        api.get("stores") { request, context in try await listStores(request, context) }
+        api.get("stores/:id") { request, context in try await getStore(request, context) }
+        api.delete("stores/:id") { request, context in try await deleteStore(request, context) }
+        api.post("stores/:id/retry") { request, context in try await retryStore(request, context) }
+    }
+
+    // MARK: - POST /api/stores
+
+    func createStore(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        let body = try await JSONBody.read(request)
+        try body.onlyFields(["name", "engine"])
+        var errors: [Problem.FieldError] = []
+        let name = body.string("name", errors: &errors)
+        let engine = body.string("engine", errors: &errors)
+        if let name, let problem = StoreRules.nameProblem(name) { errors.append(.init("name", problem)) }
+        if let engine, !StoreRules.engines.contains(engine) {
+            errors.append(.init("engine", "must be one of \(StoreRules.engines.joined(separator: ", "))"))
+        }
+        guard errors.isEmpty, let name, let engine else { throw Problem.validation(errors) }
+
+        return try await mutating(request, context, body: body.bytes) { caller in
+            let storeID = UUID()
+            let namespace = "store-\(name)"
+            let urls = StoreView.expectedURLs(name: name, engine: engine, settings: settings)
+            let payload = try PostgresJSON(encoding: [
+                "name": name, "engine": engine, "namespace": namespace, "storefront_url": urls.storefront, "admin_url": urls.admin,
+            ])
+            let job = NewJob(kind: StorePlans.createKind, steps: StorePlans.createSteps, storeID: storeID, tenantID: caller.tenantID, payload: payload.text)
+            let row = try await queue.enqueue { connection, enqueuer in
+                // Locking the tenant row serializes this tenant's creates, so the limit cannot be
+                // overshot by concurrent requests.
+                guard let limit = try await connection.query(
+                    "SELECT store_limit FROM tenants WHERE id = \(caller.tenantID) FOR UPDATE"
+                ).first?.decode("store_limit", as: Int.self) else { throw Problem.unauthorized("the token's tenant no longer exists") }
+                let live = try await connection.query(
+                    "SELECT count(*) AS n FROM stores WHERE tenant_id = \(caller.tenantID) AND status <> 'deleted'"
+                ).first!.decode("n", as: Int.self)
+                guard live < limit else {
+                    throw Problem.conflict("store-limit", "this tenant already has \(live) live stores, its limit is \(limit); delete one first")
+                }
+                // The partial unique index on live names decides races between tenants.
+                guard let row = try await connection.query("""
+                    INSERT INTO stores (id, tenant_id, name, engine, status, namespace)
+                    VALUES (\(storeID), \(caller.tenantID), \(name), \(engine), 'provisioning', \(namespace))
+                    ON CONFLICT (name) WHERE status <> 'deleted' DO NOTHING
+                    RETURNING *
+                    """).first else {
+                    throw Problem(.conflict, "name-taken", "Conflict", detail: "a live store is already named \(name)",
+                                  errors: [.init("name", "is already taken by a live store")])
+                }
+                try await enqueuer.insert(job, on: connection)
+                try await Audit.record("store.create", target: "store", storeID.uuidString.lowercased(),
+                                       details: ["name": name, "engine": engine, "job_id": job.id.uuidString.lowercased()],
+                                       caller: caller, context: context, on: connection)
+                return row
+            }
+            let store = try StoreView(row: row, settings: settings)
+            return APIResult(StoreAccepted(store: store, job: try await jobView(job.id)), status: .accepted, location: "/api/jobs/\(job.id.uuidString.lowercased())")
+        }
+    }
+
+    // MARK: - GET /api/stores
+
+    func listStores(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        let limit = try limitParameter(request)
+        let status = request.uri.queryParameters.get("status")
+        if let status, !["provisioning", "ready", "failed", "deleting", "deleted"].contains(status) {
+            throw Problem.validation([.init("status", "must be one of provisioning, ready, failed, deleting, deleted")])
+        }
+        var cursor: UUID?
+        if let text = request.uri.queryParameters.get("cursor") {
+            guard let id = UUID(uuidString: text) else { throw Problem.validation([.init("cursor", "is not a cursor this API returned")]) }
+            cursor = id
+        }
+        // Newest first, keyset-paginated on (created_at, id): the cursor is the last store's ID.
+        let rows = try await postgres.query("""
+            SELECT * FROM stores
+            WHERE (\(caller.isAdmin) OR tenant_id = \(caller.tenantID))
+              AND (\(status)::text IS NULL OR status = \(status)::text)
+              AND (\(cursor)::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM stores WHERE id = \(cursor)::uuid))
+            ORDER BY created_at DESC, id DESC
+            LIMIT \(limit + 1)
+            """).rows
+        let stores = try rows.prefix(limit).map { try StoreView(row: $0, settings: settings) }
+        let next = rows.count > limit ? stores.last?.id : nil
+        return JSONCoding.response(Page(items: stores, nextCursor: next))
+    }
+
+    // MARK: - GET /api/stores/:id
+
+    func getStore(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        let id = try uuidParameter(context, what: "store")
+        let (row, jobID) = try await postgres.withConnection { connection in
+            let row = try await visibleStore(id, caller: caller, on: connection)
+            return (row, try await latestJob(store: id, on: connection))
+        }
+        var store = try StoreView(row: row, settings: settings)
+        store.latestJob = try await jobView(jobID)
+        return JSONCoding.response(store)
+    }
+
+    // MARK: - DELETE /api/stores/:id
+
+    func deleteStore(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        let id = try uuidParameter(context, what: "store")
+        let body = try await JSONBody.read(request, allowEmpty: true)
+        try body.onlyFields([])
+        return try await mutating(request, context, body: body.bytes) { caller in
+            let job = NewJob(kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, storeID: id, payload: "{}")
+            let (row, jobID) = try await queue.enqueue { connection, enqueuer -> (PostgresRow, UUID?) in
+                let store = try await visibleStore(id, caller: caller, on: connection, forUpdate: true)
+                let owner: UUID = try store.decode("tenant_id")
+                let status: String = try store.decode("status")
+                if status == "deleted" || status == "deleting" {
+                    // Already gone or going: nothing new to do; answer with the delete that is (or was) running.
+                    let existing = try await connection.query("""
+                        SELECT id FROM jobs WHERE store_id = \(id) AND kind = \(StorePlans.deleteKind) ORDER BY created_at DESC LIMIT 1
+                        """).first?.decode("id", as: UUID.self)
+                    try await Audit.record("store.delete", target: "store", id.uuidString.lowercased(), details: ["outcome": "already \(status)"],
+                                           caller: caller, context: context, tenant: owner, on: connection)
+                    return (store, existing)
+                }
+                let updated = try await connection.query("""
+                    UPDATE stores SET status = 'deleting', updated_at = now() WHERE id = \(id) RETURNING *
+                    """).first!
+                // A delete supersedes a running create (docs/architecture.md): cancel it in this transaction.
+                var deleteJob = job
+                deleteJob.tenantID = owner
+                let cancelled = try await queue.store.requestCancelActive(
+                    store: id, except: nil, reason: "superseded by delete job \(job.id.uuidString.lowercased())", on: connection)
+                try await enqueuer.insert(deleteJob, on: connection)
+                try await Audit.record("store.delete", target: "store", id.uuidString.lowercased(),
+                                       details: ["job_id": job.id.uuidString.lowercased(), "cancelled_jobs": "\(cancelled.count)"],
+                                       caller: caller, context: context, tenant: owner, on: connection)
+                return (updated, job.id)
+            }
+            let store = try StoreView(row: row, settings: settings)
+            let location = jobID.map { "/api/jobs/\($0.uuidString.lowercased())" }
+            return APIResult(StoreAccepted(store: store, job: try await jobView(jobID)), status: .accepted, location: location)
+        }
+    }
+
+    // MARK: - POST /api/stores/:id/retry
+
+    /// Re-runs the store's failed job from its failed step: the job goes back to `queued` at the same
+    /// `current_step` (finished steps never run again), and is dispatched after commit.
+    func retryStore(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        let id = try uuidParameter(context, what: "store")
+        let body = try await JSONBody.read(request, allowEmpty: true)
+        try body.onlyFields([])
+        return try await mutating(request, context, body: body.bytes) { caller in
+            let (row, jobID) = try await postgres.transaction { connection -> (PostgresRow, UUID) in
+                let store = try await visibleStore(id, caller: caller, on: connection, forUpdate: true)
+                guard try store.decode("status", as: String.self) == "failed" else {
+                    throw Problem.conflict("not-failed", "only a failed store can be retried; this one is \(try store.decode("status", as: String.self))")
+                }
+                guard let job = try await connection.query("""
+                    SELECT id, kind, status, current_step FROM jobs WHERE store_id = \(id) ORDER BY created_at DESC LIMIT 1 FOR UPDATE
+                    """).first, try job.decode("status", as: String.self) == "failed" else {
+                    throw Problem.conflict("not-failed", "the store's latest job has not failed")
+                }
+                let jobID: UUID = try job.decode("id")
+                let kind: String = try job.decode("kind")
+                let step: Int = try job.decode("current_step")
+                try await connection.query("""
+                    UPDATE jobs SET status = 'queued', run_at = now(), error = NULL, finished_at = NULL, worker_id = NULL,
+                                    lease_expires_at = NULL, cancel_requested = false, updated_at = now()
+                    WHERE id = \(jobID)
+                    """)
+                try await connection.query("""
+                    UPDATE job_steps SET status = 'pending', finished_at = NULL
+                    WHERE job_id = \(jobID) AND position >= \(step) AND status IN ('failed', 'cancelled')
+                    """)
+                try await connection.query("""
+                    INSERT INTO job_transitions (job_id, attempt, status, message)
+                    VALUES (\(jobID), 0, 'queued', \("retried on request from step \(step + 1)"))
+                    """)
+                let updated = try await connection.query("""
+                    UPDATE stores SET status = \(kind == StorePlans.deleteKind ? "deleting" : "provisioning"), last_error = NULL, updated_at = now()
+                    WHERE id = \(id) RETURNING *
+                    """).first!
+                try await Audit.record("store.retry", target: "store", id.uuidString.lowercased(),
+                                       details: ["job_id": jobID.uuidString.lowercased(), "from_step": "\(step)"],
+                                       caller: caller, context: context, tenant: try store.decode("tenant_id"), on: connection)
+                return (updated, jobID)
+            }
+            await queue.dispatch([jobID])
+            let store = try StoreView(row: row, settings: settings)
+            return APIResult(StoreAccepted(store: store, job: try await jobView(jobID)), status: .accepted, location: "/api/jobs/\(jobID.uuidString.lowercased())")
+        }
+    }
+}

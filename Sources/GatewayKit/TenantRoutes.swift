@@ -1,0 +1,124 @@
+import Foundation
+import Hummingbird
+import Postgres
+
+extension Gateway {
+    /// Tenants and their tokens; admin only. A member gets 403 (it is authenticated, and these routes
+    /// are not per-tenant resources whose existence could leak).
+    func addTenantRoutes(to api: RouterGroup<GatewayContext>) {
+        api.post("tenants") { request, context -> Response in
+            let caller = try requireAdmin(context)
+            let body = try await JSONBody.read(request)
+            try body.onlyFields(["name", "role", "store_limit"])
+            var errors: [Problem.FieldError] = []
+            let name = body.string("name", errors: &errors)
+            let role = body.string("role", errors: &errors, required: false) ?? "member"
+            let limit = body.integer("store_limit", errors: &errors) ?? 5
+            if let name, name.count < 2 || name.count > 63 || !name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }) {
+                errors.append(.init("name", "must be 2 to 63 lowercase letters, digits or '-'"))
+            }
+            if !["admin", "member"].contains(role) { errors.append(.init("role", "must be admin or member")) }
+            if !(0...1000).contains(limit) { errors.append(.init("store_limit", "must be from 0 to 1000")) }
+            guard errors.isEmpty, let name else { throw Problem.validation(errors) }
+            return try await mutating(request, context, body: body.bytes) { _ in
+                let id = UUID()
+                let row = try await postgres.transaction { connection in
+                    guard let row = try await connection.query("""
+                        INSERT INTO tenants (id, name, role, store_limit) VALUES (\(id), \(name), \(role), \(limit))
+                        ON CONFLICT (name) DO NOTHING RETURNING *
+                        """).first else {
+                        throw Problem(.conflict, "name-taken", "Conflict", detail: "a tenant is already named \(name)", errors: [.init("name", "is taken")])
+                    }
+                    try await Audit.record("tenant.create", target: "tenant", id.uuidString.lowercased(), details: ["name": name, "role": role],
+                                           caller: caller, context: context, tenant: id, on: connection)
+                    return row
+                }
+                return APIResult(try TenantView(row: row), status: .created, location: "/api/tenants/\(id.uuidString.lowercased())")
+            }
+        }
+
+        // Token issuance takes no Idempotency-Key: replaying it would mean storing the token to show it
+        // again, and a token is shown once. A lost response is fixed by revoking and issuing another.
+        api.post("tenants/:id/tokens") { request, context -> Response in
+            let caller = try requireAdmin(context)
+            let tenant = try uuidParameter(context, what: "tenant")
+            let body = try await JSONBody.read(request, allowEmpty: true)
+            try body.onlyFields(["name"])
+            var errors: [Problem.FieldError] = []
+            let name = body.string("name", errors: &errors, required: false) ?? ""
+            if name.count > 100 { errors.append(.init("name", "must be at most 100 characters")) }
+            guard errors.isEmpty else { throw Problem.validation(errors) }
+            guard request.headers[IdempotencyKeys.header] == nil else {
+                throw Problem(.badRequest, "idempotency-not-supported", "Idempotency-Key not supported",
+                              detail: "tokens are shown once, so token issuance cannot be replayed; send it without Idempotency-Key")
+            }
+            try await rateLimiter.take(tenant: caller.tenantID)
+            let token = APIToken.generate()
+            let id = UUID()
+            let created = try await postgres.transaction { connection -> Date in
+                guard try await connection.query("SELECT 1 FROM tenants WHERE id = \(tenant)").first != nil else {
+                    throw Problem.notFound("tenant \(tenant)")
+                }
+                let created = try await connection.query("""
+                    INSERT INTO api_tokens (id, tenant_id, name, prefix, token_hash)
+                    VALUES (\(id), \(tenant), \(name), \(APIToken.displayPrefix(token)), \(APIToken.hash(token)))
+                    RETURNING created_at
+                    """).first!.decode("created_at", as: Date.self)
+                try await Audit.record("token.issued", target: "token", id.uuidString.lowercased(), details: ["name": name],
+                                       caller: caller, context: context, tenant: tenant, on: connection)
+                return created
+            }
+            return JSONCoding.response(
+                IssuedToken(id: id.lower, tenantId: tenant.lower, name: name, prefix: APIToken.displayPrefix(token), token: token, createdAt: created),
+                status: .created
+            )
+        }
+
+        api.delete("tenants/:id/tokens/:token") { request, context -> Response in
+            let tenant = try uuidParameter(context, what: "tenant")
+            let tokenID = try uuidParameter(context, "token", what: "token")
+            _ = try requireAdmin(context)
+            return try await mutating(request, context, body: []) { caller in
+                try await postgres.transaction { connection in
+                    guard try await connection.query("""
+                        UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = \(tokenID) AND tenant_id = \(tenant) RETURNING id
+                        """).first != nil else { throw Problem.notFound("token \(tokenID)") }
+                    try await Audit.record("token.revoked", target: "token", tokenID.uuidString.lowercased(),
+                                           caller: caller, context: context, tenant: tenant, on: connection)
+                }
+                return APIResult(["id": tokenID.uuidString.lowercased(), "revoked": "true"])
+            }
+        }
+    }
+
+    func requireAdmin(_ context: GatewayContext) throws -> Caller {
+        let caller = try context.requireCaller()
+        guard caller.isAdmin else { throw Problem.forbidden("only an admin may manage tenants and tokens") }
+        return caller
+    }
+}
+
+struct TenantView: Codable, Sendable {
+    var id: String
+    var name: String
+    var role: String
+    var storeLimit: Int
+    var createdAt: Date
+
+    init(row: PostgresRow) throws {
+        id = try row.decode("id", as: UUID.self).lower
+        name = try row.decode("name")
+        role = try row.decode("role")
+        storeLimit = try row.decode("store_limit")
+        createdAt = try row.decode("created_at")
+    }
+}
+
+struct IssuedToken: Codable, Sendable {
+    var id: String
+    var tenantId: String
+    var name: String
+    var prefix: String
+    var token: String
+    var createdAt: Date
+}

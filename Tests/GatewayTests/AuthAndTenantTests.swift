@@ -1,0 +1,83 @@
+import Foundation
+import GatewayKit
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TestSupport
+
+@Suite struct AuthAndTenantTests {
+    @Test func requestsWithoutAValidTokenGet401ProblemJSON() async throws {
+        try await GatewayHarness.with { _, client in
+            for token in [nil, "nope", "sfk_unknown-token-value-that-was-never-issued"] {
+                let reply = try await client.call(.get, "/api/stores", token: token)
+                #expect(reply.status == .unauthorized)
+                #expect(reply.header("Content-Type") == "application/problem+json")
+                #expect(reply.header("WWW-Authenticate") == "Bearer")
+                #expect(reply.json["type"] as? String == "https://storefleet.dev/problems/unauthorized")
+                #expect(reply.json["status"] as? Int == 401)
+                #expect(reply.header("X-Request-ID") != nil)
+            }
+            // A basic scheme is not a bearer token.
+            let basic = try await client.call(.get, "/api/stores", headers: ["Authorization": "Basic YWRtaW46YWRtaW4="])
+            #expect(basic.status == .unauthorized)
+        }
+    }
+
+    @Test func adminCreatesTenantsAndTokensWhichWorkAndAreStoredHashed() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (tenant, token) = try await harness.tenant(client, name: "acme")
+            #expect(token.hasPrefix("sfk_") && token.count >= 4 + 43)
+            let stores = try await client.call(.get, "/api/stores", token: token)
+            #expect(stores.status == .ok)
+            // Never the token itself in the database: only its digest and a short prefix.
+            let rows = try await harness.postgres.query("SELECT prefix, token_hash FROM api_tokens WHERE tenant_id = \(UUID(uuidString: tenant)!)").rows
+            #expect(rows.count == 1)
+            #expect(try rows[0].decode("token_hash", as: [UInt8].self) == APIToken.hash(token))
+            let prefix = try rows[0].decode("prefix", as: String.self)
+            #expect(token.hasPrefix(prefix) && prefix.count < 16)
+            let dump = try await harness.postgres.query("SELECT count(*) AS n FROM idempotency_keys WHERE response_body LIKE \("%" + token + "%")").first!.decode("n", as: Int.self)
+            #expect(dump == 0)
+            // Audited: the tenant's creation and its token.
+            let actions = try await harness.postgres.query("SELECT action FROM audit_events ORDER BY id").rows.map { try $0.decode("action", as: String.self) }
+            #expect(actions == ["tenant.create", "token.issued"])
+            // A duplicate name is a conflict.
+            let again = try await client.call(.post, "/api/tenants", token: GatewayHarness.adminToken, json: ["name": "acme"])
+            #expect(again.status == .conflict)
+        }
+    }
+
+    @Test func membersCannotManageTenantsOrTokens() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (tenant, token) = try await harness.tenant(client)
+            let create = try await client.call(.post, "/api/tenants", token: token, json: ["name": "evil"])
+            #expect(create.status == .forbidden)
+            let issue = try await client.call(.post, "/api/tenants/\(tenant)/tokens", token: token, json: [:])
+            #expect(issue.status == .forbidden)
+            #expect(try await harness.count("tenants") == 2)
+            #expect(try await harness.count("api_tokens") == 2)
+        }
+    }
+
+    @Test func revokedTokensStopWorking() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (tenant, token) = try await harness.tenant(client)
+            let tokenID = try await harness.postgres.query("SELECT id FROM api_tokens WHERE tenant_id = \(UUID(uuidString: tenant)!)").first!.decode("id", as: UUID.self)
+            let revoke = try await client.call(.delete, "/api/tenants/\(tenant)/tokens/\(tokenID.uuidString)", token: GatewayHarness.adminToken)
+            #expect(revoke.status == .ok)
+            #expect(try await client.call(.get, "/api/stores", token: token).status == .unauthorized)
+            let unknown = try await client.call(.delete, "/api/tenants/\(tenant)/tokens/\(UUID().uuidString)", token: GatewayHarness.adminToken)
+            #expect(unknown.status == .notFound)
+        }
+    }
+
+    @Test func tokenIssuanceRefusesIdempotencyKeysAndUnknownTenants() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (tenant, _) = try await harness.tenant(client)
+            let keyed = try await client.call(.post, "/api/tenants/\(tenant)/tokens", token: GatewayHarness.adminToken, json: [:], headers: ["Idempotency-Key": "k1"])
+            #expect(keyed.status == .badRequest)
+            let missing = try await client.call(.post, "/api/tenants/\(UUID().uuidString)/tokens", token: GatewayHarness.adminToken, json: [:])
+            #expect(missing.status == .notFound)
+            #expect(try await harness.count("api_tokens") == 2)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import GatewayKit
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TestSupport
+
+@Suite struct GuardrailTests {
+    @Test func aTenantCannotExceedItsStoreLimit() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client, storeLimit: 2)
+            for name in ["one", "two"] {
+                #expect(try await client.call(.post, "/api/stores", token: token, json: ["name": "\(name)-shop", "engine": "medusa"]).status == .accepted)
+            }
+            let third = try await client.call(.post, "/api/stores", token: token, json: ["name": "three-shop", "engine": "medusa"])
+            #expect(third.status == .conflict)
+            #expect(third.json["type"] as? String == "https://storefleet.dev/problems/store-limit")
+            #expect(try await harness.count("stores") == 2)
+            // Deleted stores do not count.
+            try await harness.postgres.query("UPDATE stores SET status = 'deleted' WHERE name = 'one-shop'")
+            #expect(try await client.call(.post, "/api/stores", token: token, json: ["name": "three-shop", "engine": "medusa"]).status == .accepted)
+        }
+    }
+
+    @Test func mutatingRequestsAreRateLimitedPerTenantWithRetryAfter() async throws {
+        try await GatewayHarness.with(configure: { $0.rateLimitBurst = 3; $0.rateLimitPerMinute = 6 }) { harness, client in
+            let (_, token) = try await harness.seedTenant(storeLimit: 50)
+            let (_, other) = try await harness.seedTenant(storeLimit: 50)
+            for index in 0..<3 {
+                #expect(try await client.call(.post, "/api/stores", token: token, json: ["name": "burst-\(index)", "engine": "medusa"]).status == .accepted)
+            }
+            let limited = try await client.call(.post, "/api/stores", token: token, json: ["name": "burst-3", "engine": "medusa"])
+            #expect(limited.status == .tooManyRequests)
+            #expect(Int(limited.header("Retry-After") ?? "") ?? 0 >= 1)
+            #expect(limited.json["type"] as? String == "https://storefleet.dev/problems/rate-limited")
+            #expect(try await harness.count("stores") == 3)
+            // Reads are not limited, and other tenants have their own bucket.
+            #expect(try await client.call(.get, "/api/stores", token: token).status == .ok)
+            #expect(try await client.call(.post, "/api/stores", token: other, json: ["name": "elsewhere", "engine": "medusa"]).status == .accepted)
+        }
+    }
+}

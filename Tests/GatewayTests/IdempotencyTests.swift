@@ -1,0 +1,104 @@
+import Foundation
+import GatewayKit
+import Hummingbird
+import HummingbirdTesting
+import Postgres
+import Testing
+import TestSupport
+
+@Suite struct IdempotencyTests {
+    @Test func sameKeyAndBodyReplaysTheOriginalResponse() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let body = ["name": "once", "engine": "medusa"]
+            let first = try await client.call(.post, "/api/stores", token: token, json: body, headers: ["Idempotency-Key": "key-1"])
+            let second = try await client.call(.post, "/api/stores", token: token, json: body, headers: ["Idempotency-Key": "key-1"])
+            #expect(first.status == .accepted)
+            #expect(second.status == .accepted)
+            #expect(second.text == first.text)
+            #expect(second.header("Location") == first.header("Location"))
+            #expect(second.header("Idempotent-Replayed") == "true")
+            #expect(try await harness.count("stores") == 1)
+            #expect(try await harness.count("jobs") == 1)
+
+            // The same key with another body is refused, and so writes nothing.
+            let other = try await client.call(.post, "/api/stores", token: token, json: ["name": "twice", "engine": "medusa"], headers: ["Idempotency-Key": "key-1"])
+            #expect(other.status == .unprocessableContent)
+            #expect(other.json["type"] as? String == "https://storefleet.dev/problems/idempotency-key-reused")
+            #expect(try await harness.count("stores") == 1)
+
+            // Keys are per tenant: another tenant's identical key is its own.
+            let (_, second2) = try await harness.tenant(client)
+            let theirs = try await client.call(.post, "/api/stores", token: second2, json: ["name": "theirs", "engine": "medusa"], headers: ["Idempotency-Key": "key-1"])
+            #expect(theirs.status == .accepted)
+        }
+    }
+
+    @Test func aRepeatWhileTheFirstIsInFlightGets409() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (tenant, token) = try await harness.tenant(client)
+            let body = #"{"engine":"medusa","name":"busy"}"#
+            // A first request still being handled: its row is in flight.
+            let hash = APIToken.hash("POST /api/stores\n" + body)  // the same SHA-256 the gateway takes of method, path and body
+            try await harness.postgres.query("""
+                INSERT INTO idempotency_keys (tenant_id, key, request_hash, status, locked_until, expires_at)
+                VALUES (\(UUID(uuidString: tenant)!), 'key-busy', \(hash), 'in_flight', now() + interval '1 minute', now() + interval '1 day')
+                """)
+            let repeatReply = try await client.call(.post, "/api/stores", token: token, raw: body, headers: ["Idempotency-Key": "key-busy"])
+            #expect(repeatReply.status == .conflict)
+            #expect(repeatReply.json["type"] as? String == "https://storefleet.dev/problems/idempotency-in-flight")
+            #expect(try await harness.count("stores") == 0)
+        }
+    }
+
+    @Test func aRefusedRequestReleasesItsKey() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            _ = try await client.call(.post, "/api/stores", token: token, json: ["name": "held", "engine": "medusa"])
+            let clash = try await client.call(.post, "/api/stores", token: token, json: ["name": "held", "engine": "medusa"], headers: ["Idempotency-Key": "k"])
+            #expect(clash.status == .conflict)
+            #expect(try await harness.count("idempotency_keys") == 0)
+        }
+    }
+
+    @Test func aThousandConcurrentIdenticalRequestsCreateOneStoreAndOneJob() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<1000 {
+                    group.addTask {
+                        let reply = try await client.call(.post, "/api/stores", token: token, json: ["name": "popular", "engine": "woocommerce"], headers: ["Idempotency-Key": "storm"])
+                        return Int(reply.status.code)
+                    }
+                }
+                var statuses: [Int: Int] = [:]
+                for try await status in group { statuses[status, default: 0] += 1 }
+                return statuses
+            }
+            #expect(Set(statuses.keys).isSubset(of: [202, 409]), "\(statuses)")
+            #expect(statuses[202, default: 0] >= 1)
+            #expect(try await harness.count("stores") == 1)
+            #expect(try await harness.count("jobs") == 1)
+            #expect(try await harness.redis.send("LLEN", harness.keys.queue).int == 1)
+            let creates = try await harness.postgres.query("SELECT count(*) AS n FROM audit_events WHERE action = 'store.create'").first!.decode("n", as: Int.self)
+            #expect(creates == 1)
+            // Afterwards, the key replays.
+            let after = try await client.call(.post, "/api/stores", token: token, json: ["name": "popular", "engine": "woocommerce"], headers: ["Idempotency-Key": "storm"])
+            #expect(after.status == .accepted)
+            #expect(after.header("Idempotent-Replayed") == "true")
+        }
+    }
+
+    @Test func deleteAcceptsIdempotencyKeys() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "bye", "engine": "medusa"])
+            let storeID = try #require((created.json["store"] as? [String: Any])?["id"] as? String)
+            let first = try await client.call(.delete, "/api/stores/\(storeID)", token: token, headers: ["Idempotency-Key": "del"])
+            let second = try await client.call(.delete, "/api/stores/\(storeID)", token: token, headers: ["Idempotency-Key": "del"])
+            #expect(first.status == .accepted)
+            #expect(second.text == first.text)
+            #expect(second.header("Idempotent-Replayed") == "true")
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import GatewayKit
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TestSupport
+
+@Suite struct OperationalTests {
+    @Test func healthReadinessAndRequestIDs() async throws {
+        try await GatewayHarness.with { _, client in
+            let health = try await client.call(.get, "/healthz")
+            #expect(health.status == .ok)
+            #expect(health.header("X-Request-ID")?.isEmpty == false)
+            let ready = try await client.call(.get, "/readyz")
+            #expect(ready.status == .ok)
+            // A sensible client request ID is echoed; a hostile one is replaced.
+            let echoed = try await client.call(.get, "/healthz", headers: ["X-Request-ID": "abc-123"])
+            #expect(echoed.header("X-Request-ID") == "abc-123")
+            let replaced = try await client.call(.get, "/healthz", headers: ["X-Request-ID": String(repeating: "x", count: 500)])
+            #expect(replaced.header("X-Request-ID")?.count == 36)
+            let unknown = try await client.call(.get, "/nowhere")
+            #expect(unknown.status == .notFound)
+            #expect(unknown.header("Content-Type") == "application/problem+json")
+            #expect(unknown.header("X-Request-ID") != nil)
+        }
+    }
+
+    @Test func metricsCountRequestsPerRouteAndShowJobsAndQueue() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            _ = try await client.call(.post, "/api/stores", token: token, json: ["name": "metered", "engine": "medusa"])
+            let metrics = try await client.call(.get, "/metrics")
+            #expect(metrics.status == .ok)
+            #expect(metrics.text.contains(#"storefleet_http_requests_total{method="POST",route="/api/stores",status="202"} 1"#))
+            #expect(metrics.text.contains(#"storefleet_http_request_duration_seconds_bucket{method="POST",route="/api/stores",le="+Inf"} 1"#))
+            #expect(metrics.text.contains(#"storefleet_jobs{status="queued"} 1"#))
+            #expect(metrics.text.contains("storefleet_queue_depth 1"))
+        }
+    }
+
+    @Test func statsNeedATokenAndReportTheQueue() async throws {
+        try await GatewayHarness.with { harness, client in
+            #expect(try await client.call(.get, "/api/stats").status == .unauthorized)
+            let (_, token) = try await harness.tenant(client)
+            _ = try await client.call(.post, "/api/stores", token: token, json: ["name": "counted", "engine": "woocommerce"])
+            try await harness.redis.send("ZADD", harness.keys.workers, Int(Date().timeIntervalSince1970 * 1000) + 60_000, "w1")
+            let stats = try await client.call(.get, "/api/stats", token: token)
+            #expect(stats.status == .ok)
+            #expect(stats.json["queue_depth"] as? Int == 1)
+            #expect(stats.json["running_jobs"] as? Int == 0)
+            #expect(stats.json["live_workers"] as? Int == 1)
+            #expect(stats.json["jobs_finished_last_minute"] as? Int == 0)
+        }
+    }
+}
