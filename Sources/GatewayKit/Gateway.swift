@@ -32,16 +32,28 @@ public struct Gateway: Sendable {
     public func bootstrapAdmin() async throws {
         guard let token = settings.bootstrapAdminToken else { return }
         try await postgres.transaction { connection in
-            let tenant = try await connection.query("""
-                INSERT INTO tenants (id, name, role) VALUES (\(UUID()), 'admin', 'admin')
-                ON CONFLICT (name) DO UPDATE SET role = 'admin' RETURNING id
-                """).first!.decode("id", as: UUID.self)
+            // Never promote an existing tenant: a member that happened to be named like the bootstrap
+            // tenant must not become an admin because of a setting.
+            try await connection.query("""
+                INSERT INTO tenants (id, name, role) VALUES (\(UUID()), \(Self.bootstrapTenant), 'admin') ON CONFLICT (name) DO NOTHING
+                """)
+            let row = try await connection.query("SELECT id, role FROM tenants WHERE name = \(Self.bootstrapTenant)").first!
+            guard try row.decode("role", as: String.self) == "admin" else {
+                throw BootstrapError(description: "tenant \(Self.bootstrapTenant) exists and is not an admin; refusing to attach the bootstrap token to it")
+            }
+            let tenant: UUID = try row.decode("id")
             try await connection.query("""
                 INSERT INTO api_tokens (id, tenant_id, name, prefix, token_hash)
                 VALUES (\(UUID()), \(tenant), 'bootstrap', \(APIToken.displayPrefix(token)), \(APIToken.hash(token)))
                 ON CONFLICT (token_hash) DO NOTHING
                 """)
         }
+    }
+
+    public static let bootstrapTenant = "admin"
+
+    public struct BootstrapError: Error, CustomStringConvertible {
+        public let description: String
     }
 
     public func buildRouter() -> Router<GatewayContext> {

@@ -35,11 +35,14 @@ public struct APISettings: Sendable {
     public var bootstrapAdminToken: String?
     /// How often the event stream looks for changes.
     public var eventPollInterval: Double
+    /// How long one event stream lasts before the server ends it (the client reconnects with
+    /// Last-Event-ID and loses nothing).
+    public var eventStreamMaxSeconds: Double
 
     public init(
         storeDomain: String = "127.0.0.1.nip.io", storeTLS: Bool = false, redisKeyPrefix: String = "storefleet",
         rateLimitBurst: Int = 30, rateLimitPerMinute: Int = 60, idempotencyTTL: Double = 86_400,
-        bootstrapAdminToken: String? = nil, eventPollInterval: Double = 0.5
+        bootstrapAdminToken: String? = nil, eventPollInterval: Double = 0.5, eventStreamMaxSeconds: Double = 300
     ) {
         self.storeDomain = storeDomain
         self.storeTLS = storeTLS
@@ -49,6 +52,7 @@ public struct APISettings: Sendable {
         self.idempotencyTTL = idempotencyTTL
         self.bootstrapAdminToken = bootstrapAdminToken
         self.eventPollInterval = eventPollInterval
+        self.eventStreamMaxSeconds = eventStreamMaxSeconds
     }
 
     public init(from reader: ConfigurationReader) throws(ConfigurationError) {
@@ -60,6 +64,7 @@ public struct APISettings: Sendable {
         rateLimitPerMinute = try reader.int("RATE_LIMIT_PER_MINUTE", default: 60, range: 1...1_000_000)
         idempotencyTTL = try reader.seconds("IDEMPOTENCY_TTL", default: 86_400, range: 60...(30 * 86_400))
         eventPollInterval = try reader.seconds("EVENTS_POLL_INTERVAL", default: 0.5, range: 0.05...10)
+        eventStreamMaxSeconds = try reader.seconds("EVENTS_MAX_STREAM", default: 300, range: 1...86_400)
         if let token = reader.raw("BOOTSTRAP_ADMIN_TOKEN"), !token.isEmpty {
             bootstrapAdminToken = token
         } else if let path = reader.raw("BOOTSTRAP_ADMIN_TOKEN_FILE"), !path.isEmpty {

@@ -17,6 +17,7 @@ extension Gateway {
             if let name, name.count < 2 || name.count > 63 || !name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }) {
                 errors.append(.init("name", "must be 2 to 63 lowercase letters, digits or '-'"))
             }
+            if name == Self.bootstrapTenant { errors.append(.init("name", "is reserved for the bootstrap admin")) }
             if !["admin", "member"].contains(role) { errors.append(.init("role", "must be admin or member")) }
             if !(0...1000).contains(limit) { errors.append(.init("store_limit", "must be from 0 to 1000")) }
             guard errors.isEmpty, let name else { throw Problem.validation(errors) }

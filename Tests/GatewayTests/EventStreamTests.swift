@@ -1,0 +1,88 @@
+import Foundation
+import GatewayKit
+import Hummingbird
+import HummingbirdTesting
+import Jobs
+import Testing
+import TestSupport
+
+@Suite struct EventStreamTests {
+    struct Event {
+        var id: String?
+        var name: String
+        var data: [String: Any]
+    }
+
+    static func parse(_ text: String) -> [Event] {
+        text.components(separatedBy: "\n\n").compactMap { block in
+            var event = Event(id: nil, name: "message", data: [:])
+            var sawData = false
+            for line in block.split(separator: "\n") {
+                if line.hasPrefix("id: ") { event.id = String(line.dropFirst(4)) }
+                if line.hasPrefix("event: ") { event.name = String(line.dropFirst(7)) }
+                if line.hasPrefix("data: ") {
+                    sawData = true
+                    event.data = (try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))) as? [String: Any] ?? [:]
+                }
+            }
+            return sawData ? event : nil
+        }
+    }
+
+    @Test func theStreamDeliversAJobsTransitionsInOrderAndOnlyTheCallersOwn() async throws {
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 3 }) { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let (_, stranger) = try await harness.tenant(client)
+            let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "streamed", "engine": "medusa"])
+            let jobID = try #require(UUID(uuidString: (created.json["job"] as? [String: Any])?["id"] as? String ?? ""))
+
+            async let mine = client.call(.get, "/api/events", token: token)
+            async let theirs = client.call(.get, "/api/events", token: stranger)
+            try await Task.sleep(for: .milliseconds(500))
+            // Play a worker: claim, run every step, finish.
+            let store = harness.gateway.queue.store
+            guard case .claimed = try await store.claim(jobID, worker: "w1", lease: 30) else {
+                Issue.record("could not claim")
+                return
+            }
+            for position in 0..<(StorePlans.createSteps.count - 1) {
+                _ = try await store.advance(jobID, worker: "w1", position: position, durationMs: 1)
+            }
+            try await store.complete(jobID, worker: "w1", position: StorePlans.createSteps.count - 1, durationMs: 1)
+            try await harness.postgres.query("UPDATE stores SET status = 'ready', updated_at = now()")
+
+            let reply = try await mine
+            #expect(reply.status == .ok)
+            #expect(reply.header("Content-Type") == "text/event-stream")
+            let events = Self.parse(reply.text)
+            let jobEvents = events.filter { $0.name == "job" }
+            let expected = try await harness.postgres.query("""
+                SELECT coalesce(step, '') || ':' || status AS s FROM job_transitions WHERE job_id = \(jobID) AND status <> 'queued' ORDER BY id
+                """).rows.map { try $0.decode("s", as: String.self) }
+            #expect(jobEvents.map { "\($0.data["step"] as? String ?? ""):\($0.data["status"] as? String ?? "")" } == expected)
+            #expect(expected.count == 1 + 2 * StorePlans.createSteps.count + 1)
+            let ids = jobEvents.compactMap { $0.id.flatMap(Int.init) }
+            #expect(ids == ids.sorted() && Set(ids).count == ids.count)
+            #expect(events.contains { $0.name == "store" && $0.data["status"] as? String == "ready" })
+            #expect(events.last?.name == "close")
+
+            let other = Self.parse(try await theirs.text)
+            #expect(other.filter { $0.name == "job" || $0.name == "store" }.isEmpty)
+        }
+    }
+
+    @Test func aReconnectResumesAfterLastEventID() async throws {
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 1 }) { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "resumed", "engine": "medusa"])
+            let jobID = try #require(UUID(uuidString: (created.json["job"] as? [String: Any])?["id"] as? String ?? ""))
+            _ = try await harness.gateway.queue.store.claim(jobID, worker: "w1", lease: 30)
+            let first = try await harness.postgres.query("SELECT min(id) AS id FROM job_transitions WHERE job_id = \(jobID)").first!.decode("id", as: Int.self)
+            let reply = try await client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": String(first)])
+            let statuses = Self.parse(reply.text).filter { $0.name == "job" }.compactMap { $0.data["status"] as? String }
+            #expect(statuses == ["running", "running"])  // the job's and its first step's, after the queued one
+            #expect(try await client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": "x"]).status == .unprocessableContent)
+            #expect(try await client.call(.get, "/api/events").status == .unauthorized)
+        }
+    }
+}
