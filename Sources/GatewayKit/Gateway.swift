@@ -60,6 +60,7 @@ public struct Gateway: Sendable {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: RequestIDMiddleware(metrics: metrics))
         addOperationalRoutes(to: router)
+        addOpenAPIRoute(to: router)
         let api = router.group("api").add(middleware: AuthMiddleware(postgres: postgres))
         addStatsRoute(to: api)
         addStoreRoutes(to: api)

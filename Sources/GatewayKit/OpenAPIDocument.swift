@@ -1,0 +1,174 @@
+import Foundation
+import Hummingbird
+
+/// The OpenAPI 3.1 description of the API, served at `/openapi.json`. It is written by hand next to the
+/// code; `OpenAPIConformanceTests` fails when a route is missing from it (or it lists a route that does
+/// not exist) and checks every response the test walk receives against the schema documented for it.
+public enum OpenAPIDocument {
+    private static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
+    private static func object(_ properties: [String: Any], required: [String]) -> [String: Any] {
+        ["type": "object", "properties": properties, "required": required, "additionalProperties": false]
+    }
+    private static var string: [String: Any] { ["type": "string"] }
+    private static var uuid: [String: Any] { ["type": "string", "format": "uuid"] }
+    private static var time: [String: Any] { ["type": "string", "format": "date-time"] }
+    private static var integer: [String: Any] { ["type": "integer"] }
+    private static var number: [String: Any] { ["type": "number"] }
+    private static var boolean: [String: Any] { ["type": "boolean"] }
+    private static func array(_ items: [String: Any]) -> [String: Any] { ["type": "array", "items": items] }
+    private static func enumeration(_ values: [String]) -> [String: Any] { ["type": "string", "enum": values] }
+
+    private static func json(_ schema: String, _ description: String, headers: [String: Any]? = nil) -> [String: Any] {
+        var response: [String: Any] = ["description": description, "content": ["application/json": ["schema": ref(schema)]]]
+        if let headers { response["headers"] = headers }
+        return response
+    }
+    private static func problem(_ description: String) -> [String: Any] {
+        ["description": description, "content": ["application/problem+json": ["schema": ref("Problem")]]]
+    }
+    private static func text(_ type: String, _ description: String) -> [String: Any] {
+        ["description": description, "content": [type: ["schema": string]]]
+    }
+    private static var location: [String: Any] { ["Location": ["description": "the job to poll", "schema": string]] }
+    private static var unauthorized: [String: Any] { problem("missing, unknown or revoked token") }
+    private static var notFound: [String: Any] { problem("no such resource, or it belongs to another tenant") }
+
+    private static func operation(_ summary: String, secured: Bool = true, parameters: [[String: Any]] = [], body: String? = nil, _ responses: [String: Any]) -> [String: Any] {
+        var op: [String: Any] = ["summary": summary, "responses": responses]
+        if !secured { op["security"] = [[String: Any]]() }
+        if !parameters.isEmpty { op["parameters"] = parameters }
+        if let body { op["requestBody"] = ["required": true, "content": ["application/json": ["schema": ref(body)]]] }
+        return op
+    }
+    private static func path(_ name: String) -> [String: Any] { ["name": name, "in": "path", "required": true, "schema": uuid] }
+    private static func query(_ name: String, _ schema: [String: Any], required: Bool = false) -> [String: Any] {
+        ["name": name, "in": "query", "required": required, "schema": schema]
+    }
+    private static func header(_ name: String) -> [String: Any] { ["name": name, "in": "header", "required": false, "schema": string] }
+    private static var idempotencyKey: [String: Any] { header("Idempotency-Key") }
+    private static var mutatingErrors: [String: Any] { [
+        "400": problem("malformed JSON or Idempotency-Key"), "401": unauthorized, "409": problem("conflict (name taken, store limit, request with this key in flight, wrong state)"),
+        "413": problem("body over 16 KiB"), "415": problem("not application/json"),
+        "422": problem("invalid fields, or Idempotency-Key reused with another request"), "429": problem("rate limited; see Retry-After"),
+    ] }
+
+    public static func dictionary() -> [String: Any] {
+        let storeStatus = enumeration(["provisioning", "ready", "failed", "deleting", "deleted"])
+        let jobStatus = enumeration(["queued", "running", "retrying", "succeeded", "failed", "cancelled"])
+        let schemas: [String: Any] = [
+            "Problem": object([
+                "type": string, "title": string, "status": integer, "detail": string, "instance": string, "request_id": string,
+                "errors": array(ref("FieldError")),
+            ], required: ["type", "title", "status", "detail"]),
+            "FieldError": object(["field": string, "message": string], required: ["field", "message"]),
+            "CreateStoreRequest": object([
+                "name": ["type": "string", "pattern": "^[a-z]([a-z0-9-]{1,38})[a-z0-9]$"], "engine": enumeration(["woocommerce", "medusa"]),
+            ], required: ["name", "engine"]),
+            "CreateTenantRequest": object([
+                "name": string, "role": enumeration(["admin", "member"]), "store_limit": integer,
+            ], required: ["name"]),
+            "IssueTokenRequest": object(["name": string], required: []),
+            "Store": object([
+                "id": uuid, "tenant_id": uuid, "name": string, "engine": enumeration(["woocommerce", "medusa"]), "status": storeStatus,
+                "namespace": string, "urls": object(["storefront": string, "admin": string], required: ["storefront", "admin"]),
+                "last_error": string, "created_at": time, "updated_at": time, "deleted_at": time, "latest_job": ref("Job"),
+            ], required: ["id", "tenant_id", "name", "engine", "status", "namespace", "urls", "created_at", "updated_at"]),
+            "StoreAccepted": object(["store": ref("Store"), "job": ref("Job")], required: ["store"]),
+            "StorePage": object(["items": array(ref("Store")), "next_cursor": string], required: ["items"]),
+            "Step": object([
+                "position": integer, "name": string,
+                "status": enumeration(["pending", "running", "succeeded", "failed", "retrying", "cancelled", "skipped"]),
+                "attempts": integer, "started_at": time, "finished_at": time, "duration_ms": number, "message": string,
+            ], required: ["position", "name", "status", "attempts"]),
+            "Transition": object([
+                "id": integer, "step": string, "position": integer, "attempt": integer, "status": string, "worker_id": string,
+                "at": time, "duration_ms": number, "message": string,
+            ], required: ["id", "attempt", "status", "at"]),
+            "Job": object([
+                "id": uuid, "kind": string, "store_id": uuid, "status": jobStatus, "current_step": integer, "progress": number,
+                "cancel_requested": boolean, "error": string, "created_at": time, "started_at": time, "finished_at": time,
+                "updated_at": time, "steps": array(ref("Step")), "transitions": array(ref("Transition")),
+            ], required: ["id", "kind", "status", "current_step", "progress", "cancel_requested", "created_at", "updated_at", "steps"]),
+            "JobSummary": object([
+                "id": uuid, "kind": string, "status": jobStatus, "current_step": integer, "error": string, "created_at": time,
+                "started_at": time, "finished_at": time,
+            ], required: ["id", "kind", "status", "current_step", "created_at"]),
+            "JobPage": object(["items": array(ref("JobSummary")), "next_cursor": string], required: ["items"]),
+            "AuditEvent": object([
+                "id": integer, "tenant_id": uuid, "token_id": uuid, "action": string, "target_type": string, "target_id": string,
+                "client_ip": string, "request_id": string, "details": ["type": "object", "additionalProperties": string], "at": time,
+            ], required: ["id", "action", "target_type", "details", "at"]),
+            "AuditPage": object(["items": array(ref("AuditEvent")), "next_cursor": string], required: ["items"]),
+            "Tenant": object(["id": uuid, "name": string, "role": enumeration(["admin", "member"]), "store_limit": integer, "created_at": time],
+                             required: ["id", "name", "role", "store_limit", "created_at"]),
+            "IssuedToken": object(["id": uuid, "tenant_id": uuid, "name": string, "prefix": string, "token": string, "created_at": time],
+                                  required: ["id", "tenant_id", "name", "prefix", "token", "created_at"]),
+            "RevokedToken": object(["id": uuid, "revoked": string], required: ["id", "revoked"]),
+            "Stats": object([
+                "queue_depth": integer, "retry_scheduled": integer, "running_jobs": integer, "live_workers": integer,
+                "jobs_finished_last_minute": integer, "jobs_by_status": ["type": "object", "additionalProperties": integer],
+            ], required: ["queue_depth", "retry_scheduled", "running_jobs", "live_workers", "jobs_finished_last_minute", "jobs_by_status"]),
+        ]
+        let paths: [String: Any] = [
+            "/healthz": ["get": operation("liveness", secured: false, ["200": text("text/plain", "alive")])],
+            "/readyz": ["get": operation("readiness: Postgres and Redis reachable", secured: false, [
+                "200": text("text/plain", "ready"), "503": text("text/plain", "a backend is unreachable"),
+            ])],
+            "/metrics": ["get": operation("Prometheus metrics", secured: false, ["200": text("text/plain", "Prometheus text format 0.0.4")])],
+            "/openapi.json": ["get": operation("this document", secured: false, ["200": ["description": "OpenAPI 3.1", "content": ["application/json": ["schema": ["type": "object"]]]]])],
+            "/api/stats": ["get": operation("queue depth, running jobs, live workers, jobs finished per minute", ["200": json("Stats", "statistics"), "401": unauthorized])],
+            "/api/stores": [
+                "post": operation("create a store (202: the store and its create job)", parameters: [idempotencyKey], body: "CreateStoreRequest",
+                                  mutatingErrors.merging(["202": json("StoreAccepted", "accepted; poll the job", headers: location)]) { a, _ in a }),
+                "get": operation("list the caller's stores (admins: all), newest first", parameters: [
+                    query("status", storeStatus), query("limit", ["type": "integer", "minimum": 1, "maximum": 200]), query("cursor", string),
+                ], ["200": json("StorePage", "a page of stores"), "401": unauthorized, "422": problem("bad filter, limit or cursor")]),
+            ],
+            "/api/stores/{id}": [
+                "get": operation("a store, its URLs and its latest job", parameters: [path("id")], ["200": json("Store", "the store"), "401": unauthorized, "404": notFound]),
+                "delete": operation("delete a store (idempotent)", parameters: [path("id"), idempotencyKey],
+                                    mutatingErrors.merging(["202": json("StoreAccepted", "accepted; the delete job", headers: location), "404": notFound]) { a, _ in a }),
+            ],
+            "/api/stores/{id}/retry": [
+                "post": operation("re-run a failed store's job from its failed step", parameters: [path("id"), idempotencyKey],
+                                  mutatingErrors.merging(["202": json("StoreAccepted", "accepted; the job again", headers: location), "404": notFound]) { a, _ in a }),
+            ],
+            "/api/jobs": ["get": operation("a store's jobs, newest first", parameters: [query("store", uuid, required: true), query("limit", integer)], [
+                "200": json("JobPage", "jobs"), "401": unauthorized, "404": notFound, "422": problem("store missing"),
+            ])],
+            "/api/jobs/{id}": ["get": operation("a job: status, steps, progress; include=transitions adds every attempt", parameters: [
+                path("id"), query("include", enumeration(["transitions"])),
+            ], ["200": json("Job", "the job"), "401": unauthorized, "404": notFound, "422": problem("unknown include")])],
+            "/api/events": ["get": operation("Server-Sent Events: `job` (one per transition, id = transition ID) and `store` (status changes); resumable with Last-Event-ID; ends with `close`", parameters: [header("Last-Event-ID")], [
+                "200": text("text/event-stream", "the event stream"), "401": unauthorized, "422": problem("bad Last-Event-ID"),
+            ])],
+            "/api/audit": ["get": operation("the audit trail, tenant-scoped (admins: all), newest first", parameters: [query("limit", integer), query("cursor", string)], [
+                "200": json("AuditPage", "audit events"), "401": unauthorized, "422": problem("bad limit or cursor"),
+            ])],
+            "/api/tenants": ["post": operation("create a tenant (admin only)", parameters: [idempotencyKey], body: "CreateTenantRequest",
+                                               mutatingErrors.merging(["201": json("Tenant", "created"), "403": problem("not an admin")]) { a, _ in a })],
+            "/api/tenants/{id}/tokens": ["post": operation("issue a token, shown once (admin only; no Idempotency-Key)", parameters: [path("id")], body: "IssueTokenRequest",
+                                                           mutatingErrors.merging(["201": json("IssuedToken", "the token, shown once"), "403": problem("not an admin"), "404": notFound]) { a, _ in a })],
+            "/api/tenants/{id}/tokens/{token}": ["delete": operation("revoke a token (admin only)", parameters: [path("id"), path("token"), idempotencyKey],
+                                                                     mutatingErrors.merging(["200": json("RevokedToken", "revoked"), "403": problem("not an admin"), "404": notFound]) { a, _ in a })],
+        ]
+        return [
+            "openapi": "3.1.0",
+            "info": ["title": "Storefleet gateway", "version": "1.0.0",
+                     "description": "Provision isolated WooCommerce and MedusaJS stores. Errors are RFC 9457 problem+json. Another tenant's resources answer 404."],
+            "security": [["bearer": [String]()]],
+            "components": ["schemas": schemas, "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]]],
+            "paths": paths,
+        ]
+    }
+
+    public static let json: Data = (try? JSONSerialization.data(withJSONObject: dictionary(), options: [.sortedKeys])) ?? Data("{}".utf8)
+}
+
+extension Gateway {
+    func addOpenAPIRoute(to router: Router<GatewayContext>) {
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
+        }
+    }
+}
