@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Gateway benchmark with wrk: requests/s and latency percentiles for
+#   healthz     GET /healthz                    (no auth, no database: the HTTP stack alone)
+#   store-get   GET /api/stores/<id>            (token lookup, store, latest job snapshot)
+#   store-list  GET /api/stores?limit=20        (token lookup, one keyset page)
+#   store-post  POST /api/stores                (token, rate-limit script, one transaction with store,
+#                                                job, steps, transition and audit rows, Redis dispatch)
+# Self-contained: starts its own throwaway Postgres (durable defaults) and Redis, builds the gateway
+# (release unless BENCH_CONFIG=debug), runs it with a random bootstrap admin token and limits raised out
+# of the way, and prints wrk's summary per scenario.
+# Usage: scripts/bench-gateway.sh [scenario...]   (default: all four)
+# Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_CONFIG (release).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+duration="${BENCH_DURATION:-10s}"
+connections="${BENCH_CONNECTIONS:-32}"
+threads="${BENCH_THREADS:-2}"
+config="${BENCH_CONFIG:-release}"
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(healthz store-get store-list store-post)
+
+command -v wrk >/dev/null || { echo "bench-gateway: wrk is missing (apt-get install wrk)" >&2; exit 2; }
+
+swift build -c "$config" --product storefleet-gateway >&2
+gateway="$(swift build -c "$config" --show-bin-path)/storefleet-gateway"
+
+work="$(mktemp -d -t storefleet-bench-gw.XXXXXX)"
+chmod 755 "$work"
+gateway_pid=""
+cleanup() {
+  if [ -n "$gateway_pid" ]; then kill "$gateway_pid" 2>/dev/null || true; wait "$gateway_pid" 2>/dev/null || true; fi
+  scripts/services.sh postgres stop "$work/postgres" >/dev/null || true
+  scripts/services.sh redis stop "$work/redis" >/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+DATABASE_URL="$(scripts/services.sh postgres start "$work/postgres")"
+REDIS_URL="$(scripts/services.sh redis start "$work/redis")"
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+# A fresh random token for this run only; never printed.
+BENCH_TOKEN="sfk_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+export DATABASE_URL REDIS_URL BENCH_TOKEN
+base="http://127.0.0.1:$port"
+
+BOOTSTRAP_ADMIN_TOKEN="$BENCH_TOKEN" GATEWAY_PORT="$port" LOG_LEVEL=warning \
+  RATE_LIMIT_BURST=1000000 RATE_LIMIT_PER_MINUTE=1000000 DATABASE_POOL_SIZE=20 \
+  "$gateway" 2>>"$work/gateway.log" &
+gateway_pid=$!
+for _ in $(seq 1 300); do
+  curl -fsS "$base/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "$base/healthz" >/dev/null || { echo "bench-gateway: the gateway did not start:" >&2; tail -5 "$work/gateway.log" >&2; exit 1; }
+
+# The admin tenant creates the stores; lift its store limit for the POST scenario.
+psql "$DATABASE_URL" -qAtc "UPDATE tenants SET store_limit = 100000000 WHERE name = 'admin'"
+auth=(-H "Authorization: Bearer $BENCH_TOKEN")
+store_id="$(curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -d '{"name":"bench-shop","engine":"medusa"}' "$base/api/stores" \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["store"]["id"])')"
+
+cat >"$work/auth.lua" <<'LUA'
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
+LUA
+cat >"$work/post.lua" <<'LUA'
+local next_thread = 1
+function setup(thread)
+  thread:set("tid", next_thread)
+  next_thread = next_thread + 1
+end
+function init(args)
+  n = 0
+  headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN") }
+end
+function request()
+  n = n + 1
+  return wrk.format("POST", "/api/stores", headers, string.format('{"name":"b%d-%d","engine":"medusa"}', tid, n))
+end
+LUA
+
+echo "bench-gateway: $config build, $threads threads, $connections connections, $duration per scenario, $(nproc) cores"
+for scenario in "${scenarios[@]}"; do
+  echo "== $scenario"
+  case "$scenario" in
+    healthz) wrk -t"$threads" -c"$connections" -d"$duration" --latency "$base/healthz" ;;
+    store-get) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/auth.lua" "$base/api/stores/$store_id" ;;
+    store-list) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/auth.lua" "$base/api/stores?limit=20" ;;
+    store-post) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/post.lua" "$base/api/stores" ;;
+    *) echo "bench-gateway: unknown scenario $scenario" >&2; exit 2 ;;
+  esac
+done
