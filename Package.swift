@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "storefleet-gateway", targets: ["Gateway"]),
         .executable(name: "storefleet-worker", targets: ["Worker"]),
         .executable(name: "storefleet-jobs-lab", targets: ["JobsLab"]),
+        .executable(name: "kube-sim", targets: ["KubeSim"]),
         .library(name: "Jobs", targets: ["Jobs"]),
     ],
     dependencies: [
@@ -19,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C libraries, found through pkg-config; the Debian package names tell a fresh machine what to install.
@@ -92,11 +96,32 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // A Kubernetes API stand-in (HTTPS, its own CA) with fault injection, and its executable.
+        .target(
+            name: "ClusterSimulator",
+            dependencies: [
+                "ServiceRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "KubeSim",
+            dependencies: ["ClusterSimulator", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+
         // Throwaway servers and environment for integration tests.
         .target(name: "TestSupport", dependencies: ["ServiceRuntime"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "LabJobs", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterSimulatorTests", dependencies: ["ClusterSimulator", "TestSupport", "ServiceRuntime"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

@@ -5,6 +5,7 @@ import Foundation
 public enum TestEnvironment {
     public struct Missing: Error, CustomStringConvertible {
         public let variable: String
+        public init(variable: String) { self.variable = variable }
         public var description: String {
             "\(variable) is not set: run the tests through scripts/test.sh, which starts throwaway servers"
         }

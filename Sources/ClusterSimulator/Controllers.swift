@@ -1,0 +1,268 @@
+import Foundation
+import ServiceRuntime
+
+/// Timing of the simulated cluster.
+public struct SimulatorTiming: Codable, Sendable {
+    /// How long after its spec changes a Deployment or StatefulSet becomes ready.
+    public var readyDelay: Double = 1
+    /// How long a Job takes to succeed.
+    public var jobDelay: Double = 1
+    /// How long a deleted namespace stays Terminating before it and its contents are gone.
+    public var namespaceDeletionDelay: Double = 0.5
+    /// How often the controllers run.
+    public var tick: Double = 0.05
+
+    public init() {}
+}
+
+/// What the kubelet, the workload controllers and the namespace controller would do: make workloads
+/// ready after a delay (with pods that show why when they are not), run Jobs to completion, enforce
+/// ResourceQuota enough that an over-quota workload never becomes ready, and finish namespace deletion.
+final class Controllers: Sendable {
+    let store: ObjectStore
+    let faults: LockedState<FaultSettings>
+    let timing: LockedState<SimulatorTiming>
+
+    init(store: ObjectStore, faults: LockedState<FaultSettings>, timing: LockedState<SimulatorTiming>) {
+        self.store = store
+        self.faults = faults
+        self.timing = timing
+    }
+
+    static let namespaces = ResourceCatalog.type(group: "", version: "v1", plural: "namespaces")!
+    static let deployments = ResourceCatalog.type(group: "apps", version: "v1", plural: "deployments")!
+    static let statefulSets = ResourceCatalog.type(group: "apps", version: "v1", plural: "statefulsets")!
+    static let jobs = ResourceCatalog.type(group: "batch", version: "v1", plural: "jobs")!
+    static let pods = ResourceCatalog.type(group: "", version: "v1", plural: "pods")!
+    static let events = ResourceCatalog.type(group: "", version: "v1", plural: "events")!
+    static let quotas = ResourceCatalog.type(group: "", version: "v1", plural: "resourcequotas")!
+    static let limitRanges = ResourceCatalog.type(group: "", version: "v1", plural: "limitranges")!
+
+    func run() async {
+        while !Task.isCancelled {
+            tick(now: Date())
+            try? await Task.sleep(for: .seconds(timing.withLock { $0.tick }))
+        }
+    }
+
+    func tick(now: Date) {
+        let timing = self.timing.withLock { $0 }
+        let faults = self.faults.withLock { $0 }
+        finishNamespaceDeletions(now: now, timing: timing, faults: faults)
+        collectOrphans()
+        let quotaBlocked = overQuotaWorkloads()
+        for type in [Self.deployments, Self.statefulSets, Self.jobs] {
+            for (key, object) in store.all(type) {
+                reconcile(key, object, now: now, timing: timing, faults: faults, quotaMessage: quotaBlocked[key])
+            }
+        }
+    }
+
+    private func finishNamespaceDeletions(now: Date, timing: SimulatorTiming, faults: FaultSettings) {
+        for (key, object) in store.all(Self.namespaces) where object.at("status", "phase")?.string == "Terminating" {
+            guard !faults.hangs(namespace: key.name),
+                  let since = store.deletionStartedAt(key),
+                  now.timeIntervalSince(since) >= timing.namespaceDeletionDelay
+            else { continue }
+            store.remove(store.objects(inNamespace: key.name) + [key])
+        }
+    }
+
+    private func reconcile(_ key: ObjectKey, _ object: JSON, now: Date, timing: SimulatorTiming, faults: FaultSettings, quotaMessage: String?) {
+        let namespace = key.namespace ?? "default"
+        let isJob = key.type == Self.jobs
+        let replicas = isJob ? 1 : (object.at("spec", "replicas")?.int ?? 1)
+        let generation = object.at("metadata", "generation")?.int ?? 1
+        let containers = object.at("spec", "template", "spec", "containers")?.arrayValue ?? []
+        let images = containers.compactMap { $0["image"]?.string }
+        let changed = store.specChangedAt(key) ?? now
+        let delay = isJob ? timing.jobDelay : timing.readyDelay
+        let stuck = faults.neverReady(name: key.name, images: images)
+
+        if let quotaMessage {
+            recordEvent(for: key, reason: "FailedCreate", message: quotaMessage)
+            removePods(of: key)
+            store.updateStatus(key) { status in
+                status.set(["status", "observedGeneration"], to: .number(Double(generation)))
+                status.set(["status", "readyReplicas"], to: 0)
+                status.set(["status", "replicas"], to: 0)
+            }
+            return
+        }
+
+        let ready = stuck == nil && now.timeIntervalSince(changed) >= delay
+        upsertPods(of: key, object: object, count: replicas, ready: ready, stuckPattern: stuck, images: images)
+        if let stuck {
+            recordEvent(for: key, reason: "BackOff", message: "Back-off pulling image \"\(images.first { $0.contains(stuck) } ?? images.first ?? stuck)\"")
+        }
+        store.updateStatus(key) { status in
+            if isJob {
+                status.set(["status", "active"], to: ready ? nil : 1)
+                if ready {
+                    status.set(["status", "succeeded"], to: 1)
+                    status.set(["status", "completionTime"], to: .string(ObjectStore.timestamp(now)))
+                    status.set(["status", "conditions"], to: [["type": "Complete", "status": "True"]])
+                }
+                if status.at("status", "startTime") == nil { status.set(["status", "startTime"], to: .string(ObjectStore.timestamp(changed))) }
+            } else {
+                status.set(["status", "observedGeneration"], to: .number(Double(generation)))
+                status.set(["status", "replicas"], to: .number(Double(replicas)))
+                status.set(["status", "updatedReplicas"], to: .number(Double(replicas)))
+                status.set(["status", "readyReplicas"], to: .number(Double(ready ? replicas : 0)))
+                status.set(["status", "availableReplicas"], to: .number(Double(ready ? replicas : 0)))
+                if key.type == Self.statefulSets {
+                    status.set(["status", "currentReplicas"], to: .number(Double(replicas)))
+                }
+                status.set(["status", "conditions"], to: [["type": "Available", "status": .string(ready ? "True" : "False")]])
+            }
+        }
+        _ = namespace
+    }
+
+    private func upsertPods(of key: ObjectKey, object: JSON, count: Int, ready: Bool, stuckPattern: String?, images: [String]) {
+        let labels = object.at("spec", "template", "metadata", "labels") ?? [:]
+        let kind = key.type.kind
+        for index in 0..<count {
+            let name = key.type == Self.statefulSets ? "\(key.name)-\(index)" : "\(key.name)-\(Self.suffix(key.name))-\(index)"
+            var containerStatuses: [JSON] = []
+            for (position, image) in images.enumerated() {
+                let state: JSON
+                if ready {
+                    state = ["running": ["startedAt": .string(ObjectStore.timestamp(Date()))]]
+                } else if let stuckPattern, image.contains(stuckPattern) || key.name.contains(stuckPattern) {
+                    state = ["waiting": ["reason": "ImagePullBackOff", "message": .string("Back-off pulling image \"\(image)\"")]]
+                } else {
+                    state = ["waiting": ["reason": "ContainerCreating"]]
+                }
+                containerStatuses.append([
+                    "name": .string("c\(position)"), "image": .string(image), "ready": .bool(ready),
+                    "restartCount": 0, "state": state,
+                ])
+            }
+            let phase: String = key.type == Self.jobs && ready ? "Succeeded" : (ready ? "Running" : "Pending")
+            let pod: JSON = [
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": [
+                    "name": .string(name), "namespace": .string(key.namespace ?? "default"), "labels": labels,
+                    "ownerReferences": [["kind": .string(kind), "name": .string(key.name), "controller": true]],
+                ],
+                "spec": object.at("spec", "template", "spec") ?? [:],
+                "status": [
+                    "phase": .string(phase),
+                    "conditions": [["type": "Ready", "status": .string(ready && key.type != Self.jobs ? "True" : "False")]],
+                    "containerStatuses": .array(containerStatuses),
+                ],
+            ]
+            store.upsertOwned(ObjectKey(type: Self.pods, namespace: key.namespace, name: name), pod)
+        }
+    }
+
+    private func removePods(of key: ObjectKey) {
+        let owned = store.all(Self.pods).filter { podKey, pod in
+            podKey.namespace == key.namespace
+                && (pod.at("metadata", "ownerReferences")?.arrayValue ?? []).contains { $0["name"]?.string == key.name && $0["kind"]?.string == key.type.kind }
+        }.map(\.0)
+        if !owned.isEmpty { store.remove(owned) }
+    }
+
+    /// Removes pods whose owner is gone (the garbage collector's job).
+    func collectOrphans() {
+        for (podKey, pod) in store.all(Self.pods) {
+            guard let owner = pod.at("metadata", "ownerReferences")?.arrayValue?.first,
+                  let kind = owner["kind"]?.string, let name = owner["name"]?.string,
+                  let type = ResourceCatalog.types.first(where: { $0.kind == kind })
+            else { continue }
+            if (try? store.get(type, namespace: podKey.namespace, name: name)) == nil { store.remove([podKey]) }
+        }
+    }
+
+    private func recordEvent(for key: ObjectKey, reason: String, message: String) {
+        let name = "\(key.name).\(reason.lowercased())"
+        let event: JSON = [
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": ["name": .string(name), "namespace": .string(key.namespace ?? "default")],
+            "involvedObject": ["kind": .string(key.type.kind), "name": .string(key.name), "namespace": .string(key.namespace ?? "default")],
+            "reason": .string(reason), "message": .string(message), "type": "Warning", "count": 1,
+        ]
+        store.upsertOwned(ObjectKey(type: Self.events, namespace: key.namespace, name: name), event)
+    }
+
+    // MARK: - Quota
+
+    /// Workloads that do not fit their namespace's ResourceQuota, with the message a real cluster gives.
+    private func overQuotaWorkloads() -> [ObjectKey: String] {
+        var blocked: [ObjectKey: String] = [:]
+        let quotasByNamespace = Dictionary(grouping: store.all(Self.quotas), by: { $0.0.namespace ?? "" })
+        guard !quotasByNamespace.isEmpty else { return [:] }
+        let defaultsByNamespace = Dictionary(grouping: store.all(Self.limitRanges), by: { $0.0.namespace ?? "" })
+        let workloads = [Self.deployments, Self.statefulSets, Self.jobs].flatMap { store.all($0) }
+            .sorted { ($0.1.at("metadata", "creationTimestamp")?.string ?? "", $0.0.name) < ($1.1.at("metadata", "creationTimestamp")?.string ?? "", $1.0.name) }
+        for (namespace, quotas) in quotasByNamespace {
+            let defaults = defaultsByNamespace[namespace]?.first?.1
+            var used: [String: Double] = [:]
+            for (key, object) in workloads where key.namespace == namespace {
+                let replicas = Double(key.type == Self.jobs ? 1 : (object.at("spec", "replicas")?.int ?? 1))
+                var demand: [String: Double] = ["pods": replicas]
+                for container in object.at("spec", "template", "spec", "containers")?.arrayValue ?? [] {
+                    for (resource, section, fallback) in [("requests.cpu", "requests", "defaultRequest"), ("requests.memory", "requests", "defaultRequest"),
+                                                          ("limits.cpu", "limits", "default"), ("limits.memory", "limits", "default")] {
+                        let name = String(resource.split(separator: ".")[1])
+                        let text = container.at("resources", section, name)?.string
+                            ?? Self.limitRangeDefault(defaults, fallback, name)
+                        guard let text, let amount = Quantity.parse(text) else { continue }
+                        demand[resource, default: 0] += amount * replicas
+                    }
+                }
+                for (quotaKey, quota) in quotas {
+                    for (resource, hardValue) in quota.at("spec", "hard")?.objectValue ?? [:] {
+                        guard let hardText = hardValue.string ?? hardValue.int.map(String.init), let hard = Quantity.parse(hardText),
+                              let wanted = demand[resource] ?? (resource == "cpu" ? demand["requests.cpu"] : resource == "memory" ? demand["requests.memory"] : nil)
+                        else { continue }
+                        if (used[resource] ?? 0) + wanted > hard + 1e-9 {
+                            blocked[key] = "Error creating: pods \"\(key.name)-\" is forbidden: exceeded quota: \(quotaKey.name), requested: \(resource)=\(Quantity.format(wanted, resource)), used: \(resource)=\(Quantity.format(used[resource] ?? 0, resource)), limited: \(resource)=\(hardText)"
+                        }
+                    }
+                }
+                if blocked[key] == nil { for (resource, amount) in demand { used[resource, default: 0] += amount } }
+            }
+        }
+        return blocked
+    }
+
+    private static func limitRangeDefault(_ limitRange: JSON?, _ field: String, _ resource: String) -> String? {
+        for item in limitRange?.at("spec", "limits")?.arrayValue ?? [] where item["type"]?.string == "Container" {
+            if let value = item.at(field, resource)?.string { return value }
+        }
+        return nil
+    }
+
+    static func suffix(_ name: String) -> String {
+        var hash: UInt32 = 2_166_136_261
+        for byte in name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return String(hash % 0xFFFFF, radix: 36)
+    }
+
+    static func parseTimestamp(_ text: String) -> Date? {
+        try? Date(text, strategy: .iso8601)
+    }
+}
+
+/// Kubernetes resource quantities ("500m", "2", "512Mi", "1Gi", "10G") as plain numbers (cores, bytes).
+enum Quantity {
+    static func parse(_ text: String) -> Double? {
+        let suffixes: [(String, Double)] = [
+            ("Ki", 1024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("Ti", 1_099_511_627_776),
+            ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("m", 1e-3),
+        ]
+        for (suffix, factor) in suffixes where text.hasSuffix(suffix) {
+            return Double(text.dropLast(suffix.count)).map { $0 * factor }
+        }
+        return Double(text)
+    }
+
+    static func format(_ value: Double, _ resource: String) -> String {
+        if resource.hasSuffix("memory") || resource.hasSuffix("storage") { return "\(Int(value / 1_048_576))Mi" }
+        if resource.hasSuffix("cpu") { return "\(Int((value * 1000).rounded()))m" }
+        return "\(Int(value))"
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import ServiceRuntime
+
+/// Faults to inject, set at start (`--faults FILE`) or at run time (`PUT /sim/faults`).
+public struct FaultSettings: Codable, Sendable, Equatable {
+    /// Fail a share of requests matching a verb and resource with a status code.
+    public struct ErrorRule: Codable, Sendable, Equatable {
+        /// get, list, create, update, patch, apply, delete, or "*".
+        public var verb: String = "*"
+        /// A resource plural (deployments, namespaces...) or "*".
+        public var resource: String = "*"
+        /// From 0 to 1.
+        public var rate: Double
+        /// 500, 503 or 429.
+        public var status: Int
+        /// Seconds, sent as Retry-After (429 and 503).
+        public var retryAfter: Int?
+
+        public init(verb: String = "*", resource: String = "*", rate: Double, status: Int, retryAfter: Int? = nil) {
+            self.verb = verb
+            self.resource = resource
+            self.rate = rate
+            self.status = status
+            self.retryAfter = retryAfter
+        }
+    }
+
+    public var errors: [ErrorRule] = []
+    /// Added to every API request, in milliseconds.
+    public var latencyMs: Int = 0
+    /// Share of API requests whose connection is closed without an answer, from 0 to 1.
+    public var dropRate: Double = 0
+    /// Workloads whose name, or one of whose images, contains one of these never become ready
+    /// (their pods stay in ImagePullBackOff).
+    public var neverReady: [String] = []
+    /// Namespaces (names, or "*") whose deletion hangs in Terminating.
+    public var hangNamespaceDeletion: [String] = []
+
+    public init() {}
+
+    func errorRule(verb: String, resource: String) -> ErrorRule? {
+        errors.first { rule in
+            (rule.verb == "*" || rule.verb == verb) && (rule.resource == "*" || rule.resource == resource)
+                && Double.random(in: 0..<1) < rule.rate
+        }
+    }
+
+    func hangs(namespace: String) -> Bool {
+        hangNamespaceDeletion.contains("*") || hangNamespaceDeletion.contains(namespace)
+    }
+
+    func neverReady(name: String, images: [String]) -> String? {
+        neverReady.first { pattern in name.contains(pattern) || images.contains { $0.contains(pattern) } }
+    }
+}
+
+/// One API request as the simulator saw it, for assertions in tests.
+public struct RecordedRequest: Codable, Sendable {
+    public let sequence: Int
+    public let method: String
+    public let path: String
+    public let query: String
+    public let contentType: String?
+    public let body: String
+    public let status: Int
+    public let at: Date
+}

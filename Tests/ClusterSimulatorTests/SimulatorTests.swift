@@ -1,0 +1,305 @@
+import ClusterSimulator
+import Foundation
+import ServiceRuntime
+import Testing
+import TestSupport
+
+private let fast: SimulatorTiming = {
+    var timing = SimulatorTiming()
+    timing.readyDelay = 0.3
+    timing.jobDelay = 0.3
+    timing.namespaceDeletionDelay = 0.3
+    return timing
+}()
+
+private func namespace(_ name: String) -> JSON { ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]] }
+private func secret(_ name: String, labels: JSON = [:]) -> JSON {
+    ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": .string(name), "labels": labels], "stringData": ["k": "v"]]
+}
+private func deployment(_ name: String, image: String = "nginx:1.27", cpu: String = "100m", replicas: Int = 1) -> JSON {
+    [
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": .string(name)],
+        "spec": [
+            "replicas": .number(Double(replicas)), "selector": ["matchLabels": ["app": .string(name)]],
+            "template": [
+                "metadata": ["labels": ["app": .string(name)]],
+                "spec": ["containers": [["name": "c", "image": .string(image), "resources": ["requests": ["cpu": .string(cpu), "memory": "64Mi"]]]]],
+            ],
+        ],
+    ]
+}
+
+@Suite("Cluster simulator")
+struct SimulatorTests {
+    @Test("discovery lists exactly the served resources")
+    func discovery() async throws {
+        try await SimulatorHarness.with { sim in
+            let core = try await sim.request("GET", "/api/v1")
+            let names = Set(core.body["resources"]?.arrayValue?.compactMap { $0["name"]?.string } ?? [])
+            #expect(names == Set(ResourceCatalog.types.filter { $0.group.isEmpty }.map(\.plural)))
+            let groups = try await sim.request("GET", "/apis")
+            #expect(Set(groups.body["groups"]?.arrayValue?.compactMap { $0["name"]?.string } ?? []) == Set(ResourceCatalog.groups))
+            let apps = try await sim.request("GET", "/apis/apps/v1")
+            #expect(Set(apps.body["resources"]?.arrayValue?.compactMap { $0["name"]?.string } ?? []) == ["deployments", "statefulsets"])
+            #expect(try await sim.request("GET", "/apis/nothing/v1").status == 404)
+        }
+    }
+
+    @Test("objects get Kubernetes metadata, and errors are Status objects with reason and code")
+    func crudSemantics() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            #expect(try await sim.request("POST", "/api/v1/namespaces", body: namespace("shop")).status == 201)
+            let created = try await sim.request("POST", "/api/v1/namespaces/shop/secrets", body: secret("one"))
+            #expect(created.status == 201)
+            #expect(created.body.at("metadata", "uid")?.string?.count == 36)
+            #expect(created.body.at("metadata", "generation")?.int == 1)
+            #expect(created.body.at("metadata", "namespace")?.string == "shop")
+            #expect(created.body.at("metadata", "creationTimestamp")?.string?.hasSuffix("Z") == true)
+            let version = try #require(created.body.at("metadata", "resourceVersion")?.string)
+
+            let duplicate = try await sim.request("POST", "/api/v1/namespaces/shop/secrets", body: secret("one"))
+            #expect(duplicate.status == 409)
+            #expect(duplicate.body["kind"]?.string == "Status")
+            #expect(duplicate.body["reason"]?.string == "AlreadyExists")
+            #expect(duplicate.body["code"]?.int == 409)
+
+            let missing = try await sim.request("GET", "/api/v1/namespaces/shop/secrets/none")
+            #expect(missing.status == 404)
+            #expect(missing.body["reason"]?.string == "NotFound")
+
+            var update = created.body
+            update["stringData"] = ["k": "changed"]
+            let replaced = try await sim.request("PUT", "/api/v1/namespaces/shop/secrets/one", body: update)
+            #expect(replaced.status == 200)
+            #expect(replaced.body.at("metadata", "resourceVersion")?.string != version)
+            let stale = try await sim.request("PUT", "/api/v1/namespaces/shop/secrets/one", body: update)
+            #expect(stale.status == 409)
+            #expect(stale.body["reason"]?.string == "Conflict")
+
+            let patched = try await sim.request("PATCH", "/api/v1/namespaces/shop/secrets/one",
+                                                body: ["metadata": ["labels": ["tier": "gold"]]], contentType: "application/merge-patch+json")
+            #expect(patched.body.at("metadata", "labels", "tier")?.string == "gold")
+            #expect(patched.body.at("stringData", "k")?.string == "changed")
+            let unsupported = try await sim.request("PATCH", "/api/v1/namespaces/shop/secrets/one", body: [:], contentType: "application/json-patch+json")
+            #expect(unsupported.status == 415)
+
+            #expect(try await sim.request("DELETE", "/api/v1/namespaces/shop/secrets/one").status == 200)
+            #expect(try await sim.request("DELETE", "/api/v1/namespaces/shop/secrets/one").status == 404)
+        }
+    }
+
+    @Test("server-side apply creates, then converges; generation moves only when the spec changes")
+    func serverSideApply() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("shop"))
+            let path = "/apis/apps/v1/namespaces/shop/deployments/web?fieldManager=storefleet&force=true"
+            let first = try await sim.request("PATCH", path, body: deployment("web"), contentType: "application/apply-patch+yaml")
+            #expect(first.status == 201)
+            let again = try await sim.request("PATCH", path, body: deployment("web"), contentType: "application/apply-patch+yaml")
+            #expect(again.status == 200)
+            #expect(again.body.at("metadata", "generation")?.int == 1)
+            let scaled = try await sim.request("PATCH", path, body: deployment("web", replicas: 3), contentType: "application/apply-patch+yaml")
+            #expect(scaled.body.at("metadata", "generation")?.int == 2)
+            #expect(scaled.body.at("spec", "replicas")?.int == 3)
+            let noManager = try await sim.request("PATCH", "/apis/apps/v1/namespaces/shop/deployments/web", body: deployment("web"), contentType: "application/apply-patch+yaml")
+            #expect(noManager.status == 400)
+        }
+    }
+
+    @Test("namespaced objects are refused in a missing or terminating namespace; deletion cascades after a delay")
+    func namespaceLifecycle() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            let missing = try await sim.request("POST", "/api/v1/namespaces/ghost/secrets", body: secret("s"))
+            #expect(missing.status == 404)
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("shop"))
+            _ = try await sim.request("POST", "/api/v1/namespaces/shop/secrets", body: secret("s"))
+            let deleting = try await sim.request("DELETE", "/api/v1/namespaces/shop")
+            #expect(deleting.body.at("status", "phase")?.string == "Terminating")
+            let refused = try await sim.request("POST", "/api/v1/namespaces/shop/secrets", body: secret("t"))
+            #expect(refused.status == 403)
+            #expect(refused.body["message"]?.string?.contains("being terminated") == true)
+            try await eventually(within: 5) {
+                guard try await sim.request("GET", "/api/v1/namespaces/shop").status == 404 else { throw CancellationError() }
+            }
+            #expect(sim.simulator.store.objects(inNamespace: "shop").isEmpty)
+        }
+    }
+
+    @Test("a namespace whose deletion is made to hang stays Terminating")
+    func hangingNamespace() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            var faults = FaultSettings()
+            faults.hangNamespaceDeletion = ["stuck"]
+            _ = try await sim.request("PUT", "/sim/faults", body: try JSON(parsing: JSONEncoder().encode(faults)))
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("stuck"))
+            _ = try await sim.request("DELETE", "/api/v1/namespaces/stuck")
+            try await Task.sleep(for: .seconds(1))
+            let namespace = try await sim.request("GET", "/api/v1/namespaces/stuck")
+            #expect(namespace.body.at("status", "phase")?.string == "Terminating")
+            #expect(namespace.body.at("spec", "finalizers")?.arrayValue == ["kubernetes"])
+        }
+    }
+
+    @Test("label and field selectors filter lists")
+    func selectors() async throws {
+        try await SimulatorHarness.with { sim in
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("shop"))
+            for (name, tier) in [("a", "gold"), ("b", "silver"), ("c", "gold")] {
+                _ = try await sim.request("POST", "/api/v1/namespaces/shop/secrets", body: secret(name, labels: ["tier": .string(tier)]))
+            }
+            func names(_ query: String) async throws -> [String] {
+                try await sim.request("GET", "/api/v1/namespaces/shop/secrets?\(query)").body["items"]?.arrayValue?.compactMap { $0.at("metadata", "name")?.string } ?? []
+            }
+            #expect(try await names("labelSelector=tier%3Dgold") == ["a", "c"])
+            #expect(try await names("labelSelector=tier%21%3Dgold") == ["b"])
+            #expect(try await names("labelSelector=tier%20in%20(silver,bronze)") == ["b"])
+            #expect(try await names("labelSelector=%21tier") == [])
+            #expect(try await names("fieldSelector=metadata.name%3Db") == ["b"])
+            let all = try await sim.request("GET", "/api/v1/secrets")
+            #expect(all.body["items"]?.arrayValue?.count == 3)
+        }
+    }
+
+    @Test("workloads become ready after the delay with pods, a Job succeeds, and generation is observed")
+    func workloadsBecomeReady() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("shop"))
+            _ = try await sim.request("POST", "/apis/apps/v1/namespaces/shop/deployments", body: deployment("web", replicas: 2))
+            let early = try await sim.request("GET", "/apis/apps/v1/namespaces/shop/deployments/web")
+            #expect((early.body.at("status", "readyReplicas")?.int ?? 0) == 0)
+            try await eventually(within: 5) {
+                let web = try await sim.request("GET", "/apis/apps/v1/namespaces/shop/deployments/web")
+                guard web.body.at("status", "readyReplicas")?.int == 2,
+                      web.body.at("status", "observedGeneration")?.int == web.body.at("metadata", "generation")?.int
+                else { throw CancellationError() }
+            }
+            let pods = try await sim.request("GET", "/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb")
+            #expect(pods.body["items"]?.arrayValue?.count == 2)
+            #expect(pods.body["items"]?.arrayValue?.allSatisfy { $0.at("status", "phase")?.string == "Running" } == true)
+
+            let job: JSON = ["apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": "setup"],
+                             "spec": ["template": ["spec": ["containers": [["name": "c", "image": "busybox:1.36"]]]]]]
+            _ = try await sim.request("POST", "/apis/batch/v1/namespaces/shop/jobs", body: job)
+            try await eventually(within: 5) {
+                guard try await sim.request("GET", "/apis/batch/v1/namespaces/shop/jobs/setup").body.at("status", "succeeded")?.int == 1 else {
+                    throw CancellationError()
+                }
+            }
+        }
+    }
+
+    @Test("a workload made never to become ready shows ImagePullBackOff; an over-quota one says why in its events")
+    func stuckWorkloads() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            var faults = FaultSettings()
+            faults.neverReady = ["broken-image"]
+            sim.simulator.setFaults(faults)
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("shop"))
+            let quota: JSON = ["apiVersion": "v1", "kind": "ResourceQuota", "metadata": ["name": "limits"], "spec": ["hard": ["requests.cpu": "1"]]]
+            _ = try await sim.request("POST", "/api/v1/namespaces/shop/resourcequotas", body: quota)
+            _ = try await sim.request("POST", "/apis/apps/v1/namespaces/shop/deployments", body: deployment("stuck", image: "registry/broken-image:1"))
+            _ = try await sim.request("POST", "/apis/apps/v1/namespaces/shop/deployments", body: deployment("greedy", cpu: "4"))
+            try await Task.sleep(for: .seconds(1))
+            let stuck = try await sim.request("GET", "/apis/apps/v1/namespaces/shop/deployments/stuck")
+            #expect((stuck.body.at("status", "readyReplicas")?.int ?? 0) == 0)
+            let pods = try await sim.request("GET", "/api/v1/namespaces/shop/pods?labelSelector=app%3Dstuck")
+            let reason = pods.body["items"]?.arrayValue?.first?.at("status", "containerStatuses")?.arrayValue?.first?.at("state", "waiting", "reason")?.string
+            #expect(reason == "ImagePullBackOff")
+            let greedy = try await sim.request("GET", "/apis/apps/v1/namespaces/shop/deployments/greedy")
+            #expect((greedy.body.at("status", "readyReplicas")?.int ?? 0) == 0)
+            let events = try await sim.request("GET", "/api/v1/namespaces/shop/events").body["items"]?.arrayValue ?? []
+            #expect(events.contains { $0.at("involvedObject", "name")?.string == "greedy" && ($0["message"]?.string ?? "").contains("exceeded quota: limits") })
+            #expect(events.contains { $0.at("involvedObject", "name")?.string == "stuck" && $0["reason"]?.string == "BackOff" })
+        }
+    }
+
+    @Test("injected faults: error codes with Retry-After, latency and dropped connections, set at run time")
+    func faults() async throws {
+        try await SimulatorHarness.with { sim in
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("shop"))
+            var faults = FaultSettings()
+            faults.errors = [.init(verb: "create", resource: "secrets", rate: 1, status: 429, retryAfter: 7)]
+            let set = try await sim.request("PUT", "/sim/faults", body: try JSON(parsing: JSONEncoder().encode(faults)))
+            #expect(set.status == 200)
+            let throttled = try await sim.request("POST", "/api/v1/namespaces/shop/secrets", body: secret("s"))
+            #expect(throttled.status == 429)
+            #expect(throttled.body["reason"]?.string == "TooManyRequests")
+            #expect(throttled.headers.lowercased().contains("retry-after: 7"))
+            #expect(try await sim.request("GET", "/api/v1/namespaces/shop/secrets").status == 200, "other verbs are untouched")
+
+            faults.errors = [.init(verb: "*", resource: "configmaps", rate: 1, status: 503)]
+            faults.latencyMs = 300
+            sim.simulator.setFaults(faults)
+            let started = ContinuousClock.now
+            let unavailable = try await sim.request("GET", "/api/v1/namespaces/shop/configmaps")
+            #expect(unavailable.status == 503)
+            #expect(ContinuousClock.now - started >= .milliseconds(290))
+
+            faults = FaultSettings()
+            faults.dropRate = 1
+            sim.simulator.setFaults(faults)
+            let dropped = try await sim.request("GET", "/api/v1/namespaces")
+            #expect(dropped.status == 0 || dropped.status == 500)
+            #expect(dropped.curlExit != 0)
+        }
+    }
+
+    @Test("requests need the token or a client certificate signed by the simulator's CA")
+    func authentication() async throws {
+        try await SimulatorHarness.with { sim in
+            #expect(try await sim.request("GET", "/api/v1/namespaces", auth: nil).status == 401)
+            let wrong = try await sim.request("GET", "/api/v1/namespaces", auth: "not-the-token")
+            #expect(wrong.status == 401)
+            #expect(wrong.body["reason"]?.string == "Unauthorized")
+            #expect(try await sim.request("GET", "/api/v1/namespaces", auth: "client-cert").status == 200)
+            // Without the CA the server's certificate does not verify: TLS is real.
+            let unverified = try await ChildProcess.run("curl", ["-sS", "--max-time", "5", sim.url + "/api"], timeout: 10)
+            #expect(unverified.exitCode == 60, "curl: certificate problem (\(unverified.standardError))")
+        }
+    }
+
+    @Test("every API request is recorded with method, path, content type and body")
+    func recording() async throws {
+        try await SimulatorHarness.with { sim in
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("rec"))
+            let recorded = try #require(sim.simulator.requests.last)
+            #expect(recorded.method == "POST")
+            #expect(recorded.path == "/api/v1/namespaces")
+            #expect(recorded.contentType == "application/json")
+            #expect(recorded.body.contains("\"rec\""))
+            #expect(recorded.status == 201)
+        }
+    }
+
+    @Test("kubectl gets, applies and deletes through each kind of kubeconfig", arguments: ["kubeconfig", "kubeconfig-ca-file", "kubeconfig-client-cert"])
+    func kubectl(_ kubeconfig: String) async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            let manifest = """
+                apiVersion: v1
+                kind: Namespace
+                metadata:
+                  name: demo
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata:
+                  name: creds
+                  namespace: demo
+                stringData:
+                  password: hunter2
+                """
+            let applied = try await sim.kubectl(["apply", "-f", "-"], kubeconfig: kubeconfig, input: manifest)
+            #expect(applied.succeeded, "\(applied.standardError)")
+            #expect(applied.standardOutput.contains("namespace/demo created"))
+            let again = try await sim.kubectl(["apply", "-f", "-"], kubeconfig: kubeconfig, input: manifest)
+            #expect(again.standardOutput.contains("unchanged"), "\(again.standardOutput) \(again.standardError)")
+            let got = try await sim.kubectl(["-n", "demo", "get", "secret", "creds", "-o", "jsonpath={.metadata.name}"], kubeconfig: kubeconfig)
+            #expect(got.standardOutput == "creds")
+            let deleted = try await sim.kubectl(["delete", "-f", "-", "--timeout=20s"], kubeconfig: kubeconfig, input: manifest)
+            #expect(deleted.succeeded, "\(deleted.standardError)")
+            let gone = try await sim.kubectl(["get", "namespace", "demo"], kubeconfig: kubeconfig)
+            #expect(!gone.succeeded)
+            #expect(gone.standardError.contains("NotFound"))
+        }
+    }
+}
