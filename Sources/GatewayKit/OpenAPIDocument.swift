@@ -68,6 +68,7 @@ public enum OpenAPIDocument {
                 "name": string, "role": enumeration(["admin", "member"]), "store_limit": integer,
             ], required: ["name"]),
             "IssueTokenRequest": object(["name": string], required: []),
+            "UpdateTenantRequest": object(["store_limit": integer], required: ["store_limit"]),
             "Store": object([
                 "id": uuid, "tenant_id": uuid, "name": string, "engine": enumeration(["woocommerce", "medusa"]), "status": storeStatus,
                 "namespace": string, "urls": object(["storefront": string, "admin": string], required: ["storefront", "admin"]),
@@ -147,6 +148,11 @@ public enum OpenAPIDocument {
             ])],
             "/api/tenants": ["post": operation("create a tenant (admin only)", parameters: [idempotencyKey], body: "CreateTenantRequest",
                                                mutatingErrors.merging(["201": json("Tenant", "created"), "403": problem("not an admin")]) { a, _ in a })],
+            "/api/tenants/{id}": ["patch": operation("change a tenant's store limit (admin only)", parameters: [path("id")], body: "UpdateTenantRequest", [
+                "200": json("Tenant", "updated"), "400": problem("malformed JSON"), "401": unauthorized, "403": problem("not an admin"),
+                "404": notFound, "413": problem("body over 16 KiB"), "415": problem("not application/json"), "422": problem("invalid fields"),
+                "429": problem("rate limited; see Retry-After"),
+            ])],
             "/api/tenants/{id}/tokens": ["post": operation("issue a token, shown once (admin only; no Idempotency-Key)", parameters: [path("id")], body: "IssueTokenRequest",
                                                            mutatingErrors.merging(["201": json("IssuedToken", "the token, shown once"), "403": problem("not an admin"), "404": notFound]) { a, _ in a })],
             "/api/tenants/{id}/tokens/{token}": ["delete": operation("revoke a token (admin only)", parameters: [path("id"), path("token"), idempotencyKey],

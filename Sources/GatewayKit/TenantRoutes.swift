@@ -38,6 +38,30 @@ extension Gateway {
             }
         }
 
+        // Changes a tenant's store limit. Lowering it below the live count deletes nothing; it only
+        // stops new stores until the tenant is under the limit again.
+        api.patch("tenants/:id") { request, context -> Response in
+            let caller = try requireAdmin(context)
+            let tenant = try uuidParameter(context, what: "tenant")
+            let body = try await JSONBody.read(request)
+            try body.onlyFields(["store_limit"])
+            var errors: [Problem.FieldError] = []
+            let limit = body.integer("store_limit", errors: &errors)
+            if limit == nil && errors.isEmpty { errors.append(.init("store_limit", "is required")) }
+            if let limit, !(0...1000).contains(limit) { errors.append(.init("store_limit", "must be from 0 to 1000")) }
+            guard errors.isEmpty, let limit else { throw Problem.validation(errors) }
+            try await rateLimiter.take(tenant: caller.tenantID)
+            let row = try await postgres.transaction { connection in
+                guard let row = try await connection.query("""
+                    UPDATE tenants SET store_limit = \(limit) WHERE id = \(tenant) RETURNING *
+                    """).first else { throw Problem.notFound("tenant \(tenant)") }
+                try await Audit.record("tenant.update", target: "tenant", tenant.lower, details: ["store_limit": "\(limit)"],
+                                       caller: caller, context: context, tenant: tenant, on: connection)
+                return row
+            }
+            return JSONCoding.response(try TenantView(row: row))
+        }
+
         // Token issuance takes no Idempotency-Key: replaying it would mean storing the token to show it
         // again, and a token is shown once. A lost response is fixed by revoking and issuing another.
         api.post("tenants/:id/tokens") { request, context -> Response in

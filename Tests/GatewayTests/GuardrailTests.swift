@@ -16,9 +16,18 @@ import TestSupport
             #expect(third.status == .conflict)
             #expect(third.json["type"] as? String == "https://storefleet.dev/problems/store-limit")
             #expect(try await harness.count("stores") == 2)
+            // An admin can raise (or lower) the limit; members cannot.
+            let tenantID = try #require(try await harness.postgres.query("SELECT tenant_id FROM stores LIMIT 1").first?.decode("tenant_id", as: UUID.self))
+            #expect(try await client.call(.patch, "/api/tenants/\(tenantID.uuidString)", token: token, json: ["store_limit": 9]).status == .forbidden)
+            #expect(try await client.call(.patch, "/api/tenants/\(tenantID.uuidString)", token: GatewayHarness.adminToken, json: ["store_limit": -1]).status == .unprocessableContent)
+            let raised = try await client.call(.patch, "/api/tenants/\(tenantID.uuidString)", token: GatewayHarness.adminToken, json: ["store_limit": 3])
+            #expect(raised.status == .ok)
+            #expect(raised.json["store_limit"] as? Int == 3)
+            #expect(try await client.call(.post, "/api/stores", token: token, json: ["name": "four-shop", "engine": "medusa"]).status == .accepted)
+            #expect(try await client.call(.post, "/api/stores", token: token, json: ["name": "five-shop", "engine": "medusa"]).status == .conflict)
             // Deleted stores do not count.
             try await harness.postgres.query("UPDATE stores SET status = 'deleted' WHERE name = 'one-shop'")
-            #expect(try await client.call(.post, "/api/stores", token: token, json: ["name": "three-shop", "engine": "medusa"]).status == .accepted)
+            #expect(try await client.call(.post, "/api/stores", token: token, json: ["name": "five-shop", "engine": "medusa"]).status == .accepted)
         }
     }
 
