@@ -24,7 +24,7 @@ public struct Gateway: Sendable {
         self.queue = JobQueue(postgres: postgres, redis: redis, keys: RedisKeys(prefix: settings.redisKeyPrefix), logger: logger)
         self.metrics = GatewayMetrics()
         self.idempotency = IdempotencyKeys(postgres: postgres, ttl: settings.idempotencyTTL)
-        self.rateLimiter = RateLimiter(redis: redis, prefix: settings.redisKeyPrefix, burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute)
+        self.rateLimiter = RateLimiter(redis: redis, prefix: settings.redisKeyPrefix, burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, logger: logger)
     }
 
     /// Creates (or re-enables) the bootstrap admin tenant and its token, stored hashed. Safe on every

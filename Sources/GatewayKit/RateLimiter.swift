@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Redis
 
 /// A token bucket per tenant in Redis, for mutating requests. One script reads, refills and takes a
@@ -8,6 +9,7 @@ struct RateLimiter: Sendable {
     let prefix: String
     let burst: Int
     let perMinute: Int
+    let logger: Logger
 
     static let script = RedisScript(name: "token-bucket", source: """
         local capacity = tonumber(ARGV[1])
@@ -30,9 +32,19 @@ struct RateLimiter: Sendable {
         """)
 
     /// Takes a token or throws 429 with `Retry-After` (whole seconds, rounded up).
+    ///
+    /// When Redis cannot answer, the request is let through (and logged): Postgres is the source of
+    /// truth and the sweeper dispatches what Redis missed, so a Redis outage should slow stores down,
+    /// not refuse them; the store limit still holds, since Postgres enforces it.
     func take(tenant: UUID) async throws {
         let perMs = Double(perMinute) / 60_000
-        let wait = try await redis.run(Self.script, keys: ["\(prefix):ratelimit:\(tenant.uuidString.lowercased())"], arguments: [burst, perMs]).int ?? 0
+        let wait: Int
+        do {
+            wait = try await redis.run(Self.script, keys: ["\(prefix):ratelimit:\(tenant.uuidString.lowercased())"], arguments: [burst, perMs]).int ?? 0
+        } catch {
+            logger.warning("rate limiter unavailable; letting the request through", metadata: ["error": "\(error.message)"])
+            return
+        }
         guard wait > 0 else { return }
         let seconds = max(1, (wait + 999) / 1000)
         throw Problem(

@@ -4,6 +4,10 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TestSupport
+import Logging
+import Postgres
+import Redis
+import Jobs
 
 @Suite struct OperationalTests {
     @Test func healthReadinessAndRequestIDs() async throws {
@@ -50,6 +54,35 @@ import TestSupport
             #expect(stats.json["running_jobs"] as? Int == 0)
             #expect(stats.json["live_workers"] as? Int == 1)
             #expect(stats.json["jobs_finished_last_minute"] as? Int == 0)
+        }
+    }
+}
+
+@Suite struct BackendOutageTests {
+    /// With Redis unreachable: readiness fails naming Redis (and not its address), store creation still
+    /// works (Postgres is the source of truth; the sweeper dispatches later), and reads are unaffected.
+    @Test func redisDownFailsReadinessButNotStoreCreation() async throws {
+        try await withTestDatabase { database in
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let postgres = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 4))
+            let redis = RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1/0"))
+            let gateway = Gateway(postgres: postgres, redis: redis, settings: APISettings(bootstrapAdminToken: GatewayHarness.adminToken), logger: logger)
+            try await Schema.migrate(postgres, logger: logger)
+            try await gateway.bootstrapAdmin()
+            let app = Application(router: gateway.buildRouter())
+            try await app.test(.router) { client in
+                let ready = try await client.call(.get, "/readyz")
+                #expect(ready.status == .serviceUnavailable)
+                #expect(ready.text == "redis: unreachable\n")
+                let created = try await client.call(.post, "/api/stores", token: GatewayHarness.adminToken, json: ["name": "offline", "engine": "medusa"])
+                #expect(created.status == .accepted)
+                #expect(try await client.call(.get, "/api/stores", token: GatewayHarness.adminToken).status == .ok)
+            }
+            let queued = try await postgres.query("SELECT count(*) AS n FROM jobs WHERE status = 'queued'").first!.decode("n", as: Int.self)
+            #expect(queued == 1)
+            await postgres.shutdown()
+            await redis.shutdown()
         }
     }
 }
