@@ -303,3 +303,29 @@ struct SimulatorTests {
         }
     }
 }
+
+@Suite("Cluster simulator at capacity")
+struct SimulatorCapacityTests {
+    @Test("with 10,000 objects, selectors still return exactly the matching ones")
+    func tenThousandObjects() async throws {
+        try await SimulatorHarness.with { sim in
+            let namespaces = ResourceCatalog.type(group: "", version: "v1", plural: "namespaces")!
+            let configMaps = ResourceCatalog.type(group: "", version: "v1", plural: "configmaps")!
+            for index in 0..<20 {
+                _ = try sim.simulator.store.create(namespaces, namespace: nil, object: ["metadata": ["name": .string("ns-\(index)")]])
+            }
+            for index in 0..<10_000 {
+                _ = try sim.simulator.store.create(configMaps, namespace: "ns-\(index % 20)", object: [
+                    "metadata": ["name": .string("cm-\(index)"), "labels": ["bucket": .string("b\(index % 100)")]],
+                ])
+            }
+            #expect(sim.simulator.store.count >= 10_020)
+            let bucket = try await sim.request("GET", "/api/v1/configmaps?labelSelector=bucket%3Db7")
+            #expect(bucket.body["items"]?.arrayValue?.count == 100)
+            let one = try await sim.request("GET", "/api/v1/namespaces/ns-7/configmaps?labelSelector=bucket%3Db7")
+            #expect(one.body["items"]?.arrayValue?.count == 100)
+            let named = try await sim.request("GET", "/api/v1/namespaces/ns-3/configmaps?fieldSelector=metadata.name%3Dcm-9983")
+            #expect(named.body["items"]?.arrayValue?.count == 1)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import ClusterSimulator
+import Foundation
+import ServiceRuntime
+import Testing
+import TestSupport
+
+/// scripts/helm-sim against the simulator, with the real store charts rendered by the real helm.
+@Suite("helm stand-in")
+struct HelmStandInTests {
+    static let chart = TestEnvironment.repositoryRoot.appendingPathComponent("charts/woocommerce").path
+
+    struct Helm {
+        let sim: SimulatorHarness
+        let journal: String
+        let faults: String
+
+        func run(_ arguments: [String], timeout: Double = 60) async throws -> ChildProcess.Outcome {
+            var environment = ProcessInfo.processInfo.environment
+            let tools = TestEnvironment.repositoryRoot.appendingPathComponent(".tools/bin").path
+            environment["PATH"] = "\(tools):\(environment["PATH"] ?? "/usr/bin:/bin")"
+            environment["KUBECONFIG"] = "\(sim.directory.path)/kubeconfig"
+            environment["HOME"] = sim.directory.path
+            environment["HELM_SIM_JOURNAL"] = journal
+            environment["HELM_SIM_FAULTS"] = faults
+            return try await ChildProcess.run(
+                TestEnvironment.repositoryRoot.appendingPathComponent("scripts/helm-sim").path, arguments,
+                environment: environment, timeout: timeout
+            )
+        }
+
+        func install(_ name: String, namespace: String, host: String? = nil, timeout: Double = 60) async throws -> ChildProcess.Outcome {
+            let values = sim.directory.appendingPathComponent("\(name)-values.json")
+            var store: [String: String] = ["name": name, "id": UUID().uuidString.lowercased()]
+            if let host { store["host"] = host }
+            try JSONSerialization.data(withJSONObject: ["store": store]).write(to: values)
+            return try await run(["upgrade", "--install", name, HelmStandInTests.chart, "-n", namespace, "-f", values.path, "--timeout", "5m", "--wait"], timeout: timeout)
+        }
+
+        func setFaults(_ faults: [String: [String]]) throws {
+            try JSONSerialization.data(withJSONObject: faults).write(to: URL(fileURLWithPath: self.faults))
+        }
+
+        func status(_ name: String, namespace: String) async throws -> String? {
+            let outcome = try await run(["status", name, "-n", namespace, "-o", "json"])
+            guard outcome.succeeded else { return nil }
+            return try JSON(parsing: Data(outcome.stdout)).at("info", "status")?.string
+        }
+    }
+
+    func withHelm(_ body: (Helm, SimulatorHarness) async throws -> Void) async throws {
+        try await SimulatorHarness.with { sim in
+            let helm = Helm(sim: sim, journal: sim.directory.appendingPathComponent("journal").path,
+                            faults: sim.directory.appendingPathComponent("faults.json").path)
+            for name in ["shop", "other"] {
+                _ = try await sim.request("POST", "/api/v1/namespaces", body: ["metadata": ["name": .string(name)]])
+            }
+            try await body(helm, sim)
+        }
+    }
+
+    @Test("upgrade --install renders the real chart and creates its objects; re-running makes a new revision")
+    func installAndUpgrade() async throws {
+        try await withHelm { helm, sim in
+            let first = try await helm.install("shop1", namespace: "shop", host: "shop1.127.0.0.1.nip.io")
+            #expect(first.succeeded, "\(first.standardError)")
+            #expect(first.standardOutput.contains("STATUS: deployed"))
+            for path in ["/apis/apps/v1/namespaces/shop/deployments/shop1-web", "/apis/apps/v1/namespaces/shop/statefulsets/shop1-db",
+                         "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/shop1", "/apis/batch/v1/namespaces/shop/jobs/shop1-setup-r1"] {
+                #expect(try await sim.request("GET", path).status == 200, "\(path) exists")
+            }
+            let second = try await helm.install("shop1", namespace: "shop", host: "shop1.127.0.0.1.nip.io")
+            #expect(second.standardOutput.contains("has been upgraded"))
+            let history = try await helm.run(["history", "shop1", "-n", "shop", "-o", "json"])
+            let statuses = try JSON(parsing: Data(history.stdout)).arrayValue?.compactMap { $0["status"]?.string }
+            #expect(statuses == ["superseded", "deployed"])
+            let secrets = try await sim.request("GET", "/api/v1/namespaces/shop/secrets?labelSelector=owner%3Dhelm,name%3Dshop1")
+            #expect(secrets.body["items"]?.arrayValue?.count == 2)
+        }
+    }
+
+    @Test("chart and values errors surface exactly as helm reports them")
+    func renderErrors() async throws {
+        try await withHelm { helm, _ in
+            let outcome = try await helm.install("shop2", namespace: "shop", host: nil)
+            #expect(!outcome.succeeded)
+            #expect(outcome.standardError.contains("store.host is required"))
+            #expect(try await helm.status("shop2", namespace: "shop") == nil, "nothing was recorded")
+        }
+    }
+
+    @Test("a release left pending-install blocks the next operation until it is uninstalled, as with helm")
+    func stuckRelease() async throws {
+        try await withHelm { helm, _ in
+            try helm.setFaults(["stuck": ["shop3"]])
+            let stuck = try await helm.install("shop3", namespace: "shop", host: "shop3.example")
+            #expect(!stuck.succeeded)
+            #expect(try await helm.status("shop3", namespace: "shop") == "pending-install")
+            try helm.setFaults([:])
+            let blocked = try await helm.install("shop3", namespace: "shop", host: "shop3.example")
+            #expect(blocked.standardError.contains("another operation (install/upgrade/rollback) is in progress"))
+            #expect(try await helm.run(["uninstall", "shop3", "-n", "shop"]).succeeded)
+            let retried = try await helm.install("shop3", namespace: "shop", host: "shop3.example")
+            #expect(retried.succeeded, "\(retried.standardError)")
+        }
+    }
+
+    @Test("a hanging helm killed by its caller's timeout leaves the release pending, and an injected failure marks it failed")
+    func hangAndFail() async throws {
+        try await withHelm { helm, _ in
+            try helm.setFaults(["hang": ["shop4"], "fail": ["shop5"]])
+            let hung = try await helm.install("shop4", namespace: "shop", host: "shop4.example", timeout: 3)
+            #expect(hung.timedOut)
+            #expect(try await helm.status("shop4", namespace: "shop") == "pending-install")
+            let failed = try await helm.install("shop5", namespace: "shop", host: "shop5.example")
+            #expect(failed.standardError.contains("INSTALL FAILED: helm-sim injected failure"))
+            #expect(try await helm.status("shop5", namespace: "shop") == "failed")
+        }
+    }
+
+    @Test("uninstall removes the release's objects and records; a missing release says not found")
+    func uninstall() async throws {
+        try await withHelm { helm, sim in
+            #expect(try await helm.install("shop6", namespace: "other", host: "shop6.example").succeeded)
+            let removed = try await helm.run(["uninstall", "shop6", "-n", "other"])
+            #expect(removed.standardOutput.contains("release \"shop6\" uninstalled"))
+            #expect(try await sim.request("GET", "/apis/apps/v1/namespaces/other/deployments/shop6-web").status == 404)
+            let secrets = try await sim.request("GET", "/api/v1/namespaces/other/secrets?labelSelector=owner%3Dhelm")
+            #expect(secrets.body["items"]?.arrayValue?.isEmpty == true)
+            let again = try await helm.run(["uninstall", "shop6", "-n", "other"])
+            #expect(!again.succeeded)
+            #expect(again.standardError.contains("release: not found"))
+            let journal = try String(contentsOfFile: helm.journal, encoding: .utf8).split(separator: "\n")
+            #expect(journal.count == 4, "start and end of the install and of the uninstall")
+        }
+    }
+}
