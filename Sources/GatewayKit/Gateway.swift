@@ -58,7 +58,8 @@ public struct Gateway: Sendable {
 
     public func buildRouter() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
-        router.add(middleware: RequestIDMiddleware(metrics: metrics))
+        let table = RouteTable()
+        router.add(middleware: RequestIDMiddleware(metrics: metrics, routes: table))
         addOperationalRoutes(to: router)
         addOpenAPIRoute(to: router)
         let api = router.group("api").add(middleware: AuthMiddleware(postgres: postgres))
@@ -67,6 +68,9 @@ public struct Gateway: Sendable {
         addJobRoutes(to: api)
         addTenantRoutes(to: api)
         addEventRoutes(to: api)
+        table.set(router.routes.map { route in
+            (parts: route.path.description.split(separator: "/").map(String.init), method: route.method.rawValue)
+        })
         return router
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Postgres
+import ServiceRuntime
 
 /// The outermost middleware: gives every request an ID (the client's `X-Request-ID` when it is
 /// sensible, else a new one), turns every error into problem+json, puts `X-Request-ID` on every
@@ -9,6 +10,7 @@ import Postgres
 struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
     let metrics: GatewayMetrics
+    let routes: RouteTable
 
     static let requestIDHeader = HTTPFields.Element.Name("X-Request-ID")!
 
@@ -23,7 +25,15 @@ struct RequestIDMiddleware: RouterMiddleware {
         } catch let problem as Problem {
             response = problem.response(instance: request.uri.path, requestID: context.requestID)
         } catch let error as HTTPError {
-            response = Self.problem(for: error).response(instance: request.uri.path, requestID: context.requestID)
+            // The router answers 404 for a known path with another method; RFC 9110 says 405 with Allow.
+            let allowed = error.status == .notFound ? routes.methods(for: request.uri.path) : []
+            if !allowed.isEmpty {
+                response = Problem(.methodNotAllowed, "method-not-allowed", "Method Not Allowed",
+                                   detail: "\(request.uri.path) accepts \(allowed.joined(separator: ", "))", headers: ["Allow": allowed.joined(separator: ", ")])
+                    .response(instance: request.uri.path, requestID: context.requestID)
+            } else {
+                response = Self.problem(for: error).response(instance: request.uri.path, requestID: context.requestID)
+            }
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)", "route": "\(context.endpointPath ?? "?")"])
             response = Problem(.internalServerError, "internal", "Internal Server Error", detail: "the request failed; quote the request ID when reporting it")
@@ -79,5 +89,24 @@ struct AuthMiddleware: RouterMiddleware {
         context.caller = Caller(tenantID: try row.decode("tenant_id"), tokenID: try row.decode("token_id"), isAdmin: try row.decode("role", as: String.self) == "admin")
         context.logger[metadataKey: "tenant_id"] = "\(context.caller!.tenantID)"
         return try await next(request, context)
+    }
+}
+
+/// The router's routes as path templates, filled once the router is built, to tell "no such path"
+/// (404) from "not with this method" (405).
+final class RouteTable: Sendable {
+    private let routes = LockedState([(parts: [String], method: String)]())
+
+    func set(_ entries: [(parts: [String], method: String)]) {
+        routes.withLock { $0 = entries }
+    }
+
+    func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/").map(String.init)
+        let table = routes.withLock { $0 }
+        let methods = table.filter { entry in
+            entry.parts.count == segments.count && zip(entry.parts, segments).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
+        }.map(\.method)
+        return Array(Set(methods)).sorted()
     }
 }
