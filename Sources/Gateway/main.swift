@@ -24,7 +24,7 @@ await ProcessEntry.run("storefleet-gateway") {
     // On SIGTERM the server stops accepting, lets in-flight requests finish and ends event streams
     // (they watch for graceful shutdown), then the backends close.
     let group = ServiceGroup(
-        configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration: .init(services: [app, GatewayMaintenance(gateway: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     )
     try await group.run()
     await backends.shutdown()

@@ -89,6 +89,22 @@ import TestSupport
         }
     }
 
+    @Test func expiredKeysArePurgedAndCanBeReused() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            _ = try await client.call(.post, "/api/stores", token: token, json: ["name": "old-one", "engine": "medusa"], headers: ["Idempotency-Key": "old"])
+            _ = try await client.call(.post, "/api/stores", token: token, json: ["name": "new-one", "engine": "medusa"], headers: ["Idempotency-Key": "new"])
+            try await harness.postgres.query("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'old'")
+            // An expired key is a new key: it may carry another request.
+            let reused = try await client.call(.post, "/api/stores", token: token, json: ["name": "old-two", "engine": "medusa"], headers: ["Idempotency-Key": "old"])
+            #expect(reused.status == .accepted)
+            try await harness.postgres.query("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'old'")
+            #expect(try await harness.gateway.purgeExpiredIdempotencyKeys() == 1)
+            let left = try await harness.postgres.query("SELECT key FROM idempotency_keys").rows.map { try $0.decode("key", as: String.self) }
+            #expect(left == ["new"])
+        }
+    }
+
     @Test func deleteAcceptsIdempotencyKeys() async throws {
         try await GatewayHarness.with { harness, client in
             let (_, token) = try await harness.tenant(client)
