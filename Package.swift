@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     ],
     targets: [
         // C libraries, found through pkg-config; the Debian package names tell a fresh machine what to install.
@@ -96,11 +97,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // A Kubernetes client over libcurl: kubeconfig and in-cluster configuration, typed API errors.
+        .target(
+            name: "KubeClient",
+            dependencies: ["CCurl", "ServiceRuntime", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         // A Kubernetes API stand-in (HTTPS, its own CA) with fault injection, and its executable.
         .target(
             name: "ClusterSimulator",
             dependencies: [
-                "ServiceRuntime",
+                "KubeClient", "ServiceRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -121,7 +128,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "LabJobs", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClusterSimulatorTests", dependencies: ["ClusterSimulator", "TestSupport", "ServiceRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterSimulatorTests", dependencies: ["ClusterSimulator", "KubeClient", "TestSupport", "ServiceRuntime"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

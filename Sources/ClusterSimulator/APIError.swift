@@ -1,3 +1,5 @@
+import KubeClient
+
 /// A Kubernetes API error, rendered as a `Status` object with reason and code, as a real API server does.
 public struct APIError: Error, Sendable {
     public let code: Int

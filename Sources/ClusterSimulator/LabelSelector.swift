@@ -79,4 +79,5 @@ extension String {
     var trimmed: String { trimmingCharacters(in: .whitespaces) }
 }
 
+import KubeClient
 import Foundation

@@ -1,3 +1,5 @@
+import KubeClient
+
 /// Just enough OpenAPI v3 for kubectl: it downloads these documents before `apply` to learn whether the
 /// server validates fields itself (the `fieldValidation` parameter on PATCH). The simulator says yes,
 /// so kubectl needs no schemas; it does not describe object schemas.

@@ -1,3 +1,4 @@
+import KubeClient
 import Foundation
 import Hummingbird
 import HummingbirdTLS
@@ -99,10 +100,11 @@ public final class ClusterSimulator: Sendable {
 
     func writeKubeconfig(certificates: SimulatorCertificates, port: Int) throws -> String {
         let server = "https://\(settings.host):\(port)"
+        // "kubeconfig" last: its appearance tells waiting clients that all three are written.
         let variants: [(String, Kubeconfig.Credential, Kubeconfig.Authority)] = [
-            ("kubeconfig", .token(token), .embedded),
             ("kubeconfig-ca-file", .token(token), .file),
             ("kubeconfig-client-cert", .clientCertificate, .embedded),
+            ("kubeconfig", .token(token), .embedded),
         ]
         for (file, credential, authority) in variants {
             let text = try Kubeconfig.render(server: server, certificates: certificates, credential: credential, authority: authority)

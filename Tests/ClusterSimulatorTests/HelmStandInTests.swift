@@ -1,3 +1,4 @@
+import KubeClient
 import ClusterSimulator
 import Foundation
 import ServiceRuntime

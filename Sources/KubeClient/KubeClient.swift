@@ -1,0 +1,236 @@
+import CCurl
+import Foundation
+import ServiceRuntime
+
+/// Timeouts and identity of API calls.
+public struct KubeClientSettings: Sendable {
+    public var connectTimeout: Double = 5
+    public var requestTimeout: Double = 30
+    /// The field manager of server-side apply: everything the worker owns is applied under this name.
+    public var fieldManager = "storefleet"
+    /// Concurrent connections to the API server.
+    public var connections = 4
+
+    public init() {}
+}
+
+/// A Kubernetes API client over libcurl. Every call has a connect and a total timeout and runs off the
+/// cooperative pool; connections are reused (each pooled curl handle keeps its connection alive); the
+/// server's `Status` errors become typed `KubeError`s.
+public final class KubeClient: Sendable {
+    public let configuration: KubeConfiguration
+    public let settings: KubeClientSettings
+    private let handles: ResourcePool<CurlHandle>
+
+    public init(configuration: KubeConfiguration, settings: KubeClientSettings = KubeClientSettings()) {
+        _ = CurlHandle.globalInit
+        self.configuration = configuration
+        self.settings = settings
+        self.handles = ResourcePool(capacity: settings.connections) { _ in CurlHandle() }
+    }
+
+    public struct Response: Sendable {
+        public let status: Int
+        public let body: [UInt8]
+        public var json: JSON? { try? JSON(parsing: Data(body)) }
+    }
+
+    /// One API call; non-2xx answers throw `KubeError` with the server's reason and message.
+    public func send(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+        contentType: String = "application/json", timeout: Double? = nil
+    ) async throws(KubeError) -> Response {
+        let description = "\(method) \(path)"
+        var url = configuration.server + path
+        if !query.isEmpty {
+            url += "?" + query.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&")
+        }
+        var headers = ["Accept: application/json"]
+        if body != nil { headers.append("Content-Type: \(contentType)") }
+        if case .token(let token, let file) = configuration.credentials {
+            // A projected service-account token rotates; the file always holds the current one.
+            let current = file.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }?.trimmingCharacters(in: .whitespacesAndNewlines)
+            headers.append("Authorization: Bearer \(current ?? token)")
+        }
+        let request = CurlHandle.Request(
+            method: method, url: url, headers: headers, body: body, configuration: configuration,
+            connectTimeout: settings.connectTimeout, timeout: timeout ?? settings.requestTimeout
+        )
+        let handle: CurlHandle
+        do {
+            handle = try await handles.acquire(timeout: timeout ?? settings.requestTimeout)
+        } catch {
+            throw KubeError(reason: .transport, code: 0, message: "all \(settings.connections) API connections stayed busy", request: description)
+        }
+        defer { handles.release(handle) }
+        let outcome = await handle.perform(request)
+        switch outcome {
+        case .failure(let message, let timedOut):
+            throw KubeError(reason: timedOut ? .timeout : .transport, code: 0, message: message, request: description)
+        case .success(let status, let responseBody, let retryAfterHeader):
+            guard (200..<300).contains(status) else {
+                let statusObject = try? JSON(parsing: Data(responseBody))
+                let reason = statusObject?["reason"]?.string.flatMap(KubeError.Reason.init(rawValue:)) ?? KubeError.reason(forCode: status)
+                let message = statusObject?["message"]?.string ?? String(decoding: responseBody.prefix(500), as: UTF8.self)
+                let retryAfter = retryAfterHeader ?? statusObject?.at("details", "retryAfterSeconds")?.int.map(Double.init)
+                throw KubeError(reason: reason, code: status, message: message, retryAfter: retryAfter, request: description)
+            }
+            return Response(status: status, body: responseBody)
+        }
+    }
+
+    /// GET an object or list.
+    public func get(_ path: String, query: [(String, String)] = []) async throws(KubeError) -> JSON {
+        try await decode(send("GET", path, query: query), path)
+    }
+
+    /// Server-side apply of `object` at its URL, under this client's field manager, with force (the
+    /// worker owns these objects): re-applying converges instead of failing.
+    @discardableResult
+    public func apply(_ path: String, _ object: JSON) async throws(KubeError) -> JSON {
+        try await decode(send(
+            "PATCH", path, query: [("fieldManager", settings.fieldManager), ("force", "true")],
+            body: Array(object.serialized()), contentType: "application/apply-patch+yaml"
+        ), path)
+    }
+
+    @discardableResult
+    public func create(_ collectionPath: String, _ object: JSON) async throws(KubeError) -> JSON {
+        try await decode(send("POST", collectionPath, body: Array(object.serialized())), collectionPath)
+    }
+
+    /// DELETE; returns false when the object was already gone.
+    @discardableResult
+    public func delete(_ path: String) async throws(KubeError) -> Bool {
+        do {
+            _ = try await send("DELETE", path, body: Array(#"{"propagationPolicy":"Background"}"#.utf8))
+            return true
+        } catch where error.reason == .notFound {
+            return false
+        }
+    }
+
+    private func decode(_ response: Response, _ path: String) throws(KubeError) -> JSON {
+        guard let json = response.json else {
+            throw KubeError(reason: .unknown, code: response.status, message: "the answer is not JSON", request: path)
+        }
+        return json
+    }
+
+    static func escape(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+}
+
+/// One curl easy handle, used by one request at a time on its own queue. Reusing the handle keeps its
+/// connection to the API server open between requests.
+final class CurlHandle: @unchecked Sendable {
+    static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    struct Request: Sendable {
+        let method: String
+        let url: String
+        let headers: [String]
+        let body: [UInt8]?
+        let configuration: KubeConfiguration
+        let connectTimeout: Double
+        let timeout: Double
+    }
+
+    enum Outcome: Sendable {
+        case success(status: Int, body: [UInt8], retryAfter: Double?)
+        case failure(message: String, timedOut: Bool)
+    }
+
+    /// Collects the response body and the Retry-After header from curl's callbacks.
+    final class Sink {
+        var body: [UInt8] = []
+        var retryAfter: Double?
+    }
+
+    private let queue = BlockingQueue(label: "storefleet.kube")
+    private let handle: UnsafeMutableRawPointer?
+
+    init() {
+        handle = curl_easy_init()
+    }
+
+    deinit {
+        if let handle { curl_easy_cleanup(handle) }
+    }
+
+    func perform(_ request: Request) async -> Outcome {
+        await queue.run { self.performBlocking(request) }
+    }
+
+    private func performBlocking(_ request: Request) -> Outcome {
+        guard let handle else { return .failure(message: "libcurl could not create a handle", timedOut: false) }
+        // Reset clears options but keeps the live connection and TLS session.
+        curl_easy_reset(handle)
+        let sink = Sink()
+        let sinkPointer = Unmanaged.passRetained(sink)
+        defer { sinkPointer.release() }
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        for header in request.headers { headerList = curl_slist_append(headerList, header) }
+        defer { curl_slist_free_all(headerList) }
+
+        sf_curl_set_string(handle, CURLOPT_URL, request.url)
+        sf_curl_set_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+        sf_curl_set_slist(handle, CURLOPT_HTTPHEADER, headerList)
+        sf_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
+        sf_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000))
+        sf_curl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
+        sf_curl_set_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
+        if let body = request.body {
+            sf_curl_set_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
+            body.withUnsafeBytes { raw in
+                _ = sf_curl_set_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+            }
+        }
+        let configuration = request.configuration
+        if configuration.insecureSkipTLSVerify {
+            sf_curl_set_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
+            sf_curl_set_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
+        } else if let ca = configuration.certificateAuthority {
+            ca.withUnsafeBytes { _ = sf_curl_set_blob(handle, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) }
+        }
+        if case .clientCertificate(let certificate, let key) = configuration.credentials {
+            certificate.withUnsafeBytes { _ = sf_curl_set_blob(handle, CURLOPT_SSLCERT_BLOB, $0.baseAddress, $0.count) }
+            sf_curl_set_string(handle, CURLOPT_SSLCERTTYPE, "PEM")
+            key.withUnsafeBytes { _ = sf_curl_set_blob(handle, CURLOPT_SSLKEY_BLOB, $0.baseAddress, $0.count) }
+            sf_curl_set_string(handle, CURLOPT_SSLKEYTYPE, "PEM")
+        }
+        sf_curl_set_write_function(handle, CURLOPT_WRITEFUNCTION) { data, size, count, user in
+            let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+            let length = size * count
+            if let data { sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length)) }
+            return length
+        }
+        sf_curl_set_pointer(handle, CURLOPT_WRITEDATA, sinkPointer.toOpaque())
+        sf_curl_set_write_function(handle, CURLOPT_HEADERFUNCTION) { data, size, count, user in
+            let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+            let length = size * count
+            if let data {
+                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+                if line.lowercased().hasPrefix("retry-after:") {
+                    sink.retryAfter = Double(line.dropFirst("retry-after:".count).trimmingCharacters(in: .whitespacesAndNewlines))
+                }
+            }
+            return length
+        }
+        sf_curl_set_pointer(handle, CURLOPT_HEADERDATA, sinkPointer.toOpaque())
+
+        let code = curl_easy_perform(handle)
+        guard code == CURLE_OK else {
+            let message = String(cString: curl_easy_strerror(code))
+            let timedOut = code == CURLE_OPERATION_TIMEDOUT
+            return .failure(
+                message: timedOut ? "no answer from \(configuration.server) within \(formatSeconds(request.timeout)) (\(message))" : "\(configuration.server): \(message)",
+                timedOut: timedOut
+            )
+        }
+        return .success(status: sf_curl_response_code(handle), body: sink.body, retryAfter: sink.retryAfter)
+    }
+}

@@ -1,0 +1,131 @@
+import ClusterSimulator
+import Foundation
+import KubeClient
+import Testing
+import TestSupport
+
+/// The production Kubernetes client (libcurl) against the simulator's HTTPS endpoint.
+@Suite("Kubernetes client")
+struct KubeClientTests {
+    func client(_ sim: SimulatorHarness, _ kubeconfig: String = "kubeconfig", timeout: Double = 10) throws -> KubeClient {
+        var settings = KubeClientSettings()
+        settings.requestTimeout = timeout
+        return KubeClient(configuration: try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/\(kubeconfig)"), settings: settings)
+    }
+
+    @Test("token, CA file and client-certificate kubeconfigs all verify the server and authenticate",
+          arguments: ["kubeconfig", "kubeconfig-ca-file", "kubeconfig-client-cert"])
+    func kubeconfigVariants(_ kubeconfig: String) async throws {
+        try await SimulatorHarness.with { sim in
+            let kube = try client(sim, kubeconfig)
+            let created = try await kube.create("/api/v1/namespaces", ["metadata": ["name": "variant"]])
+            #expect(created.at("metadata", "uid")?.string != nil)
+            let listed = try await kube.get("/api/v1/namespaces")
+            #expect(listed["items"]?.arrayValue?.compactMap { $0.at("metadata", "name")?.string } == ["variant"])
+        }
+    }
+
+    @Test("KUBECONFIG with a named context, and the in-cluster service account with a token that rotates")
+    func loading() async throws {
+        try await SimulatorHarness.with { sim in
+            let fromEnvironment = try KubeConfiguration.load(environment: ["KUBECONFIG": "/nonexistent:\(sim.directory.path)/kubeconfig"], context: "kube-sim")
+            #expect(fromEnvironment.server == sim.url)
+            #expect(throws: KubeConfiguration.Problem.self) {
+                try KubeConfiguration.load(environment: ["KUBECONFIG": "\(sim.directory.path)/kubeconfig"], context: "missing")
+            }
+
+            let account = sim.directory.appendingPathComponent("serviceaccount")
+            try FileManager.default.createDirectory(at: account, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: sim.directory.appendingPathComponent("ca.crt"), to: account.appendingPathComponent("ca.crt"))
+            try "stale-token".write(to: account.appendingPathComponent("token"), atomically: true, encoding: .utf8)
+            let port = try #require(URL(string: sim.url)?.port)
+            let inCluster = try KubeConfiguration.load(environment: [
+                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "\(port)", "STOREFLEET_SERVICE_ACCOUNT_DIR": account.path,
+            ])
+            #expect(inCluster.source == "in-cluster service account")
+            let kube = KubeClient(configuration: inCluster)
+            let refused = await #expect(throws: KubeError.self) { try await kube.get("/api/v1/namespaces") }
+            #expect(refused?.reason == .unauthorized)
+            // The kubelet rotates the projected token; the next request reads the new one.
+            try sim.simulator.token.write(to: account.appendingPathComponent("token"), atomically: true, encoding: .utf8)
+            #expect(try await kube.get("/api/v1/namespaces")["kind"]?.string == "NamespaceList")
+        }
+    }
+
+    @Test("server errors decode into typed reasons, classified retryable or not")
+    func typedErrors() async throws {
+        try await SimulatorHarness.with { sim in
+            let kube = try client(sim)
+            let missing = await #expect(throws: KubeError.self) { try await kube.get("/api/v1/namespaces/nope") }
+            #expect(missing?.reason == .notFound)
+            #expect(missing?.code == 404)
+            #expect(missing?.isRetryable == false)
+            #expect(missing?.message.contains("\"nope\" not found") == true)
+            try await kube.create("/api/v1/namespaces", ["metadata": ["name": "shop"]])
+            let duplicate = await #expect(throws: KubeError.self) { try await kube.create("/api/v1/namespaces", ["metadata": ["name": "shop"]]) }
+            #expect(duplicate?.reason == .alreadyExists)
+            #expect(try await kube.delete("/api/v1/namespaces/never") == false)
+
+            var faults = FaultSettings()
+            faults.errors = [.init(verb: "get", resource: "secrets", rate: 1, status: 429, retryAfter: 4)]
+            sim.simulator.setFaults(faults)
+            let throttled = await #expect(throws: KubeError.self) { try await kube.get("/api/v1/namespaces/shop/secrets/x") }
+            #expect(throttled?.reason == .tooManyRequests)
+            #expect(throttled?.retryAfter == 4)
+            #expect(throttled?.isRetryable == true)
+        }
+    }
+
+    @Test("server-side apply converges: applying the same object twice succeeds both times")
+    func applyConverges() async throws {
+        try await SimulatorHarness.with { sim in
+            let kube = try client(sim)
+            try await kube.create("/api/v1/namespaces", ["metadata": ["name": "shop"]])
+            let quota: JSON = ["apiVersion": "v1", "kind": "ResourceQuota", "metadata": ["name": "store", "namespace": "shop"], "spec": ["hard": ["pods": "10"]]]
+            try await kube.apply("/api/v1/namespaces/shop/resourcequotas/store", quota)
+            let again = try await kube.apply("/api/v1/namespaces/shop/resourcequotas/store", quota)
+            #expect(again.at("spec", "hard", "pods")?.string == "10")
+            let recorded = try #require(sim.simulator.requests.last)
+            #expect(recorded.contentType == "application/apply-patch+yaml")
+            #expect(recorded.query.contains("fieldManager=storefleet"))
+            #expect(recorded.query.contains("force=true"))
+        }
+    }
+
+    @Test("a slow server hits the request timeout; a dropped connection is a retryable transport error")
+    func timeoutsAndDrops() async throws {
+        try await SimulatorHarness.with { sim in
+            let kube = try client(sim, timeout: 0.5)
+            var faults = FaultSettings()
+            faults.latencyMs = 2000
+            sim.simulator.setFaults(faults)
+            let started = ContinuousClock.now
+            let slow = await #expect(throws: KubeError.self) { try await kube.get("/api/v1/namespaces") }
+            #expect(slow?.reason == .timeout)
+            #expect(slow?.isRetryable == true)
+            #expect(ContinuousClock.now - started < .seconds(2))
+            faults = FaultSettings()
+            faults.dropRate = 1
+            sim.simulator.setFaults(faults)
+            let dropped = await #expect(throws: KubeError.self) { try await kube.get("/api/v1/namespaces") }
+            #expect(dropped?.reason == .transport)
+            #expect(dropped?.isRetryable == true)
+            sim.simulator.setFaults(FaultSettings())
+            #expect(try await kube.get("/api/v1/namespaces")["kind"]?.string == "NamespaceList")
+        }
+    }
+
+    @Test("a server whose certificate the configured CA did not sign is refused")
+    func wrongCA() async throws {
+        try await SimulatorHarness.with { sim in
+            let configuration = KubeConfiguration(server: sim.url, certificateAuthority: nil, credentials: .token(sim.simulator.token, file: nil), source: "test")
+            let strict = KubeClient(configuration: configuration)
+            let error = await #expect(throws: KubeError.self) { try await strict.get("/api/v1/namespaces") }
+            #expect(error?.reason == .transport)
+            var insecure = configuration
+            insecure.insecureSkipTLSVerify = true
+            let lenient = try await KubeClient(configuration: insecure).get("/api/v1/namespaces")
+            #expect(lenient["kind"]?.string == "NamespaceList")
+        }
+    }
+}
