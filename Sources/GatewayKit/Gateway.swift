@@ -47,6 +47,12 @@ public struct Gateway: Sendable {
                 VALUES (\(UUID()), \(tenant), 'bootstrap', \(APIToken.displayPrefix(token)), \(APIToken.hash(token)))
                 ON CONFLICT (token_hash) DO NOTHING
                 """)
+            // Rotating the setting retires the previous bootstrap token; a bootstrap token revoked through
+            // the API stays revoked (the insert above does not revive it).
+            try await connection.query("""
+                UPDATE api_tokens SET revoked_at = now()
+                WHERE tenant_id = \(tenant) AND name = 'bootstrap' AND token_hash <> \(APIToken.hash(token)) AND revoked_at IS NULL
+                """)
         }
     }
 

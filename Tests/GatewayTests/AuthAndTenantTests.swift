@@ -70,6 +70,22 @@ import TestSupport
         }
     }
 
+    @Test func rotatingTheBootstrapTokenRetiresTheOldOne() async throws {
+        try await GatewayHarness.with { harness, client in
+            #expect(try await client.call(.get, "/api/stores", token: GatewayHarness.adminToken).status == .ok)
+            let rotated = "sfk_" + String(repeating: "r", count: 40)
+            var settings = harness.gateway.settings
+            settings.bootstrapAdminToken = rotated
+            try await Gateway(postgres: harness.postgres, redis: harness.redis, settings: settings, logger: .init(label: "test")).bootstrapAdmin()
+            #expect(try await client.call(.get, "/api/stores", token: GatewayHarness.adminToken).status == .unauthorized)
+            #expect(try await client.call(.get, "/api/stores", token: rotated).status == .ok)
+            // Running it again changes nothing, and a member tenant is never promoted.
+            try await Gateway(postgres: harness.postgres, redis: harness.redis, settings: settings, logger: .init(label: "test")).bootstrapAdmin()
+            #expect(try await client.call(.get, "/api/stores", token: rotated).status == .ok)
+            #expect(try await harness.count("tenants") == 1)
+        }
+    }
+
     @Test func tokenIssuanceRefusesIdempotencyKeysAndUnknownTenants() async throws {
         try await GatewayHarness.with { harness, client in
             let (tenant, _) = try await harness.tenant(client)
