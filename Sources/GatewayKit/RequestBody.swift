@@ -12,12 +12,13 @@ struct JSONBody: Sendable {
     let object: [String: JSONValue]
 
     static func read(_ request: Request, allowEmpty: Bool = false) async throws -> JSONBody {
-        // Read the stream ourselves so an oversized body is refused as soon as it passes the limit.
+        let tooLarge = Problem(.contentTooLarge, "too-large", "Body too large", detail: "request bodies are limited to \(maxBytes) bytes")
+        // A declared length over the limit is refused before reading anything; otherwise the stream is
+        // read here so a body without a length is refused as soon as it passes the limit.
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBytes { throw tooLarge }
         var bytes: [UInt8] = []
         for try await chunk in request.body {
-            guard bytes.count + chunk.readableBytes <= maxBytes else {
-                throw Problem(.contentTooLarge, "too-large", "Body too large", detail: "request bodies are limited to \(maxBytes) bytes")
-            }
+            guard bytes.count + chunk.readableBytes <= maxBytes else { throw tooLarge }
             bytes += chunk.readableBytesView
         }
         if bytes.isEmpty && allowEmpty { return JSONBody(bytes: [], object: [:]) }
