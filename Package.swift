@@ -79,10 +79,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The store pipelines: one file per step under Steps/, run by the worker.
+        .target(
+            name: "Provisioning",
+            dependencies: ["Jobs", "KubeClient", "Postgres", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "Worker",
             dependencies: [
-                "Jobs", "Postgres", "Redis", "ServiceRuntime",
+                "Jobs", "KubeClient", "Provisioning", "Postgres", "Redis", "ServiceRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -128,7 +134,11 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "LabJobs", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClusterSimulatorTests", dependencies: ["ClusterSimulator", "KubeClient", "TestSupport", "ServiceRuntime"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ClusterSimulatorTests",
+            dependencies: ["ClusterSimulator", "KubeClient", "Provisioning", "Jobs", "Postgres", "Redis", "TestSupport", "ServiceRuntime"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

@@ -18,6 +18,8 @@ public struct KubeConfiguration: Sendable {
     public var credentials: Credentials
     /// Where this configuration came from, for messages.
     public var source: String
+    /// The kubeconfig file it was read from (nil in a pod), for tools such as helm that need the same cluster.
+    public var kubeconfigPath: String?
 
     public init(server: String, certificateAuthority: [UInt8]? = nil, insecureSkipTLSVerify: Bool = false, credentials: Credentials, source: String) {
         self.server = server
@@ -110,11 +112,13 @@ public struct KubeConfiguration: Sendable {
         } else {
             credentials = .none
         }
-        return KubeConfiguration(
+        var configuration = KubeConfiguration(
             server: server.hasSuffix("/") ? String(server.dropLast()) : server,
             certificateAuthority: try bytes(data: "certificate-authority-data", file: "certificate-authority", in: cluster),
             insecureSkipTLSVerify: cluster["insecure-skip-tls-verify"] as? Bool ?? false,
             credentials: credentials, source: "\(path) (context \(contextName))"
         )
+        configuration.kubeconfigPath = path
+        return configuration
     }
 }

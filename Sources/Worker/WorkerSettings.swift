@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Provisioning
 import ServiceRuntime
 
 /// Everything the worker reads from its environment, validated before anything starts.
@@ -8,6 +9,8 @@ struct WorkerSettings: Sendable {
     var keys: RedisKeys
     var backends: Backends.Settings
     var logging: LoggingSettings
+    var provisioning: ProvisioningSettings
+    var kubeContext: String?
 
     init(from reader: ConfigurationReader) throws(ConfigurationError) {
         logging = try LoggingSettings(from: reader)
@@ -19,5 +22,7 @@ struct WorkerSettings: Sendable {
         engine.shutdownGrace = try reader.seconds("WORKER_SHUTDOWN_GRACE", default: 20, range: 0...3600)
         keys = RedisKeys(prefix: reader.string("REDIS_KEY_PREFIX", default: "storefleet"))
         backends = try Backends.Settings(from: reader, applicationName: "storefleet-worker")
+        provisioning = try ProvisioningSettings(from: reader)
+        kubeContext = reader.raw("KUBE_CONTEXT")
     }
 }

@@ -1,5 +1,7 @@
 import Jobs
+import KubeClient
 import Logging
+import Provisioning
 import ServiceLifecycle
 import ServiceRuntime
 

@@ -109,7 +109,8 @@ struct HelmStandInTests {
     func hangAndFail() async throws {
         try await withHelm { helm, _ in
             try helm.setFaults(["hang": ["shop4"], "fail": ["shop5"]])
-            let hung = try await helm.install("shop4", namespace: "shop", host: "shop4.example", timeout: 3)
+            // Long enough for helm-sim to render and record the pending release even on a loaded machine.
+            let hung = try await helm.install("shop4", namespace: "shop", host: "shop4.example", timeout: 15)
             #expect(hung.timedOut)
             #expect(try await helm.status("shop4", namespace: "shop") == "pending-install")
             let failed = try await helm.install("shop5", namespace: "shop", host: "shop5.example")

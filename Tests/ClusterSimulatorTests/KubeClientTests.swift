@@ -107,7 +107,8 @@ struct KubeClientTests {
             faults = FaultSettings()
             faults.dropRate = 1
             sim.simulator.setFaults(faults)
-            let dropped = await #expect(throws: KubeError.self) { try await kube.get("/api/v1/namespaces") }
+            let patient = try client(sim, timeout: 20)
+            let dropped = await #expect(throws: KubeError.self) { try await patient.get("/api/v1/namespaces") }
             #expect(dropped?.reason == .transport)
             #expect(dropped?.isRetryable == true)
             sim.simulator.setFaults(FaultSettings())

@@ -109,7 +109,9 @@ struct SimulatorTests {
 
     @Test("namespaced objects are refused in a missing or terminating namespace; deletion cascades after a delay")
     func namespaceLifecycle() async throws {
-        try await SimulatorHarness.with(timing: fast) { sim in
+        var timing = fast
+        timing.namespaceDeletionDelay = 3
+        try await SimulatorHarness.with(timing: timing) { sim in
             let missing = try await sim.request("POST", "/api/v1/namespaces/ghost/secrets", body: secret("s"))
             #expect(missing.status == 404)
             _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("shop"))
@@ -119,7 +121,7 @@ struct SimulatorTests {
             let refused = try await sim.request("POST", "/api/v1/namespaces/shop/secrets", body: secret("t"))
             #expect(refused.status == 403)
             #expect(refused.body["message"]?.string?.contains("being terminated") == true)
-            try await eventually(within: 5) {
+            try await eventually(within: 15) {
                 guard try await sim.request("GET", "/api/v1/namespaces/shop").status == 404 else { throw CancellationError() }
             }
             #expect(sim.simulator.store.objects(inNamespace: "shop").isEmpty)
@@ -163,12 +165,14 @@ struct SimulatorTests {
 
     @Test("workloads become ready after the delay with pods, a Job succeeds, and generation is observed")
     func workloadsBecomeReady() async throws {
-        try await SimulatorHarness.with(timing: fast) { sim in
+        var timing = fast
+        timing.readyDelay = 3
+        try await SimulatorHarness.with(timing: timing) { sim in
             _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("shop"))
             _ = try await sim.request("POST", "/apis/apps/v1/namespaces/shop/deployments", body: deployment("web", replicas: 2))
             let early = try await sim.request("GET", "/apis/apps/v1/namespaces/shop/deployments/web")
             #expect((early.body.at("status", "readyReplicas")?.int ?? 0) == 0)
-            try await eventually(within: 5) {
+            try await eventually(within: 15) {
                 let web = try await sim.request("GET", "/apis/apps/v1/namespaces/shop/deployments/web")
                 guard web.body.at("status", "readyReplicas")?.int == 2,
                       web.body.at("status", "observedGeneration")?.int == web.body.at("metadata", "generation")?.int

@@ -51,6 +51,7 @@ struct StartupTests {
                 environment: [
                     "DATABASE_URL": database.url, "REDIS_URL": try TestEnvironment.redisURL(),
                     "GATEWAY_PORT": "0", "WORKER_HTTP_PORT": "0", "LOG_FORMAT": "json", "PATH": "/usr/bin:/bin",
+                    "KUBECONFIG": Self.kubeconfig,
                 ],
                 stderrPath: logFile
             )
@@ -72,6 +73,21 @@ struct StartupTests {
 
     struct NotYet: Error {}
 
+    /// A kubeconfig the worker can load at start-up; nothing in these tests talks to the cluster.
+    static let kubeconfig: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("storefleet-startup-kubeconfig").path
+        let text = """
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
+            users: [{name: u, user: {token: t}}]
+            contexts: [{name: x, context: {cluster: c, user: u}}]
+            current-context: x
+            """
+        try? text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }()
+
     struct Result {
         let status: Int32?
         let stderr: String
@@ -80,7 +96,7 @@ struct StartupTests {
     func run(_ program: String, environment: [String: String]) async throws -> Result {
         let outcome = try await ChildProcess.run(
             TestEnvironment.productsDirectory.appendingPathComponent(program).path, [],
-            environment: environment.merging(["PATH": "/usr/bin:/bin", "STARTUP_TIMEOUT": "5s"]) { mine, _ in mine },
+            environment: environment.merging(["PATH": "/usr/bin:/bin", "STARTUP_TIMEOUT": "5s", "KUBECONFIG": Self.kubeconfig]) { mine, _ in mine },
             timeout: 60
         )
         return Result(status: outcome.exitCode, stderr: outcome.standardError)

@@ -1,0 +1,40 @@
+import Foundation
+import Jobs
+import KubeClient
+import ServiceRuntime
+
+/// Runs the helm binary (`HELM_BIN`: the real helm, or scripts/helm-sim) with a time limit that kills it
+/// and its children when it overruns. helm's standard error becomes the failure message.
+public struct HelmRunner: Sendable {
+    public let binary: String
+    public let kubeconfig: String?
+
+    public struct ReleaseStatus: Sendable {
+        public let status: String
+        public let revision: Int
+    }
+
+    func run(_ arguments: [String], timeout: Double) async throws -> ChildProcess.Outcome {
+        let outcome = try await ChildProcess.run(binary, arguments + (kubeconfig.map { ["--kubeconfig", $0] } ?? []), timeout: timeout)
+        if outcome.timedOut {
+            throw StepFailure.retryable("helm \(arguments.first ?? "") did not finish within \(formatSeconds(timeout)) and was stopped")
+        }
+        return outcome
+    }
+
+    /// The release's latest status, or nil when there is none.
+    func status(release: String, namespace: String) async throws -> ReleaseStatus? {
+        let outcome = try await run(["status", release, "-n", namespace, "-o", "json"], timeout: 60)
+        guard outcome.succeeded else {
+            if outcome.standardError.contains("not found") { return nil }
+            throw StepFailure.retryable("helm status failed: \(Self.message(outcome))")
+        }
+        let json = try JSON(parsing: Data(outcome.stdout))
+        return ReleaseStatus(status: json.at("info", "status")?.string ?? "unknown", revision: json["version"]?.int ?? 0)
+    }
+
+    static func message(_ outcome: ChildProcess.Outcome) -> String {
+        let text = outcome.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "exit code \(outcome.exitCode.map(String.init) ?? "?")" : text
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Jobs
+import KubeClient
+
+extension Provisioner {
+    /// Waits until the release's Deployments and StatefulSets are ready at their current generation and
+    /// its newest setup Job has succeeded, reporting "2/3 workloads ready" and, for a stuck pod, why
+    /// (ImagePullBackOff, CrashLoopBackOff, Pending for quota or storage).
+    func readinessStep() -> StepDefinition {
+        StepDefinition("readiness", timeout: settings.readinessTimeout, retry: RetryPolicy(maxAttempts: 2, initialDelay: 5, maxDelay: 30)) { context in
+            let store = try await self.store(context)
+            let selector = [("labelSelector", "app.kubernetes.io/instance=\(store.release)")]
+            var lastMessage = ""
+            while true {
+                try context.checkpoint()
+                var total = 0
+                var ready = 0
+                var waiting: [String] = []
+                for (group, plural) in [("apps/v1", "deployments"), ("apps/v1", "statefulsets")] {
+                    for item in try await kube.get(Paths.group(group, store.namespace, plural), query: selector)["items"]?.arrayValue ?? [] {
+                        total += 1
+                        let name = item.at("metadata", "name")?.string ?? "?"
+                        let wanted = item.at("spec", "replicas")?.int ?? 1
+                        let current = (item.at("status", "observedGeneration")?.int ?? 0) >= (item.at("metadata", "generation")?.int ?? 1)
+                        if current, (item.at("status", "readyReplicas")?.int ?? 0) >= wanted { ready += 1 } else { waiting.append(name) }
+                    }
+                }
+                let jobs = try await kube.get(Paths.group("batch/v1", store.namespace, "jobs"), query: selector)["items"]?.arrayValue ?? []
+                if let newest = jobs.max(by: { ($0.at("metadata", "creationTimestamp")?.string ?? "") < ($1.at("metadata", "creationTimestamp")?.string ?? "") }) {
+                    total += 1
+                    if (newest.at("status", "succeeded")?.int ?? 0) >= 1 {
+                        ready += 1
+                    } else if (newest.at("status", "failed")?.int ?? 0) >= 6 {
+                        throw StepFailure.permanent("setup job \(newest.at("metadata", "name")?.string ?? "") failed; see its logs with kubectl -n \(store.namespace) logs job/\(newest.at("metadata", "name")?.string ?? "")")
+                    } else {
+                        waiting.append(newest.at("metadata", "name")?.string ?? "setup")
+                    }
+                }
+                if total > 0, ready == total { break }
+                var message = total == 0 ? "waiting for the release's workloads to appear" : "\(ready)/\(total) workloads ready"
+                if let why = try await stuckReason(store) { message += "; \(why)" }
+                if message != lastMessage {
+                    await context.report(message)
+                    lastMessage = message
+                }
+                try await Task.sleep(for: .seconds(2))
+            }
+            await context.report("all workloads ready")
+        }
+    }
+
+    /// The first reason a pod of the store is stuck, from pod status and warning events.
+    func stuckReason(_ store: StoreRecord) async throws -> String? {
+        for pod in try await kube.get(Paths.core(store.namespace, "pods"))["items"]?.arrayValue ?? [] {
+            for status in pod.at("status", "containerStatuses")?.arrayValue ?? [] {
+                if let reason = status.at("state", "waiting", "reason")?.string,
+                   ["ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff", "CreateContainerConfigError"].contains(reason) {
+                    let detail = status.at("state", "waiting", "message")?.string.map { ": \($0)" } ?? ""
+                    return "pod \(pod.at("metadata", "name")?.string ?? "?") is in \(reason)\(detail)"
+                }
+            }
+        }
+        for event in try await kube.get(Paths.core(store.namespace, "events"))["items"]?.arrayValue ?? [] where event["type"]?.string == "Warning" {
+            let reason = event["reason"]?.string ?? ""
+            if ["FailedCreate", "FailedScheduling", "ProvisioningFailed", "FailedMount"].contains(reason) {
+                return "\(event.at("involvedObject", "kind")?.string ?? "") \(event.at("involvedObject", "name")?.string ?? ""): \(event["message"]?.string ?? reason)"
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import Jobs
+
+extension Provisioner {
+    /// Waits until the namespace is gone; when it takes too long, the error names what blocks it.
+    func waitGoneStep() -> StepDefinition {
+        StepDefinition("wait-gone", timeout: settings.readinessTimeout, retry: RetryPolicy(maxAttempts: 3, initialDelay: 10, maxDelay: 60)) { context in
+            let store = try await self.store(context)
+            let started = Date()
+            while true {
+                try context.checkpoint()
+                let namespace: KubeClientJSON
+                do {
+                    namespace = try await kube.get(Paths.namespace(store.namespace))
+                } catch let error as KubeError where error.reason == .notFound {
+                    return
+                }
+                let finalizers = (namespace.at("spec", "finalizers")?.arrayValue ?? []).compactMap(\.string)
+                let remaining = try await remainingObjects(store.namespace)
+                await context.report("namespace \(store.namespace) is \(namespace.at("status", "phase")?.string ?? "present") for \(Int(Date().timeIntervalSince(started)))s"
+                    + (finalizers.isEmpty ? "" : "; finalizers: \(finalizers.joined(separator: ", "))")
+                    + (remaining.isEmpty ? "" : "; still inside: \(remaining.joined(separator: ", "))"))
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func remainingObjects(_ namespace: String) async throws -> [String] {
+        var names: [String] = []
+        for (path, kind) in [(Paths.core(namespace, "pods"), "pod"), (Paths.core(namespace, "persistentvolumeclaims"), "pvc")] {
+            let items = (try? await kube.get(path)["items"]?.arrayValue) ?? []
+            names += items.prefix(3).compactMap { $0.at("metadata", "name")?.string.map { "\(kind)/\($0)" } }
+        }
+        return names
+    }
+}
+
+import KubeClient
+typealias KubeClientJSON = JSON

@@ -1,0 +1,30 @@
+import Foundation
+import Postgres
+
+/// The store a job works on, read from Postgres (the source of truth), not from the job's payload.
+public struct StoreRecord: Sendable {
+    public let id: UUID
+    public let tenantID: UUID
+    public let name: String
+    public let engine: String
+    public let namespace: String
+    public let status: String
+
+    /// The Helm release is named after the store, so its objects are `<name>-web`, `<name>-db`...
+    public var release: String { name }
+
+    static func load(_ id: UUID?, from postgres: PostgresPool) async throws -> StoreRecord {
+        guard let id else { throw StepFailurePermanent("this job names no store") }
+        guard let row = try await postgres.query("SELECT id, tenant_id, name, engine, namespace, status FROM stores WHERE id = \(id)").first else {
+            throw StepFailurePermanent("store \(id) does not exist")
+        }
+        return StoreRecord(
+            id: try row.decode("id"), tenantID: try row.decode("tenant_id"), name: try row.decode("name"),
+            engine: try row.decode("engine"), namespace: try row.decode("namespace"), status: try row.decode("status")
+        )
+    }
+}
+
+import Jobs
+
+func StepFailurePermanent(_ message: String) -> StepFailure { .permanent(message) }

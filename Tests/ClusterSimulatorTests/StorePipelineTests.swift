@@ -1,0 +1,148 @@
+import ClusterSimulator
+import Foundation
+import Jobs
+import KubeClient
+import Logging
+import Postgres
+import Provisioning
+import Redis
+import ServiceRuntime
+import Testing
+import TestSupport
+
+/// The worker's create and delete pipelines end to end: real Postgres and Redis, the job engine, the
+/// Kubernetes client against kube-sim, and helm-sim rendering the real store charts.
+@Suite("Store pipelines against the simulator")
+struct StorePipelineTests {
+    struct Stack {
+        let sim: SimulatorHarness
+        let postgres: PostgresPool
+        let queue: JobQueue
+        let kube: KubeClient
+        let worker: JobWorker
+    }
+
+    func withStack(_ body: (Stack) async throws -> Void) async throws {
+        var timing = SimulatorTiming()
+        timing.readyDelay = 0.3
+        timing.jobDelay = 0.3
+        timing.namespaceDeletionDelay = 0.3
+        try await SimulatorHarness.with(timing: timing) { sim in
+            try await withTestDatabase { database in
+                var logger = Logger(label: "pipeline-test")
+                logger.logLevel = .critical
+                let postgres = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 8))
+                let redis = RedisClient(configuration: try RedisConfiguration(url: TestEnvironment.redisURL()))
+                let keys = RedisKeys(prefix: TestEnvironment.uniqueName("pipeline"))
+                try await Schema.migrate(postgres, logger: logger)
+                let root = TestEnvironment.repositoryRoot.path
+                let settings = try ProvisioningSettings(from: ConfigurationReader([
+                    "HELM_BIN": "\(root)/scripts/helm-sim", "CHARTS_DIR": "\(root)/charts", "READINESS_TIMEOUT": "60s",
+                ]))
+                let configuration = try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/kubeconfig")
+                let kube = KubeClient(configuration: configuration)
+                let provisioner = Provisioner(kube: kube, postgres: postgres, settings: settings, kubeconfig: configuration.kubeconfigPath)
+                var engine = JobWorkerSettings(workerID: TestEnvironment.uniqueName("w"), concurrency: 4)
+                engine.renewInterval = 0.3
+                engine.pollWait = 0.2
+                engine.maintenanceInterval = 0.3
+                engine.busyDelay = 0.2
+                let worker = JobWorker(settings: engine, postgres: postgres, redis: redis, keys: keys, definitions: provisioner.definitions(), logger: logger)
+                let running = Task { await worker.run() }
+                let queue = JobQueue(postgres: postgres, redis: redis, keys: keys, logger: logger)
+                do {
+                    try await body(Stack(sim: sim, postgres: postgres, queue: queue, kube: kube, worker: worker))
+                } catch {
+                    worker.shutdown()
+                    await running.value
+                    throw error
+                }
+                worker.shutdown()
+                await running.value
+                await postgres.shutdown()
+                await redis.shutdown()
+            }
+        }
+    }
+
+    func createStore(_ stack: Stack, engine: String) async throws -> (id: UUID, tenant: UUID, name: String) {
+        let tenant = UUID()
+        let store = UUID()
+        let name = "shop-\(TestEnvironment.uniqueName("x").suffix(6))"
+        try await stack.postgres.query("INSERT INTO tenants (id, name) VALUES (\(tenant), \(tenant.uuidString))")
+        try await stack.postgres.query("""
+            INSERT INTO stores (id, tenant_id, name, engine, status, namespace)
+            VALUES (\(store), \(tenant), \(name), \(engine), 'provisioning', \("store-" + name))
+            """)
+        return (store, tenant, name)
+    }
+
+    func run(_ stack: Stack, kind: String, steps: [String], store: UUID, tenant: UUID) async throws -> JobSnapshot {
+        let id = try await stack.queue.enqueue(NewJob(kind: kind, steps: steps, storeID: store, tenantID: tenant))
+        return try await eventually(within: 90) { () throws -> JobSnapshot in
+            guard let job = try await stack.queue.snapshot(id, includeTransitions: true), job.status.isTerminal else { throw CancellationError() }
+            return job
+        }
+    }
+
+    @Test("create provisions namespace, guardrails, secrets and release and marks the store ready; delete removes it all",
+          arguments: ["woocommerce", "medusa"])
+    func createAndDelete(_ engine: String) async throws {
+        try await withStack { stack in
+            let store = try await createStore(stack, engine: engine)
+            let namespace = "store-\(store.name)"
+            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(created.status == .succeeded, "\(created.error ?? "") \(created.steps.map { "\($0.name): \($0.message ?? "")" })")
+            #expect(created.steps.allSatisfy { $0.status == .succeeded })
+
+            let row = try #require(try await stack.postgres.query("SELECT status, storefront_url, admin_url FROM stores WHERE id = \(store.id)").first)
+            #expect(try row.decode("status", as: String.self) == "ready")
+            #expect(try row.decode("storefront_url", as: String.self) == "http://\(store.name).127.0.0.1.nip.io/")
+            #expect(try row.decode("admin_url", as: String.self).hasSuffix(engine == "medusa" ? "/app" : "/wp-admin/"))
+
+            let ns = try await stack.kube.get("/api/v1/namespaces/\(namespace)")
+            #expect(ns.at("metadata", "labels", "storefleet.io/store-id")?.string == store.id.uuidString.lowercased())
+            #expect(ns.at("metadata", "labels", "pod-security.kubernetes.io/enforce")?.string == "baseline")
+            #expect(ns.at("metadata", "labels", "pod-security.kubernetes.io/warn")?.string == "restricted")
+            let quota = try await stack.kube.get("/api/v1/namespaces/\(namespace)/resourcequotas/storefleet-quota")
+            #expect(quota.at("spec", "hard", "services.loadbalancers")?.string == "0")
+            let policies = try await stack.kube.get("/apis/networking.k8s.io/v1/namespaces/\(namespace)/networkpolicies")["items"]?.arrayValue ?? []
+            let policyNames = Set(policies.compactMap { $0.at("metadata", "name")?.string })
+            #expect(policyNames.isSuperset(of: ["default-deny", "allow-dns", "allow-ingress-controller", "allow-internet"]))
+            let secret = try await stack.kube.get("/api/v1/namespaces/\(namespace)/secrets/store-credentials")
+            let password = secret.at("stringData", "admin-password")?.string ?? secret.at("data", "admin-password")?.string
+            #expect((password?.count ?? 0) >= 24)
+            let workloads = try await stack.kube.get("/apis/apps/v1/namespaces/\(namespace)/deployments")["items"]?.arrayValue ?? []
+            #expect(!workloads.isEmpty)
+
+            // Running the whole create again changes nothing that matters: same credentials, still ready.
+            let again = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(again.status == .succeeded)
+            let secretAfter = try await stack.kube.get("/api/v1/namespaces/\(namespace)/secrets/store-credentials")
+            #expect((secretAfter.at("stringData", "admin-password")?.string ?? secretAfter.at("data", "admin-password")?.string) == password)
+
+            try await stack.postgres.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
+            let deleted = try await run(stack, kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, store: store.id, tenant: store.tenant)
+            #expect(deleted.status == .succeeded, "\(deleted.error ?? "")")
+            let status = try await stack.postgres.query("SELECT status FROM stores WHERE id = \(store.id)").first?.decode("status", as: String.self)
+            #expect(status == "deleted")
+            let gone = await #expect(throws: KubeError.self) { try await stack.kube.get("/api/v1/namespaces/\(namespace)") }
+            #expect(gone?.reason == .notFound)
+        }
+    }
+
+    @Test("a namespace that belongs to another store fails the create at once with a clear message")
+    func foreignNamespace() async throws {
+        try await withStack { stack in
+            let store = try await createStore(stack, engine: "woocommerce")
+            try await stack.kube.create("/api/v1/namespaces", ["metadata": ["name": .string("store-\(store.name)"), "labels": ["storefleet.io/store-id": "someone-else"]]])
+            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(job.status == .failed)
+            #expect(job.error?.contains("belongs to store someone-else") == true)
+            #expect(job.steps[0].attempts == 1)
+            let status = try await stack.postgres.query("SELECT status, last_error FROM stores WHERE id = \(store.id)").first
+            #expect(try status?.decode("status", as: String.self) == "failed")
+            #expect(try status?.decode("last_error", as: String?.self)?.contains("belongs to") == true)
+        }
+    }
+}
