@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "GatewayKit",
             dependencies: [
-                "Jobs", "Postgres", "Redis", "ServiceRuntime",
+                "Jobs", "KubeClient", "Postgres", "Redis", "ServiceRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "GatewayKit", "Jobs", "Postgres", "Redis", "ServiceRuntime",
+                "GatewayKit", "Jobs", "KubeClient", "Postgres", "Redis", "ServiceRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,19 +130,25 @@ let package = Package(
         ),
 
         // Throwaway servers and environment for integration tests.
-        .target(name: "TestSupport", dependencies: ["ServiceRuntime"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "TestSupport",
+            dependencies: ["ServiceRuntime", "ClusterSimulator", "KubeClient", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport", swiftSettings: swiftSettings
+        ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "LabJobs", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ClusterSimulatorTests",
-            dependencies: ["ClusterSimulator", "KubeClient", "Provisioning", "Jobs", "Postgres", "Redis", "TestSupport", "ServiceRuntime"],
+            dependencies: [
+                "ClusterSimulator", "KubeClient", "Provisioning", "Jobs", "Postgres", "Redis", "TestSupport", "ServiceRuntime",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "GatewayKit", "Jobs", "Postgres", "Redis", "TestSupport", "ServiceRuntime",
+                "GatewayKit", "Jobs", "KubeClient", "ClusterSimulator", "Postgres", "Redis", "TestSupport", "ServiceRuntime",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -96,6 +96,7 @@ public final class ObjectStore: Sendable {
             object.set(["metadata", "resourceVersion"], to: .string(String(state.resourceVersion)))
             object.set(["metadata", "creationTimestamp"], to: .string(Self.timestamp(Date())))
             object.set(["metadata", "generation"], to: 1)
+            if type.kind == "Secret" { Self.foldStringData(&object) }
             if type.kind == "Namespace" {
                 object.set(["status", "phase"], to: "Active")
                 object.set(["metadata", "labels", "kubernetes.io/metadata.name"], to: .string(name))
@@ -240,6 +241,7 @@ public final class ObjectStore: Sendable {
 
     private static func store(_ object: JSON, replacing current: JSON, key: ObjectKey, in state: inout State) -> JSON {
         var object = object
+        if key.type.kind == "Secret" { foldStringData(&object) }
         state.resourceVersion += 1
         // Identity and bookkeeping stay the server's, whatever the client sent.
         for field in ["uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"] {
@@ -267,6 +269,17 @@ public final class ObjectStore: Sendable {
         if object.at("status", "phase")?.string == "Terminating" {
             throw APIError.forbidden("unable to create new content in namespace \(namespace) because it is being terminated")
         }
+    }
+
+    /// As the API server does: `stringData` is a write-only convenience, stored base64-encoded in `data`.
+    static func foldStringData(_ object: inout JSON) {
+        guard let strings = object["stringData"]?.objectValue else { return }
+        var data = object["data"]?.objectValue ?? [:]
+        for (key, value) in strings {
+            if let text = value.string { data[key] = .string(Data(text.utf8).base64EncodedString()) }
+        }
+        object["data"] = .object(data)
+        object["stringData"] = nil
     }
 
     static func labels(of object: JSON) -> [String: String] {

@@ -1,6 +1,7 @@
 import GatewayKit
 import Hummingbird
 import Jobs
+import KubeClient
 import Logging
 import ServiceLifecycle
 import ServiceRuntime
@@ -11,7 +12,16 @@ await ProcessEntry.run("storefleet-gateway") {
     let logger = Logger(label: "storefleet.gateway")
     let backends = try await Backends.start(settings.backends, logger: logger)
 
-    let gateway = Gateway(postgres: backends.postgres, redis: backends.redis, settings: settings.api, logger: logger)
+    // The credentials endpoint reads store Secrets; without a cluster the rest of the API still works.
+    var kube: KubeClient?
+    do {
+        let cluster = try KubeConfiguration.load(context: ConfigurationReader().raw("KUBE_CONTEXT"))
+        kube = KubeClient(configuration: cluster)
+        logger.info("cluster configured for store credentials", metadata: ["server": "\(cluster.server)"])
+    } catch {
+        logger.warning("no cluster configured; GET /api/stores/:id/credentials answers 503", metadata: ["reason": "\(error)"])
+    }
+    let gateway = Gateway(postgres: backends.postgres, redis: backends.redis, settings: settings.api, logger: logger, kube: kube)
     try await gateway.bootstrapAdmin()
     let app = Application(
         router: gateway.buildRouter(),

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Jobs
+import KubeClient
 import Logging
 import Postgres
 import Redis
@@ -15,8 +16,11 @@ public struct Gateway: Sendable {
     let logger: Logger
     let idempotency: IdempotencyKeys
     let rateLimiter: RateLimiter
+    /// Reads store Secrets for the credentials endpoint; nil when no cluster is configured.
+    let kube: KubeClient?
 
-    public init(postgres: PostgresPool, redis: RedisClient, settings: APISettings, logger: Logger) {
+    public init(postgres: PostgresPool, redis: RedisClient, settings: APISettings, logger: Logger, kube: KubeClient? = nil) {
+        self.kube = kube
         self.postgres = postgres
         self.redis = redis
         self.settings = settings
@@ -71,6 +75,7 @@ public struct Gateway: Sendable {
         let api = router.group("api").add(middleware: AuthMiddleware(postgres: postgres))
         addStatsRoute(to: api)
         addStoreRoutes(to: api)
+        addCredentialsRoute(to: api)
         addJobRoutes(to: api)
         addTenantRoutes(to: api)
         addEventRoutes(to: api)

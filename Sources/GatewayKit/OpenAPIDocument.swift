@@ -75,6 +75,9 @@ public enum OpenAPIDocument {
                 "last_error": string, "created_at": time, "updated_at": time, "deleted_at": time, "latest_job": ref("Job"),
             ], required: ["id", "tenant_id", "name", "engine", "status", "namespace", "urls", "created_at", "updated_at"]),
             "StoreAccepted": object(["store": ref("Store"), "job": ref("Job")], required: ["store"]),
+            "StoreCredentials": object([
+                "store": uuid, "admin_url": string, "username": string, "password": string, "email": string,
+            ], required: ["store", "admin_url", "username", "password"]),
             "StorePage": object(["items": array(ref("Store")), "next_cursor": string], required: ["items"]),
             "Step": object([
                 "position": integer, "name": string,
@@ -129,6 +132,13 @@ public enum OpenAPIDocument {
                 "get": operation("a store, its URLs and its latest job", parameters: [path("id")], ["200": json("Store", "the store"), "401": unauthorized, "404": notFound]),
                 "delete": operation("delete a store (idempotent)", parameters: [path("id"), idempotencyKey],
                                     mutatingErrors.merging(["202": json("StoreAccepted", "accepted; the delete job", headers: location), "404": notFound]) { a, _ in a }),
+            ],
+            "/api/stores/{id}/credentials": [
+                "get": operation("the store's admin URL, user and password, read from its Secret now (owner or admin; audited; never stored)", parameters: [path("id")], [
+                    "200": json("StoreCredentials", "the credentials"), "401": unauthorized, "404": notFound,
+                    "409": problem("store deleted, or credentials not created yet"), "502": problem("the cluster failed"),
+                    "503": problem("no cluster configured"),
+                ]),
             ],
             "/api/stores/{id}/retry": [
                 "post": operation("re-run a failed store's job from its failed step", parameters: [path("id"), idempotencyKey],

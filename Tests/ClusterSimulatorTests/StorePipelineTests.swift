@@ -110,8 +110,9 @@ struct StorePipelineTests {
             let policyNames = Set(policies.compactMap { $0.at("metadata", "name")?.string })
             #expect(policyNames.isSuperset(of: ["default-deny", "allow-dns", "allow-ingress-controller", "allow-internet"]))
             let secret = try await stack.kube.get("/api/v1/namespaces/\(namespace)/secrets/store-credentials")
-            let password = secret.at("stringData", "admin-password")?.string ?? secret.at("data", "admin-password")?.string
+            let password = secret.at("data", "admin-password")?.string.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
             #expect((password?.count ?? 0) >= 24)
+            #expect(secret["stringData"] == nil, "the API server folds stringData into data")
             let workloads = try await stack.kube.get("/apis/apps/v1/namespaces/\(namespace)/deployments")["items"]?.arrayValue ?? []
             #expect(!workloads.isEmpty)
 
@@ -119,7 +120,8 @@ struct StorePipelineTests {
             let again = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
             #expect(again.status == .succeeded)
             let secretAfter = try await stack.kube.get("/api/v1/namespaces/\(namespace)/secrets/store-credentials")
-            #expect((secretAfter.at("stringData", "admin-password")?.string ?? secretAfter.at("data", "admin-password")?.string) == password)
+            let passwordAfter = secretAfter.at("data", "admin-password")?.string.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+            #expect(passwordAfter == password)
 
             try await stack.postgres.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
             let deleted = try await run(stack, kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, store: store.id, tenant: store.tenant)

@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import GatewayKit
 import Hummingbird
 import HummingbirdTesting
@@ -21,10 +22,11 @@ final class GatewayHarness: @unchecked Sendable {
 
     static func with<T: Sendable>(
         configure: (inout APISettings) -> Void = { _ in },
+        kube: KubeClient? = nil,
         _ body: @escaping @Sendable (GatewayHarness, any TestClientProtocol) async throws -> T
     ) async throws -> T {
         try await withTestDatabase { database in
-            let harness = try await GatewayHarness(database: database, configure: configure)
+            let harness = try await GatewayHarness(database: database, configure: configure, kube: kube)
             do {
                 let app = Application(router: harness.gateway.buildRouter())
                 let value = try await app.test(.router) { client in try await body(harness, client) }
@@ -37,7 +39,7 @@ final class GatewayHarness: @unchecked Sendable {
         }
     }
 
-    private init(database: TestDatabase, configure: (inout APISettings) -> Void) async throws {
+    private init(database: TestDatabase, configure: (inout APISettings) -> Void, kube: KubeClient?) async throws {
         self.database = database
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -47,7 +49,7 @@ final class GatewayHarness: @unchecked Sendable {
                                    bootstrapAdminToken: Self.adminToken, eventPollInterval: 0.05)
         configure(&settings)
         keys = RedisKeys(prefix: settings.redisKeyPrefix)
-        gateway = Gateway(postgres: postgres, redis: redis, settings: settings, logger: logger)
+        gateway = Gateway(postgres: postgres, redis: redis, settings: settings, logger: logger, kube: kube)
         try await Schema.migrate(postgres, logger: logger)
         try await gateway.bootstrapAdmin()
     }

@@ -88,6 +88,8 @@ import TestSupport
             _ = try await call(.get, "/api/stores/\(storeID)", token: token)
             _ = try await call(.get, "/api/stores/\(UUID().uuidString)", token: token)
             _ = try await call(.post, "/api/stores/\(storeID)/retry", token: token)
+            _ = try await call(.get, "/api/stores/\(storeID)/credentials", token: token)
+            _ = try await call(.get, "/api/stores/\(UUID().uuidString)/credentials", token: token)
             _ = try await call(.get, "/api/jobs?store=\(storeID)", token: token)
             _ = try await call(.get, "/api/jobs", token: token)
 

@@ -4,17 +4,16 @@ import Foundation
 import Logging
 import ServiceRuntime
 import Testing
-import TestSupport
 
 /// A simulator running in-process on a free port, spoken to over HTTPS with curl (verifying its CA), and
 /// with kubectl when a test needs it.
-final class SimulatorHarness: @unchecked Sendable {
-    let simulator: ClusterSimulator
-    let directory: URL
-    let url: String
+public final class SimulatorHarness: @unchecked Sendable {
+    public let simulator: ClusterSimulator
+    public let directory: URL
+    public let url: String
     private let task: Task<Void, any Error>
 
-    static func with<T>(timing: SimulatorTiming = SimulatorTiming(), _ body: (SimulatorHarness) async throws -> T) async throws -> T {
+    public static func with<T>(timing: SimulatorTiming = SimulatorTiming(), _ body: (SimulatorHarness) async throws -> T) async throws -> T {
         let harness = try await SimulatorHarness(timing: timing)
         defer { harness.stop() }
         return try await body(harness)
@@ -37,20 +36,20 @@ final class SimulatorHarness: @unchecked Sendable {
         }
     }
 
-    func stop() {
+    public func stop() {
         task.cancel()
         try? FileManager.default.removeItem(at: directory)
     }
 
-    struct Reply {
-        let status: Int
-        let body: JSON
-        let headers: String
-        let curlExit: Int32?
+    public struct Reply {
+        public let status: Int
+        public let body: JSON
+        public let headers: String
+        public let curlExit: Int32?
     }
 
     /// One HTTPS request. `auth` nil sends no credentials.
-    func request(_ method: String, _ path: String, body: JSON? = nil, contentType: String = "application/json",
+    public func request(_ method: String, _ path: String, body: JSON? = nil, contentType: String = "application/json",
                  auth: String? = "token", extra: [String] = []) async throws -> Reply {
         let headersFile = directory.appendingPathComponent(TestEnvironment.uniqueName("headers")).path
         var arguments = ["-sS", "--max-time", "20", "--cacert", "\(directory.path)/ca.crt", "-X", method, "-D", headersFile,
@@ -78,7 +77,7 @@ final class SimulatorHarness: @unchecked Sendable {
     }
 
     /// kubectl (installed by scripts/install-tools.sh) with one of the simulator's kubeconfigs.
-    func kubectl(_ arguments: [String], kubeconfig: String = "kubeconfig", input: String? = nil) async throws -> ChildProcess.Outcome {
+    public func kubectl(_ arguments: [String], kubeconfig: String = "kubeconfig", input: String? = nil) async throws -> ChildProcess.Outcome {
         let candidates = [TestEnvironment.repositoryRoot.appendingPathComponent(".tools/bin/kubectl").path]
             + (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/kubectl" }
         guard let kubectl = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {

@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import KubeClient
+import Postgres
+
+/// What `GET /api/stores/:id/credentials` answers: read from the store's Secret at request time, never
+/// stored in Postgres, never logged.
+struct StoreCredentials: Encodable {
+    let store: UUID
+    let adminURL: String
+    let username: String
+    let password: String
+    let email: String?
+
+    enum CodingKeys: String, CodingKey {
+        case store
+        case adminURL = "admin_url"
+        case username, password, email
+    }
+}
+
+extension Gateway {
+    func addCredentialsRoute(to api: RouterGroup<GatewayContext>) {
+        api.get("stores/:id/credentials") { request, context in try await storeCredentials(request, context) }
+    }
+
+    func storeCredentials(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        let id = try uuidParameter(context, what: "store")
+        let row = try await postgres.withConnection { try await visibleStore(id, caller: caller, on: $0) }
+        let store = try StoreView(row: row, settings: settings)
+        guard store.status != "deleted" else { throw Problem.conflict("store-deleted", "store \(store.name) is deleted; its credentials are gone") }
+        guard let kube else {
+            throw Problem(.serviceUnavailable, "no-cluster", "Service Unavailable",
+                          detail: "the gateway has no cluster configured (KUBECONFIG or an in-cluster service account), so it cannot read store credentials")
+        }
+        let secret: JSON
+        do {
+            secret = try await kube.get("/api/v1/namespaces/\(store.namespace)/secrets/store-credentials")
+        } catch let error as KubeError where error.reason == .notFound {
+            throw Problem.conflict("credentials-not-ready", "store \(store.name) has no credentials yet; they are created by its secrets step")
+        } catch let error as KubeError {
+            throw Problem(.badGateway, "cluster-error", "Bad Gateway", detail: "the cluster did not answer as expected: \(error.reason.rawValue) (\(error.code))")
+        }
+        func value(_ key: String) -> String? {
+            secret.at("data", key)?.string.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        }
+        guard let username = value("admin-username"), let password = value("admin-password") else {
+            throw Problem.conflict("credentials-not-ready", "store \(store.name)'s Secret lacks admin-username or admin-password")
+        }
+        try await postgres.withConnection { connection in
+            try await Audit.record("store.credentials.view", target: "store", id.uuidString.lowercased(), caller: caller, context: context,
+                                   tenant: try row.decode("tenant_id", as: UUID.self), on: connection)
+        }
+        var response = JSONCoding.response(StoreCredentials(store: id, adminURL: store.urls.admin, username: username, password: password, email: value("admin-email")))
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}

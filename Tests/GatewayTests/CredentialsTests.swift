@@ -1,0 +1,65 @@
+import ClusterSimulator
+import Foundation
+import GatewayKit
+import HummingbirdTesting
+import KubeClient
+import Testing
+import TestSupport
+
+/// GET /api/stores/:id/credentials reads the store's Secret from the cluster (here kube-sim) at request
+/// time, for the owner or an admin only, and audits every read.
+@Suite("Store credentials")
+struct CredentialsTests {
+    @Test("the owner reads the admin credentials from the store's Secret; other tenants get 404; every read is audited")
+    func credentials() async throws {
+        try await SimulatorHarness.with { sim in
+            let kube = KubeClient(configuration: try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/kubeconfig"))
+            try await GatewayHarness.with(kube: kube) { harness, client in
+                let owner = try await harness.seedTenant()
+                let stranger = try await harness.seedTenant()
+                let created = try await client.call(.post, "/api/stores", token: owner.token, json: ["name": "creds-shop", "engine": "woocommerce"])
+                #expect(created.status == .accepted)
+                let id = try #require((created.json["store"] as? [String: Any])?["id"] as? String)
+
+                let early = try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token)
+                #expect(early.status == .conflict, "no Secret yet: \(early.text)")
+                #expect(early.text.contains("credentials-not-ready"))
+
+                // What the worker's secrets step creates.
+                try await kube.create("/api/v1/namespaces", ["metadata": ["name": "store-creds-shop"]])
+                try await kube.create("/api/v1/namespaces/store-creds-shop/secrets", [
+                    "metadata": ["name": "store-credentials"],
+                    "stringData": ["admin-username": "admin", "admin-password": "S3cret-from-CSPRNG", "admin-email": "admin@creds-shop.example"],
+                ])
+                let read = try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token)
+                #expect(read.status == .ok, "\(read.text)")
+                #expect(read.json["username"] as? String == "admin")
+                #expect(read.json["password"] as? String == "S3cret-from-CSPRNG")
+                #expect((read.json["admin_url"] as? String)?.hasSuffix("/wp-admin/") == true)
+                #expect(read.header("Cache-Control") == "no-store")
+
+                let foreign = try await client.call(.get, "/api/stores/\(id)/credentials", token: stranger.token)
+                #expect(foreign.status == .notFound)
+                let admin = try await client.call(.get, "/api/stores/\(id)/credentials", token: GatewayHarness.adminToken)
+                #expect(admin.status == .ok)
+
+                let audits = try await harness.postgres.query("SELECT count(*) AS n FROM audit_events WHERE action = 'store.credentials.view' AND target_id = \(id)").first!.decode("n", as: Int.self)
+                #expect(audits == 2)
+                let leaked = try await harness.postgres.query("SELECT count(*) AS n FROM audit_events WHERE details::text LIKE '%S3cret%'").first!.decode("n", as: Int.self)
+                #expect(leaked == 0, "the password is never stored")
+            }
+        }
+    }
+
+    @Test("without a cluster the endpoint answers 503 and the rest of the API works")
+    func noCluster() async throws {
+        try await GatewayHarness.with { harness, client in
+            let owner = try await harness.seedTenant()
+            let created = try await client.call(.post, "/api/stores", token: owner.token, json: ["name": "no-cluster", "engine": "medusa"])
+            let id = try #require((created.json["store"] as? [String: Any])?["id"] as? String)
+            let reply = try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token)
+            #expect(reply.status == .serviceUnavailable)
+            #expect(reply.header("Content-Type") == "application/problem+json")
+        }
+    }
+}
