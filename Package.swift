@@ -89,6 +89,7 @@ let package = Package(
             name: "Worker",
             dependencies: [
                 "Jobs", "KubeClient", "Provisioning", "Postgres", "Redis", "ServiceRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -14,7 +14,13 @@ public struct HelmRunner: Sendable {
         public let revision: Int
     }
 
+    /// helm processes running in this worker now, for `/metrics`.
+    public static var running: Int { active.withLock { $0 } }
+    private static let active = LockedState(0)
+
     func run(_ arguments: [String], timeout: Double) async throws -> ChildProcess.Outcome {
+        Self.active.withLock { $0 += 1 }
+        defer { Self.active.withLock { $0 -= 1 } }
         let outcome = try await ChildProcess.run(binary, arguments + (kubeconfig.map { ["--kubeconfig", $0] } ?? []), timeout: timeout)
         if outcome.timedOut {
             throw StepFailure.retryable("helm \(arguments.first ?? "") did not finish within \(formatSeconds(timeout)) and was stopped")

@@ -31,8 +31,15 @@ public struct Provisioner: Sendable {
                 kind: StorePlans.createKind,
                 steps: [namespaceStep(), guardrailsStep(), secretsStep(), releaseStep(), readinessStep(), finalizeCreateStep()],
                 onFailed: { connection, job, message in
+                    var recorded = message
+                    if settings.failedStorePolicy == "delete",
+                       let namespace = try await connection.query("SELECT namespace FROM stores WHERE id = \(job.storeID)").first?.decode("namespace", as: String.self) {
+                        // Best effort: a cluster that cannot be reached now must not keep the failure unrecorded.
+                        let removed = (try? await kube.delete(Paths.namespace(namespace))) != nil
+                        recorded += removed ? " (namespace \(namespace) deleted: FAILED_STORE_POLICY=delete)" : " (namespace \(namespace) could not be deleted; delete the store to clean up)"
+                    }
                     try await connection.query("""
-                        UPDATE stores SET status = 'failed', last_error = \(message), updated_at = now()
+                        UPDATE stores SET status = 'failed', last_error = \(recorded), updated_at = now()
                         WHERE id = \(job.storeID) AND status = 'provisioning'
                         """)
                 }

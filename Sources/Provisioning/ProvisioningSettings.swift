@@ -15,7 +15,7 @@ public struct ProvisioningSettings: Sendable {
     public var storageClass: String
     public var tls: Bool
     public var clusterIssuer: String
-    /// What a failed create leaves behind: `keep` (for inspection) or `delete`.
+    /// What a failed create leaves behind: `keep` (the namespace, for inspection) or `delete` (it).
     public var failedStorePolicy: String
     /// Limits of the release and readiness steps.
     public var releaseTimeout: Double

@@ -10,6 +10,8 @@ struct WorkerSettings: Sendable {
     var backends: Backends.Settings
     var logging: LoggingSettings
     var provisioning: ProvisioningSettings
+    var httpHost: String
+    var httpPort: Int
     var kubeContext: String?
 
     init(from reader: ConfigurationReader) throws(ConfigurationError) {
@@ -24,5 +26,7 @@ struct WorkerSettings: Sendable {
         backends = try Backends.Settings(from: reader, applicationName: "storefleet-worker")
         provisioning = try ProvisioningSettings(from: reader)
         kubeContext = reader.raw("KUBE_CONTEXT")
+        httpHost = reader.string("WORKER_HTTP_HOST", default: "127.0.0.1")
+        httpPort = try reader.int("WORKER_HTTP_PORT", default: 9090, range: 0...65535)
     }
 }

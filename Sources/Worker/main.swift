@@ -1,3 +1,4 @@
+import Hummingbird
 import Jobs
 import KubeClient
 import Logging
@@ -10,17 +11,37 @@ await ProcessEntry.run("storefleet-worker") {
     settings.logging.bootstrap()
     var logger = Logger(label: "storefleet.worker")
     logger[metadataKey: "worker"] = "\(settings.engine.workerID)"
+    // The cluster is configuration too: without one the worker cannot do its job, so it stops here.
+    let cluster: KubeConfiguration
+    do {
+        cluster = try KubeConfiguration.load(context: settings.kubeContext)
+    } catch {
+        throw ConfigurationError(variable: "KUBECONFIG", problem: "\(error)")
+    }
     let backends = try await Backends.start(settings.backends, logger: logger)
+    let provisioner = Provisioner(
+        kube: KubeClient(configuration: cluster), postgres: backends.postgres, settings: settings.provisioning,
+        kubeconfig: cluster.kubeconfigPath
+    )
+    logger.info("cluster configured", metadata: ["server": "\(cluster.server)", "from": "\(cluster.source)"])
 
-    // The store pipelines (create and delete) register here once they exist; until then the engine runs
-    // and takes part in maintenance (reaping, sweeping) but knows no job kinds.
+    let httpLogger = logger
+    let metrics = JobMetrics()
     let worker = JobWorker(
         settings: settings.engine, postgres: backends.postgres, redis: backends.redis, keys: settings.keys,
-        definitions: [], logger: logger
+        definitions: provisioner.definitions(), logger: logger, metrics: metrics
+    )
+    let http = Application(
+        router: WorkerHTTP.router(worker: worker, backends: backends, metrics: metrics),
+        configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: "storefleet-worker"),
+        onServerRunning: { channel in
+            httpLogger.info("worker HTTP port open", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        },
+        logger: logger
     )
     let group = ServiceGroup(
         configuration: .init(
-            services: [JobWorkerService(worker: worker, logger: logger)],
+            services: [JobWorkerService(worker: worker, logger: logger), http],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
     )

@@ -115,6 +115,7 @@ struct StorePipelineTests {
             #expect(secret["stringData"] == nil, "the API server folds stringData into data")
             let workloads = try await stack.kube.get("/apis/apps/v1/namespaces/\(namespace)/deployments")["items"]?.arrayValue ?? []
             #expect(!workloads.isEmpty)
+            try await validateSentObjects(stack.sim)
 
             // Running the whole create again changes nothing that matters: same credentials, still ready.
             let again = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
@@ -131,6 +132,31 @@ struct StorePipelineTests {
             let gone = await #expect(throws: KubeError.self) { try await stack.kube.get("/api/v1/namespaces/\(namespace)") }
             #expect(gone?.reason == .notFound)
         }
+    }
+
+    /// Every object the worker itself sent (applied under its field manager, or created) passes
+    /// kubernetes-validate --strict against a current Kubernetes schema.
+    func validateSentObjects(_ sim: SimulatorHarness) async throws {
+        let sent = sim.simulator.requests.filter { request in
+            request.status < 300 && !request.body.isEmpty
+                && (request.query.contains("fieldManager=storefleet") || (request.method == "POST" && request.contentType == "application/json" && request.path.hasSuffix("/secrets")))
+        }
+        #expect(sent.count >= 9, "namespace, quota, limit range, six network policies and the secret")
+        let directory = sim.directory.appendingPathComponent("sent-objects")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var files: [String] = []
+        for request in sent {
+            let file = directory.appendingPathComponent("object-\(request.sequence).json")
+            try request.body.write(to: file, atomically: true, encoding: .utf8)
+            files.append(file.path)
+        }
+        let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/kubernetes-validate" }
+            + [TestEnvironment.repositoryRoot.appendingPathComponent(".tools/venv/bin/kubernetes-validate").path]
+        guard let validator = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw TestEnvironment.Missing(variable: "kubernetes-validate (run scripts/install-tools.sh)")
+        }
+        let outcome = try await ChildProcess.run(validator, ["--strict", "--kubernetes-version", "1.33.0"] + files, timeout: 120)
+        #expect(outcome.succeeded, "kubernetes-validate: \(outcome.standardOutput) \(outcome.standardError)")
     }
 
     @Test("a namespace that belongs to another store fails the create at once with a clear message")

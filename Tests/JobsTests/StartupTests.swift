@@ -63,6 +63,20 @@ struct StartupTests {
                 return line
             }
             #expect(ready.hasPrefix("{"), "JSON log lines: \(ready)")
+            // The HTTP port answers: the gateway's health, the worker's health and metrics.
+            let portLine = program == "storefleet-worker" ? "worker HTTP port open" : "gateway ready"
+            let address = try #require(try await eventually(within: 20) { () throws -> String in
+                guard let line = lines().first(where: { $0.contains(portLine) }) else { throw NotYet() }
+                return line
+            })
+            let port = try #require(address.firstMatch(of: /127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) })
+            let health = try await ChildProcess.run("curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(port)/healthz"], timeout: 10)
+            #expect(health.standardOutput.hasPrefix("ok"))
+            if program == "storefleet-worker" {
+                let metrics = try await ChildProcess.run("curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"], timeout: 10)
+                #expect(metrics.standardOutput.contains("storefleet_worker_running_jobs 0"))
+                #expect(metrics.standardOutput.contains("storefleet_worker_helm_processes 0"))
+            }
             #expect(lines().contains { $0.contains("applied migration") })
             process.signal(SIGTERM)
             let status = await process.wait()
