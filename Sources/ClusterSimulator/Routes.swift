@@ -135,7 +135,9 @@ extension ClusterSimulator {
             return Reply(status: 415, body: APIError.unsupportedMediaType(contentType).status)
         }
         if let rule = faults.withLock({ $0.errorRule(verb: verb, resource: plural) }) {
-            let reason = rule.status == 429 ? "TooManyRequests" : rule.status == 503 ? "ServiceUnavailable" : "InternalError"
+            let reasons = [400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 422: "Invalid",
+                           429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"]
+            let reason = reasons[rule.status] ?? "InternalError"
             var error = APIError(code: rule.status, reason: reason, message: "injected fault: \(reason) for \(verb) \(plural)", details: nil)
             error.retryAfter = rule.retryAfter
             return Reply(status: rule.status, body: error.status, headers: rule.retryAfter.map { [("Retry-After", String($0))] } ?? [])

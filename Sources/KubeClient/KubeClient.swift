@@ -10,6 +10,11 @@ public struct KubeClientSettings: Sendable {
     public var fieldManager = "storefleet"
     /// Concurrent connections to the API server.
     public var connections = 4
+    /// How often one call is retried when the server answers 429, 5xx or not at all, with capped jittered
+    /// backoff (never sooner than its Retry-After). A step makes many calls; retrying each one keeps a
+    /// flaky API server from failing whole steps.
+    public var retries = 4
+    public var retryBackoff = Backoff(initialDelay: 0.2, multiplier: 2, maxDelay: 3)
 
     public init() {}
 }
@@ -35,10 +40,34 @@ public final class KubeClient: Sendable {
         public var json: JSON? { try? JSON(parsing: Data(body)) }
     }
 
-    /// One API call; non-2xx answers throw `KubeError` with the server's reason and message.
+    /// One API call; non-2xx answers throw `KubeError` with the server's reason and message. Retryable
+    /// failures are retried here first (see `KubeClientSettings.retries`); a POST is retried only when
+    /// the server answered, since a lost answer may hide a create that happened.
     public func send(
         _ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
         contentType: String = "application/json", timeout: Double? = nil
+    ) async throws(KubeError) -> Response {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await sendOnce(method, path, query: query, body: body, contentType: contentType, timeout: timeout)
+            } catch {
+                let answered = error.code != 0
+                guard error.isRetryable, error.reason != .conflict, attempt <= settings.retries, method != "POST" || answered else { throw error }
+                let delay = settings.retryBackoff.delay(attempt: attempt, minimum: min(error.retryAfter ?? 0, 10))
+                do {
+                    try await Task.sleep(for: .seconds(delay))
+                } catch {
+                    throw KubeError(reason: .transport, code: 0, message: "cancelled while retrying", request: "\(method) \(path)")
+                }
+            }
+        }
+    }
+
+    private func sendOnce(
+        _ method: String, _ path: String, query: [(String, String)], body: [UInt8]?,
+        contentType: String, timeout: Double?
     ) async throws(KubeError) -> Response {
         let description = "\(method) \(path)"
         var url = configuration.server + path

@@ -7,9 +7,10 @@ import TestSupport
 /// The production Kubernetes client (libcurl) against the simulator's HTTPS endpoint.
 @Suite("Kubernetes client")
 struct KubeClientTests {
-    func client(_ sim: SimulatorHarness, _ kubeconfig: String = "kubeconfig", timeout: Double = 10) throws -> KubeClient {
+    func client(_ sim: SimulatorHarness, _ kubeconfig: String = "kubeconfig", timeout: Double = 10, retries: Int = 0) throws -> KubeClient {
         var settings = KubeClientSettings()
         settings.requestTimeout = timeout
+        settings.retries = retries
         return KubeClient(configuration: try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/\(kubeconfig)"), settings: settings)
     }
 
@@ -73,6 +74,29 @@ struct KubeClientTests {
             #expect(throttled?.reason == .tooManyRequests)
             #expect(throttled?.retryAfter == 4)
             #expect(throttled?.isRetryable == true)
+        }
+    }
+
+    @Test("retryable answers are retried call by call, so a flaky API server does not fail the caller")
+    func retriesPerCall() async throws {
+        try await SimulatorHarness.with { sim in
+            let kube = try client(sim, retries: 6)
+            try await kube.create("/api/v1/namespaces", ["metadata": ["name": "flaky"]])
+            var faults = FaultSettings()
+            faults.errors = [.init(verb: "get", resource: "namespaces", rate: 0.5, status: 503)]
+            sim.simulator.setFaults(faults)
+            for _ in 0..<10 {
+                let namespace = try await kube.get("/api/v1/namespaces/flaky")
+                #expect(namespace.at("metadata", "name")?.string == "flaky")
+            }
+            #expect(sim.simulator.requests.contains { $0.status == 503 }, "faults were injected and absorbed")
+            // A refusal is not retried: one request, one answer.
+            faults.errors = [.init(verb: "get", resource: "namespaces", rate: 1, status: 403)]
+            sim.simulator.setFaults(faults)
+            let before = sim.simulator.requests.count
+            let refused = await #expect(throws: KubeError.self) { try await kube.get("/api/v1/namespaces/flaky") }
+            #expect(refused?.reason == .forbidden)
+            #expect(sim.simulator.requests.count == before + 1)
         }
     }
 

@@ -159,6 +159,77 @@ struct StorePipelineTests {
         #expect(outcome.succeeded, "kubernetes-validate: \(outcome.standardOutput) \(outcome.standardError)")
     }
 
+    @Test("injected API errors (500 on apply, 429 with Retry-After on reads) are retried and the store still becomes ready")
+    func transientFaultsAreRetried() async throws {
+        try await withStack { stack in
+            var faults = FaultSettings()
+            faults.errors = [
+                .init(verb: "apply", resource: "*", rate: 0.4, status: 500),
+                .init(verb: "get", resource: "namespaces", rate: 0.5, status: 429, retryAfter: 1),
+            ]
+            stack.sim.simulator.setFaults(faults)
+            let store = try await createStore(stack, engine: "woocommerce")
+            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(job.status == .succeeded, "\(job.error ?? "")")
+            // The faults really happened; the client retried each failed call, and any step that still
+            // failed was retried by the engine with the API's reason in its message.
+            let answers = Set(stack.sim.simulator.requests.map(\.status))
+            #expect(answers.contains(500) && answers.contains(429))
+            let retried = (job.transitions ?? []).filter { $0.status == "retrying" }
+            #expect(retried.allSatisfy { ($0.message ?? "").contains("InternalError") || ($0.message ?? "").contains("TooManyRequests") })
+        }
+    }
+
+    @Test("a permanent API refusal (403) fails the job at once with the API's message, and the store is failed")
+    func permanentRefusalFailsFast() async throws {
+        try await withStack { stack in
+            var faults = FaultSettings()
+            faults.errors = [.init(verb: "create", resource: "secrets", rate: 1, status: 403)]
+            stack.sim.simulator.setFaults(faults)
+            let store = try await createStore(stack, engine: "medusa")
+            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(job.status == .failed)
+            #expect(job.steps.first { $0.name == "secrets" }?.attempts == 1)
+            #expect(job.error?.contains("step secrets failed") == true)
+            #expect(job.error?.contains("403") == true)
+            let status = try await stack.postgres.query("SELECT status FROM stores WHERE id = \(store.id)").first?.decode("status", as: String.self)
+            #expect(status == "failed")
+        }
+    }
+
+    @Test("a delete arriving during a create cancels it and leaves nothing behind")
+    func deleteDuringCreate() async throws {
+        try await withStack { stack in
+            var timing = SimulatorTiming()
+            timing.readyDelay = 4
+            timing.jobDelay = 4
+            timing.namespaceDeletionDelay = 0.3
+            stack.sim.simulator.setTiming(timing)
+            let store = try await createStore(stack, engine: "woocommerce")
+            let create = try await stack.queue.enqueue(NewJob(kind: StorePlans.createKind, steps: StorePlans.createSteps, storeID: store.id, tenantID: store.tenant))
+            try await eventually(within: 60) {
+                guard try await stack.queue.snapshot(create)?.steps.first(where: { $0.name == "readiness" })?.status == .running else { throw CancellationError() }
+            }
+            // What the gateway's DELETE does, in one transaction.
+            let delete = NewJob(kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, storeID: store.id, tenantID: store.tenant)
+            try await stack.queue.enqueue { connection, enqueuer in
+                try await connection.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
+                try await stack.queue.store.requestCancelActive(store: store.id, except: nil, reason: "superseded by a delete", on: connection)
+                try await enqueuer.insert(delete, on: connection)
+            }
+            let finished = try await eventually(within: 90) { () throws -> JobSnapshot in
+                guard let job = try await stack.queue.snapshot(delete.id), job.status.isTerminal else { throw CancellationError() }
+                return job
+            }
+            #expect(finished.status == .succeeded, "\(finished.error ?? "")")
+            #expect(try await stack.queue.snapshot(create)?.status == .cancelled)
+            let status = try await stack.postgres.query("SELECT status FROM stores WHERE id = \(store.id)").first?.decode("status", as: String.self)
+            #expect(status == "deleted")
+            let gone = await #expect(throws: KubeError.self) { try await stack.kube.get("/api/v1/namespaces/store-\(store.name)") }
+            #expect(gone?.reason == .notFound)
+        }
+    }
+
     @Test("a namespace that belongs to another store fails the create at once with a clear message")
     func foreignNamespace() async throws {
         try await withStack { stack in
