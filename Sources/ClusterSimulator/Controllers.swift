@@ -70,7 +70,6 @@ final class Controllers: Sendable {
     }
 
     private func reconcile(_ key: ObjectKey, _ object: JSON, now: Date, timing: SimulatorTiming, faults: FaultSettings, quotaMessage: String?) {
-        let namespace = key.namespace ?? "default"
         let isJob = key.type == Self.jobs
         let replicas = isJob ? 1 : (object.at("spec", "replicas")?.int ?? 1)
         let generation = object.at("metadata", "generation")?.int ?? 1
@@ -117,7 +116,6 @@ final class Controllers: Sendable {
                 status.set(["status", "conditions"], to: [["type": "Available", "status": .string(ready ? "True" : "False")]])
             }
         }
-        _ = namespace
     }
 
     private func upsertPods(of key: ObjectKey, object: JSON, count: Int, ready: Bool, stuckPattern: String?, images: [String]) {
@@ -243,9 +241,6 @@ final class Controllers: Sendable {
         return String(hash % 0xFFFFF, radix: 36)
     }
 
-    static func parseTimestamp(_ text: String) -> Date? {
-        try? Date(text, strategy: .iso8601)
-    }
 }
 
 /// Kubernetes resource quantities ("500m", "2", "512Mi", "1Gi", "10G") as plain numbers (cores, bytes).

@@ -6,12 +6,6 @@ import ServiceRuntime
 public final class GatewayMetrics: Sendable {
     static let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-    private struct Histogram {
-        var buckets: [Int] = Array(repeating: 0, count: GatewayMetrics.bounds.count)
-        var sum = 0.0
-        var count = 0
-    }
-
     private struct State {
         var requests: [String: Int] = [:]
         var latency: [String: Histogram] = [:]
@@ -26,11 +20,7 @@ public final class GatewayMetrics: Sendable {
         state.withLock { state in
             state.requests["method=\"\(method)\",route=\"\(route)\",status=\"\(status)\"", default: 0] += 1
             let key = "method=\"\(method)\",route=\"\(route)\""
-            var histogram = state.latency[key] ?? Histogram()
-            for (index, bound) in Self.bounds.enumerated() where seconds <= bound { histogram.buckets[index] += 1 }
-            histogram.sum += seconds
-            histogram.count += 1
-            state.latency[key] = histogram
+            state.latency[key, default: Histogram(bounds: Self.bounds)].observe(seconds)
         }
     }
 
@@ -44,12 +34,7 @@ public final class GatewayMetrics: Sendable {
         out += "# HELP storefleet_http_request_duration_seconds HTTP request latency by method and route.\n"
         out += "# TYPE storefleet_http_request_duration_seconds histogram\n"
         for (labels, histogram) in snapshot.latency.sorted(by: { $0.key < $1.key }) {
-            for (index, bound) in Self.bounds.enumerated() {
-                out += "storefleet_http_request_duration_seconds_bucket{\(labels),le=\"\(bound)\"} \(histogram.buckets[index])\n"
-            }
-            out += "storefleet_http_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(histogram.count)\n"
-            out += "storefleet_http_request_duration_seconds_sum{\(labels)} \(histogram.sum)\n"
-            out += "storefleet_http_request_duration_seconds_count{\(labels)} \(histogram.count)\n"
+            out += histogram.render("storefleet_http_request_duration_seconds", labels: labels)
         }
         return out
     }

@@ -2,12 +2,6 @@ import ServiceRuntime
 
 /// Counters and step-duration histograms of one worker process, rendered in the Prometheus text format.
 public final class JobMetrics: Sendable {
-    private struct Histogram {
-        var buckets: [Int]
-        var sum = 0.0
-        var count = 0
-    }
-
     private struct State {
         var jobsStarted: [String: Int] = [:]
         var jobsFinished: [String: Int] = [:]
@@ -34,11 +28,7 @@ public final class JobMetrics: Sendable {
     func stepFinished(kind: String, step: String, seconds: Double, failed: Bool) {
         let key = "kind=\"\(kind)\",step=\"\(step)\""
         state.withLock { state in
-            var histogram = state.stepDurations[key] ?? Histogram(buckets: Array(repeating: 0, count: Self.bounds.count))
-            for (index, bound) in Self.bounds.enumerated() where seconds <= bound { histogram.buckets[index] += 1 }
-            histogram.sum += seconds
-            histogram.count += 1
-            state.stepDurations[key] = histogram
+            state.stepDurations[key, default: Histogram(bounds: Self.bounds)].observe(seconds)
             if failed { state.stepFailures[key, default: 0] += 1 }
         }
     }
@@ -73,12 +63,7 @@ public final class JobMetrics: Sendable {
             out += "storefleet_jobs_swept_total \(state.swept)\n"
             family("storefleet_step_duration_seconds", "histogram", "Duration of step attempts, by step.")
             for (labels, histogram) in state.stepDurations.sorted(by: { $0.key < $1.key }) {
-                for (index, bound) in Self.bounds.enumerated() {
-                    out += "storefleet_step_duration_seconds_bucket{\(labels),le=\"\(bound)\"} \(histogram.buckets[index])\n"
-                }
-                out += "storefleet_step_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(histogram.count)\n"
-                out += "storefleet_step_duration_seconds_sum{\(labels)} \(histogram.sum)\n"
-                out += "storefleet_step_duration_seconds_count{\(labels)} \(histogram.count)\n"
+                out += histogram.render("storefleet_step_duration_seconds", labels: labels)
             }
             return out
         }

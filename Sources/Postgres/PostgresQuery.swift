@@ -1,3 +1,5 @@
+import Foundation
+
 /// A statement and its parameters. Interpolated values become `$n` parameters, never SQL text, so a
 /// query written as `"SELECT * FROM stores WHERE name = \(name)"` cannot be injected into.
 public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
@@ -20,7 +22,7 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
     /// The statement's first line, for error messages and logs; parameter values are never shown.
     public var description: String {
         let firstLine = sql.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? sql
-        let trimmed = firstLine.trimmingCharactersInSet()
+        let trimmed = firstLine.trimmingCharacters(in: .whitespaces)
         return trimmed.count > 120 ? String(trimmed.prefix(120)) + "…" : trimmed
     }
 
@@ -43,14 +45,5 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
             binds.append(value.postgresBind)
             sql += "$\(binds.count)"
         }
-    }
-}
-
-extension String {
-    func trimmingCharactersInSet() -> String {
-        var view = Substring(self)
-        while let first = view.first, first == " " || first == "\t" { view.removeFirst() }
-        while let last = view.last, last == " " || last == "\t" { view.removeLast() }
-        return String(view)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Postgres
 
 /// The store a job works on, read from Postgres (the source of truth), not from the job's payload.
@@ -14,9 +15,9 @@ public struct StoreRecord: Sendable {
     public var release: String { name }
 
     static func load(_ id: UUID?, from postgres: PostgresPool) async throws -> StoreRecord {
-        guard let id else { throw StepFailurePermanent("this job names no store") }
+        guard let id else { throw StepFailure.permanent("this job names no store") }
         guard let row = try await postgres.query("SELECT id, tenant_id, name, engine, namespace, status FROM stores WHERE id = \(id)").first else {
-            throw StepFailurePermanent("store \(id) does not exist")
+            throw StepFailure.permanent("store \(id) does not exist")
         }
         return StoreRecord(
             id: try row.decode("id"), tenantID: try row.decode("tenant_id"), name: try row.decode("name"),
@@ -25,6 +26,3 @@ public struct StoreRecord: Sendable {
     }
 }
 
-import Jobs
-
-func StepFailurePermanent(_ message: String) -> StepFailure { .permanent(message) }

@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import KubeClient
 
 extension Provisioner {
     /// Waits until the namespace is gone; when it takes too long, the error names what blocks it.
@@ -9,7 +10,7 @@ extension Provisioner {
             let started = Date()
             while true {
                 try context.checkpoint()
-                let namespace: KubeClientJSON
+                let namespace: JSON
                 do {
                     namespace = try await kube.get(Paths.namespace(store.namespace))
                 } catch let error as KubeError where error.reason == .notFound {
@@ -35,5 +36,3 @@ extension Provisioner {
     }
 }
 
-import KubeClient
-typealias KubeClientJSON = JSON
