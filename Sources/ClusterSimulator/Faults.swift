@@ -36,14 +36,32 @@ public struct FaultSettings: Codable, Sendable, Equatable {
     public var neverReady: [String] = []
     /// Namespaces (names, or "*") whose deletion hangs in Terminating.
     public var hangNamespaceDeletion: [String] = []
+    /// Namespaces (names, or "*") whose storefront answers with no products, as a store whose setup
+    /// did not seed its catalog would.
+    public var emptyCatalog: [String] = []
 
     public init() {}
+
+    /// Every field is optional in a faults file: `{"errors": [...]}` alone is a valid setting.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        errors = try container.decodeIfPresent([ErrorRule].self, forKey: .errors) ?? []
+        latencyMs = try container.decodeIfPresent(Int.self, forKey: .latencyMs) ?? 0
+        dropRate = try container.decodeIfPresent(Double.self, forKey: .dropRate) ?? 0
+        neverReady = try container.decodeIfPresent([String].self, forKey: .neverReady) ?? []
+        hangNamespaceDeletion = try container.decodeIfPresent([String].self, forKey: .hangNamespaceDeletion) ?? []
+        emptyCatalog = try container.decodeIfPresent([String].self, forKey: .emptyCatalog) ?? []
+    }
 
     func errorRule(verb: String, resource: String) -> ErrorRule? {
         errors.first { rule in
             (rule.verb == "*" || rule.verb == verb) && (rule.resource == "*" || rule.resource == resource)
                 && Double.random(in: 0..<1) < rule.rate
         }
+    }
+
+    func emptyCatalog(namespace: String) -> Bool {
+        emptyCatalog.contains("*") || emptyCatalog.contains(namespace)
     }
 
     func hangs(namespace: String) -> Bool {

@@ -30,7 +30,12 @@ extension ClusterSimulator {
                     record(method: method, path: path, query: request.uri.query ?? "", contentType: contentType, body: "", status: 200)
                     return watch
                 }
-                reply = api(method: method, path: path, query: query, contentType: contentType, body: body)
+                if let target = Self.serviceProxyTarget(path.split(separator: "/").map(String.init)) {
+                    reply = serviceProxy(method: method, namespace: target.namespace, service: target.service, path: target.path, query: query,
+                                         publishableKey: request.headers[HTTPField.Name(Self.publishableKeyHeader)!])
+                } else {
+                    reply = api(method: method, path: path, query: query, contentType: contentType, body: body)
+                }
             }
         } else {
             reply = Reply(status: 401, body: APIError.unauthorized.status)

@@ -45,16 +45,16 @@ public final class KubeClient: Sendable {
     /// the server answered, since a lost answer may hide a create that happened.
     public func send(
         _ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
-        contentType: String = "application/json", timeout: Double? = nil
+        contentType: String = "application/json", headers: [String] = [], timeout: Double? = nil, retries: Int? = nil
     ) async throws(KubeError) -> Response {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await sendOnce(method, path, query: query, body: body, contentType: contentType, timeout: timeout)
+                return try await sendOnce(method, path, query: query, body: body, contentType: contentType, extraHeaders: headers, timeout: timeout)
             } catch {
                 let answered = error.code != 0
-                guard error.isRetryable, error.reason != .conflict, attempt <= settings.retries, method != "POST" || answered else { throw error }
+                guard error.isRetryable, error.reason != .conflict, attempt <= (retries ?? settings.retries), method != "POST" || answered else { throw error }
                 let delay = settings.retryBackoff.delay(attempt: attempt, minimum: min(error.retryAfter ?? 0, 10))
                 do {
                     try await Task.sleep(for: .seconds(delay))
@@ -67,7 +67,7 @@ public final class KubeClient: Sendable {
 
     private func sendOnce(
         _ method: String, _ path: String, query: [(String, String)], body: [UInt8]?,
-        contentType: String, timeout: Double?
+        contentType: String, extraHeaders: [String], timeout: Double?
     ) async throws(KubeError) -> Response {
         let description = "\(method) \(path)"
         var url = configuration.server + path
@@ -76,6 +76,7 @@ public final class KubeClient: Sendable {
         }
         var headers = ["Accept: application/json"]
         if body != nil { headers.append("Content-Type: \(contentType)") }
+        headers += extraHeaders
         if case .token(let token, let file) = configuration.credentials {
             // A projected service-account token rotates; the file always holds the current one.
             let current = file.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }?.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -20,6 +20,13 @@ public struct ProvisioningSettings: Sendable {
     /// Limits of the release and readiness steps.
     public var releaseTimeout: Double
     public var readinessTimeout: Double
+    /// Whether readiness ends by asking the store's own API for products (through the API server's
+    /// service proxy). Off only for clusters whose network policy engine blocks the API server.
+    public var storefrontCheck: Bool = true
+    /// CIDRs the store NetworkPolicies admit besides the ingress controller, for clusters where the API
+    /// server's service proxy reaches pods from addresses a deny-all policy would block (multi-node
+    /// control planes under Calico or Cilium).
+    public var apiServerCIDRs: [String] = []
     public var quotas: [String: Quota]
 
     /// Per-engine guardrails. Defaults fit the store charts' defaults with room for one extra setup pod
@@ -51,12 +58,26 @@ public struct ProvisioningSettings: Sendable {
         failedStorePolicy = try reader.string("FAILED_STORE_POLICY", default: "keep", oneOf: ["keep", "delete"])
         releaseTimeout = try reader.seconds("RELEASE_TIMEOUT", default: 600, range: 10...7200)
         readinessTimeout = try reader.seconds("READINESS_TIMEOUT", default: 900, range: 5...7200)
+        storefrontCheck = try reader.bool("STOREFRONT_CHECK", default: true)
+        apiServerCIDRs = reader.string("API_SERVER_CIDRS", default: "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for cidr in apiServerCIDRs where !Self.isCIDR(cidr) {
+            throw ConfigurationError(variable: "API_SERVER_CIDRS", problem: "\(cidr) is not a CIDR such as 10.0.0.0/24")
+        }
         quotas = [
             "woocommerce": Quota(requestsCPU: "1", requestsMemory: "2Gi", limitsCPU: "4", limitsMemory: "4Gi", pods: 6,
                                  persistentVolumeClaims: 3, storage: "10Gi", maxVolumeSize: "5Gi"),
             "medusa": Quota(requestsCPU: "1500m", requestsMemory: "3Gi", limitsCPU: "5", limitsMemory: "6Gi", pods: 8,
                             persistentVolumeClaims: 2, storage: "10Gi", maxVolumeSize: "5Gi"),
         ]
+    }
+
+    static func isCIDR(_ text: String) -> Bool {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let bits = Int(parts[1]) else { return false }
+        let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false)
+        if octets.count == 4, (0...32).contains(bits) { return octets.allSatisfy { Int($0).map { (0...255).contains($0) } ?? false } }
+        return parts[0].contains(":") && (0...128).contains(bits)
     }
 
     public func host(for store: String) -> String { "\(store).\(storeDomain)" }

@@ -333,4 +333,53 @@ struct SimulatorCapacityTests {
             #expect(named.body["items"]?.arrayValue?.count == 1)
         }
     }
+
+    @Test("the service proxy answers as the store would: 404 without the Service, 503 without ready pods, then the seeded products; Medusa wants its publishable key")
+    func serviceProxyStorefronts() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("shop"))
+            let proxy = "/api/v1/namespaces/shop/services/web:80/proxy/wp-json/wc/store/v1/products"
+            let noService = try await sim.request("GET", proxy)
+            #expect(noService.status == 404 && noService.body["reason"]?.string == "NotFound")
+
+            let service: JSON = ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"],
+                                 "spec": ["selector": ["app": "web"], "ports": [["port": 80]]]]
+            #expect(try await sim.request("POST", "/api/v1/namespaces/shop/services", body: service).status == 201)
+            let noEndpoints = try await sim.request("GET", proxy)
+            #expect(noEndpoints.status == 503)
+            #expect(noEndpoints.body["message"]?.string == "no endpoints available for service \"web\"")
+
+            _ = try await sim.request("POST", "/apis/apps/v1/namespaces/shop/deployments", body: deployment("web"))
+            let products = #"[{"sku": "A", "name": "Tee", "price": "19.00", "stock": 3}, {"sku": "B", "name": "Mug", "price": "4.50", "stock": 1}]"#
+            let setup: JSON = [
+                "apiVersion": "batch/v1", "kind": "Job", "metadata": ["name": "setup", "labels": ["app.kubernetes.io/component": "setup"]],
+                "spec": ["template": ["spec": ["restartPolicy": "Never", "containers": [
+                    ["name": "setup", "image": "wordpress:cli", "env": [["name": "STORE_PRODUCTS", "value": .string(products)]]],
+                ]]]],
+            ]
+            _ = try await sim.request("POST", "/apis/batch/v1/namespaces/shop/jobs", body: setup)
+            let keyMap: JSON = ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "medusa-publishable-key", "labels": ["app.kubernetes.io/component": "setup"]]]
+            _ = try await sim.request("POST", "/api/v1/namespaces/shop/configmaps", body: keyMap)
+
+            let listed = try await eventually(within: 10) { () throws -> [JSON] in
+                let answer = try await sim.request("GET", proxy)
+                guard answer.status == 200, let items = answer.body.arrayValue, !items.isEmpty else { throw CancellationError() }
+                return items
+            }
+            #expect(listed.map { $0["name"]?.string } == ["Tee", "Mug"])
+            #expect(listed.first?.at("prices", "price")?.string == "1900")
+
+            // Medusa's Store API, on the same pods: the key the setup Job "wrote" is required.
+            let medusa = "/api/v1/namespaces/shop/services/web:80/proxy/store/products"
+            let withoutKey = try await sim.request("GET", medusa)
+            #expect(withoutKey.status == 400 && withoutKey.body["type"]?.string == "not_allowed")
+            let key = try #require(try await sim.request("GET", "/api/v1/namespaces/shop/configmaps/medusa-publishable-key").body.at("data", "token")?.string)
+            #expect(key.hasPrefix("pk_sim_"))
+            let wrongKey = try await sim.request("GET", medusa, extra: ["-H", "x-publishable-api-key: pk_wrong"])
+            #expect(wrongKey.status == 400)
+            let withKey = try await sim.request("GET", medusa, extra: ["-H", "x-publishable-api-key: \(key)"])
+            #expect(withKey.status == 200 && withKey.body["count"]?.int == 2)
+            #expect(withKey.body["products"]?.arrayValue?.first?["title"]?.string == "Tee")
+        }
+    }
 }

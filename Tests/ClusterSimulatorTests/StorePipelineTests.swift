@@ -19,10 +19,12 @@ struct StorePipelineTests {
         let postgres: PostgresPool
         let queue: JobQueue
         let kube: KubeClient
-        let worker: JobWorker
+        let keys: RedisKeys
+        let databaseURL: String
     }
 
-    func withStack(_ body: (Stack) async throws -> Void) async throws {
+    /// `inProcessWorker: false` leaves the jobs to worker processes the test starts itself.
+    func withStack(inProcessWorker: Bool = true, _ body: (Stack) async throws -> Void) async throws {
         var timing = SimulatorTiming()
         timing.readyDelay = 0.3
         timing.jobDelay = 0.3
@@ -48,10 +50,10 @@ struct StorePipelineTests {
                 engine.maintenanceInterval = 0.3
                 engine.busyDelay = 0.2
                 let worker = JobWorker(settings: engine, postgres: postgres, redis: redis, keys: keys, definitions: provisioner.definitions(), logger: logger)
-                let running = Task { await worker.run() }
+                let running = Task { if inProcessWorker { await worker.run() } }
                 let queue = JobQueue(postgres: postgres, redis: redis, keys: keys, logger: logger)
                 do {
-                    try await body(Stack(sim: sim, postgres: postgres, queue: queue, kube: kube, worker: worker))
+                    try await body(Stack(sim: sim, postgres: postgres, queue: queue, kube: kube, keys: keys, databaseURL: database.url))
                 } catch {
                     worker.shutdown()
                     await running.value
@@ -94,6 +96,9 @@ struct StorePipelineTests {
             let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
             #expect(created.status == .succeeded, "\(created.error ?? "") \(created.steps.map { "\($0.name): \($0.message ?? "")" })")
             #expect(created.steps.allSatisfy { $0.status == .succeeded })
+            // Readiness ends with the store's own API listing the products its setup Job seeded.
+            let readiness = created.steps.first { $0.name == "readiness" }
+            #expect(readiness?.message == "all workloads ready; the storefront lists \(engine == "medusa" ? 4 : 5) products", "\(readiness?.message ?? "")")
 
             let row = try #require(try await stack.postgres.query("SELECT status, storefront_url, admin_url FROM stores WHERE id = \(store.id)").first)
             #expect(try row.decode("status", as: String.self) == "ready")
@@ -242,6 +247,100 @@ struct StorePipelineTests {
             let status = try await stack.postgres.query("SELECT status, last_error FROM stores WHERE id = \(store.id)").first
             #expect(try status?.decode("status", as: String.self) == "failed")
             #expect(try status?.decode("last_error", as: String?.self)?.contains("belongs to") == true)
+        }
+    }
+
+    @Test("a store whose storefront lists no products fails readiness with what to look at, not after the whole timeout")
+    func emptyCatalogFailsReadiness() async throws {
+        try await withStack { stack in
+            var faults = FaultSettings()
+            faults.emptyCatalog = ["*"]
+            stack.sim.simulator.setFaults(faults)
+            let store = try await createStore(stack, engine: "woocommerce")
+            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(job.status == .failed)
+            #expect(job.error?.contains("step readiness failed") == true, "\(job.error ?? "")")
+            #expect(job.error?.contains("lists no products although the setup Job succeeded") == true)
+            #expect(job.error?.contains("kubectl -n store-\(store.name) logs") == true)
+            let status = try await stack.postgres.query("SELECT status FROM stores WHERE id = \(store.id)").first?.decode("status", as: String.self)
+            #expect(status == "failed")
+        }
+    }
+
+    @Test("a worker process killed mid-release: another worker remediates the pending release and the store ends ready, once")
+    func workerKilledMidRelease() async throws {
+        try await withStack(inProcessWorker: false) { stack in
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("killed"))
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let faults = scratch.appendingPathComponent("helm-faults.json")
+            let journal = scratch.appendingPathComponent("helm-journal.jsonl")
+            let store = try await createStore(stack, engine: "woocommerce")
+            try Data(#"{"hang": ["\#(store.name)"]}"#.utf8).write(to: faults)
+
+            let root = TestEnvironment.repositoryRoot.path
+            var environment = ProcessInfo.processInfo.environment
+            environment["DATABASE_URL"] = stack.databaseURL
+            environment["REDIS_URL"] = try TestEnvironment.redisURL()
+            environment["REDIS_KEY_PREFIX"] = stack.keys.prefix
+            environment["KUBECONFIG"] = "\(stack.sim.directory.path)/kubeconfig"
+            environment["HELM_BIN"] = "\(root)/scripts/helm-sim"
+            environment["CHARTS_DIR"] = "\(root)/charts"
+            environment["HELM_SIM_FAULTS"] = faults.path
+            environment["HELM_SIM_JOURNAL"] = journal.path
+            environment["WORKER_HTTP_PORT"] = "0"
+            environment["LOG_LEVEL"] = "error"
+            let program = TestEnvironment.productsDirectory.appendingPathComponent("storefleet-worker").path
+            environment["WORKER_ID"] = "victim"
+            let victim = try ChildProcess.spawn(program, [], environment: environment)
+            var survivor: RunningProcess?
+            defer {
+                victim.signal(SIGKILL)
+                survivor?.signal(SIGKILL)
+            }
+
+            let id = try await stack.queue.enqueue(NewJob(kind: StorePlans.createKind, steps: StorePlans.createSteps, storeID: store.id, tenantID: store.tenant))
+            // helm is inside the install, with the release pending, when the worker dies.
+            let helmPID = try await eventually(within: 60) { () throws -> Int32 in
+                let lines = ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").split(separator: "\n")
+                guard let start = lines.compactMap({ try? JSON(parsing: Data($0.utf8)) }).first(where: { $0["event"]?.string == "start" }),
+                      let pid = start["pid"]?.int else { throw CancellationError() }
+                return Int32(pid)
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let killedAt = Date()
+            victim.signal(SIGKILL)
+            _ = await victim.wait()
+            kill(helmPID, SIGKILL)  // a pod's processes die with it
+
+            try Data("{}".utf8).write(to: faults)
+            environment["WORKER_ID"] = "survivor"
+            survivor = try ChildProcess.spawn(program, [], environment: environment)
+            let job = try await eventually(within: 120) { () throws -> JobSnapshot in
+                guard let job = try await stack.queue.snapshot(id, includeTransitions: true), job.status.isTerminal else { throw CancellationError() }
+                return job
+            }
+            #expect(job.status == .succeeded, "\(job.error ?? "") \(job.steps.map { "\($0.name): \($0.message ?? "")" })")
+            let release = (job.transitions ?? []).filter { $0.step == "release" }
+            #expect(release.first?.workerID == "victim")
+            #expect(release.contains { $0.status == "retrying" && ($0.message ?? "").contains("stopped renewing its lease") }, "\(release.map { "\($0.status): \($0.message ?? "")" })")
+            #expect(release.last?.status == "succeeded" && release.last?.workerID == "survivor")
+            let resumed = try #require(release.first { $0.status == "running" && $0.workerID == "survivor" }?.at)
+            #expect(resumed.timeIntervalSince(killedAt) < 15, "recovered after \(resumed.timeIntervalSince(killedAt))s")
+            let steps = Dictionary(uniqueKeysWithValues: job.steps.map { ($0.name, $0) })
+            #expect(steps["namespace"]?.attempts == 1 && steps["guardrails"]?.attempts == 1 && steps["secrets"]?.attempts == 1,
+                    "finished steps are not repeated")
+
+            // The pending install was remediated (uninstalled) and installed again: one deployed
+            // revision, nothing left pending, the store ready and selling.
+            let entries = ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { try? JSON(parsing: Data($0.utf8)) }
+            #expect(entries.contains { $0["event"]?.string == "end" && $0["operation"]?.string == "uninstall" })
+            let secrets = try await stack.kube.get("/api/v1/namespaces/store-\(store.name)/secrets", query: [("labelSelector", "owner=helm,name=\(store.name)")])
+            let statuses = (secrets["items"]?.arrayValue ?? []).compactMap { $0.at("metadata", "labels", "status")?.string }
+            #expect(statuses == ["deployed"], "release revisions: \(statuses)")
+            let row = try #require(try await stack.postgres.query("SELECT status FROM stores WHERE id = \(store.id)").first)
+            #expect(try row.decode("status", as: String.self) == "ready")
+            #expect(steps["readiness"]?.message?.contains("the storefront lists 5 products") == true)
         }
     }
 }

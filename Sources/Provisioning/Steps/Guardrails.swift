@@ -11,7 +11,7 @@ extension Provisioner {
                 throw StepFailure.permanent("no guardrails are configured for engine \(store.engine)")
             }
             let ns = store.namespace
-            for (path, object) in Guardrails.objects(namespace: ns, quota: quota, ingressNamespace: settings.ingressNamespace) {
+            for (path, object) in Guardrails.objects(namespace: ns, quota: quota, ingressNamespace: settings.ingressNamespace, apiServerCIDRs: settings.apiServerCIDRs) {
                 try context.checkpoint()
                 try await kube.apply(path, object)
             }
@@ -20,7 +20,7 @@ extension Provisioner {
 }
 
 enum Guardrails {
-    static func objects(namespace ns: String, quota: ProvisioningSettings.Quota, ingressNamespace: String) -> [(String, JSON)] {
+    static func objects(namespace ns: String, quota: ProvisioningSettings.Quota, ingressNamespace: String, apiServerCIDRs: [String] = []) -> [(String, JSON)] {
         let meta: (String) -> JSON = { name in ["name": .string(name), "namespace": .string(ns), "labels": ["app.kubernetes.io/managed-by": "storefleet"]] }
         let quotaObject: JSON = [
             "apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta("storefleet-quota"),
@@ -64,7 +64,13 @@ enum Guardrails {
             policy("allow-setup-to-apiserver", ["podSelector": ["matchLabels": ["app.kubernetes.io/component": "setup"]], "policyTypes": ["Egress"],
                                                 "egress": [["ports": [["protocol": "TCP", "port": 443], ["protocol": "TCP", "port": 6443]]]]]),
         ]
+        // The readiness check asks the store for products through the API server's service proxy; where
+        // that traffic leaves from a control-plane address (not the pod's own node), it must be admitted.
+        let proxyPolicies: [JSON] = apiServerCIDRs.isEmpty ? [] : [
+            policy("allow-apiserver-proxy", ["podSelector": [:], "policyTypes": ["Ingress"],
+                                             "ingress": [["from": .array(apiServerCIDRs.map { ["ipBlock": ["cidr": .string($0)]] })]]]),
+        ]
         return [(Paths.core(ns, "resourcequotas", "storefleet-quota"), quotaObject), (Paths.core(ns, "limitranges", "storefleet-limits"), limitRange)]
-            + policies.map { (Paths.group("networking.k8s.io/v1", ns, "networkpolicies", $0.at("metadata", "name")!.string!), $0) }
+            + (policies + proxyPolicies).map { (Paths.group("networking.k8s.io/v1", ns, "networkpolicies", $0.at("metadata", "name")!.string!), $0) }
     }
 }

@@ -5,7 +5,8 @@ import KubeClient
 extension Provisioner {
     /// Waits until the release's Deployments and StatefulSets are ready at their current generation and
     /// its newest setup Job has succeeded, reporting "2/3 workloads ready" and, for a stuck pod, why
-    /// (ImagePullBackOff, CrashLoopBackOff, Pending for quota or storage).
+    /// (ImagePullBackOff, CrashLoopBackOff, Pending for quota or storage). Then the store must sell: its
+    /// storefront API lists products (see `StorefrontCheck`).
     func readinessStep() -> StepDefinition {
         StepDefinition("readiness", timeout: settings.readinessTimeout, retry: RetryPolicy(maxAttempts: 2, initialDelay: 5, maxDelay: 30)) { context in
             let store = try await self.store(context)
@@ -45,7 +46,36 @@ extension Provisioner {
                 }
                 try await Task.sleep(for: .seconds(2))
             }
-            await context.report("all workloads ready")
+            guard settings.storefrontCheck else {
+                await context.report("all workloads ready (storefront check off)")
+                return
+            }
+            // Ready pods are not yet a shop: the check passes once the store's own API lists products.
+            let storefront = StorefrontCheck(kube: kube)
+            var emptyAnswers = 0
+            while true {
+                try context.checkpoint()
+                let message: String
+                switch try await storefront.check(store) {
+                case .sells(let products):
+                    await context.report("all workloads ready; the storefront lists \(products) products")
+                    return
+                case .notYet(let why):
+                    message = "workloads ready; waiting for the storefront: \(why)"
+                case .empty(let why):
+                    // A catalog that stays empty after the setup Job succeeded will not fill by waiting.
+                    emptyAnswers += 1
+                    guard emptyAnswers < 5 else {
+                        throw StepFailure.permanent("\(why) although the setup Job succeeded; its seeding went wrong — read kubectl -n \(store.namespace) logs -l app.kubernetes.io/component=setup, then retry the store")
+                    }
+                    message = "workloads ready; \(why) yet"
+                }
+                if message != lastMessage {
+                    await context.report(message)
+                    lastMessage = message
+                }
+                try await Task.sleep(for: .seconds(2))
+            }
         }
     }
 
