@@ -62,6 +62,12 @@ public struct Gateway: Sendable {
 
     public static let bootstrapTenant = "admin"
 
+    /// The configured dashboard folder, else the copy bundled as a resource of this module.
+    var dashboardDirectory: String? {
+        if let directory = settings.dashboardDirectory { return directory }
+        return Bundle.module.url(forResource: "Dashboard", withExtension: nil)?.path
+    }
+
     public struct BootstrapError: Error, CustomStringConvertible {
         public let description: String
     }
@@ -71,9 +77,15 @@ public struct Gateway: Sendable {
         let table = RouteTable()
         router.add(middleware: RequestIDMiddleware(metrics: metrics, routes: table))
         addOperationalRoutes(to: router)
+        // Files are looked up only for paths no route answers, so the API always wins.
+        if let dashboard = dashboardDirectory {
+            router.add(middleware: DashboardHeadersMiddleware())
+            router.add(middleware: FileMiddleware(dashboard, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true, logger: logger))
+        }
         addOpenAPIRoute(to: router)
         let api = router.group("api").add(middleware: AuthMiddleware(postgres: postgres))
         addStatsRoute(to: api)
+        addSessionRoute(to: api)
         addStoreRoutes(to: api)
         addCredentialsRoute(to: api)
         addJobRoutes(to: api)

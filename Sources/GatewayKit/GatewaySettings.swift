@@ -38,6 +38,11 @@ public struct APISettings: Sendable {
     /// How long one event stream lasts before the server ends it (the client reconnects with
     /// Last-Event-ID and loses nothing).
     public var eventStreamMaxSeconds: Double
+    /// Where the dashboard's files are; nil serves the copy bundled with the gateway.
+    public var dashboardDirectory: String?
+    /// Tells the dashboard that stores land on the cluster simulator (scripts/run.sh without a cluster),
+    /// so it can say that they serve no traffic.
+    public var simulatedCluster: Bool = false
 
     public init(
         storeDomain: String = "127.0.0.1.nip.io", storeTLS: Bool = false, redisKeyPrefix: String = "storefleet",
@@ -65,6 +70,8 @@ public struct APISettings: Sendable {
         idempotencyTTL = try reader.seconds("IDEMPOTENCY_TTL", default: 86_400, range: 60...(30 * 86_400))
         eventPollInterval = try reader.seconds("EVENTS_POLL_INTERVAL", default: 0.5, range: 0.05...10)
         eventStreamMaxSeconds = try reader.seconds("EVENTS_MAX_STREAM", default: 300, range: 1...86_400)
+        dashboardDirectory = reader.raw("DASHBOARD_DIR").flatMap { $0.isEmpty ? nil : $0 }
+        simulatedCluster = try reader.bool("SIMULATED_CLUSTER", default: false)
         if let token = reader.raw("BOOTSTRAP_ADMIN_TOKEN"), !token.isEmpty {
             bootstrapAdminToken = token
         } else if let path = reader.raw("BOOTSTRAP_ADMIN_TOKEN_FILE"), !path.isEmpty {

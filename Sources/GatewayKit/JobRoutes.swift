@@ -24,14 +24,25 @@ extension Gateway {
                 throw Problem.validation([.init("store", "is required: the store whose jobs to list")])
             }
             guard let store = UUID(uuidString: text) else { throw Problem.notFound("store \(text)") }
+            var cursor: UUID?
+            if let text = request.uri.queryParameters.get("cursor") {
+                guard let id = UUID(uuidString: text) else { throw Problem.validation([.init("cursor", "is not a cursor this API returned")]) }
+                cursor = id
+            }
+            // Newest first, keyset-paginated on (created_at, id) like the store list: the cursor is the
+            // last job's ID, so pages stay stable while new jobs arrive.
             let rows = try await postgres.withConnection { connection in
                 _ = try await visibleStore(store, caller: caller, on: connection)
                 return try await connection.query("""
                     SELECT id, kind, status, current_step, error, created_at, started_at, finished_at
-                    FROM jobs WHERE store_id = \(store) ORDER BY created_at DESC LIMIT \(limit)
+                    FROM jobs
+                    WHERE store_id = \(store)
+                      AND (\(cursor)::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM jobs WHERE id = \(cursor)::uuid AND store_id = \(store)))
+                    ORDER BY created_at DESC, id DESC LIMIT \(limit + 1)
                     """).rows
             }
-            return JSONCoding.response(Page(items: try rows.map(JobSummary.init(row:)), nextCursor: nil))
+            let jobs = try rows.prefix(limit).map(JobSummary.init(row:))
+            return JSONCoding.response(Page(items: jobs, nextCursor: rows.count > limit ? jobs.last?.id : nil))
         }
         api.get("audit") { request, context -> Response in
             let caller = try context.requireCaller()

@@ -108,6 +108,10 @@ public enum OpenAPIDocument {
             "IssuedToken": object(["id": uuid, "tenant_id": uuid, "name": string, "prefix": string, "token": string, "created_at": time],
                                   required: ["id", "tenant_id", "name", "prefix", "token", "created_at"]),
             "RevokedToken": object(["id": uuid, "revoked": string], required: ["id", "revoked"]),
+            "Session": object([
+                "tenant": ref("Tenant"), "token": object(["name": string, "prefix": string], required: ["name", "prefix"]),
+                "simulated_cluster": boolean,
+            ], required: ["tenant", "token", "simulated_cluster"]),
             "Stats": object([
                 "queue_depth": integer, "retry_scheduled": integer, "running_jobs": integer, "live_workers": integer,
                 "jobs_finished_last_minute": integer, "jobs_by_status": ["type": "object", "additionalProperties": integer],
@@ -120,7 +124,8 @@ public enum OpenAPIDocument {
             ])],
             "/metrics": ["get": operation("Prometheus metrics", secured: false, ["200": text("text/plain", "Prometheus text format 0.0.4")])],
             "/openapi.json": ["get": operation("this document", secured: false, ["200": ["description": "OpenAPI 3.1", "content": ["application/json": ["schema": ["type": "object"]]]]])],
-            "/api/stats": ["get": operation("queue depth, running jobs, live workers, jobs finished per minute", ["200": json("Stats", "statistics"), "401": unauthorized])],
+            "/api/stats": ["get": operation("queue depth, retries scheduled and live workers (platform-wide); running jobs, jobs by status and jobs finished in the last minute (the caller's stores, all stores for admins)", ["200": json("Stats", "statistics"), "401": unauthorized])],
+            "/api/me": ["get": operation("the caller's tenant and token, and whether stores land on a simulated cluster", ["200": json("Session", "the caller"), "401": unauthorized])],
             "/api/stores": [
                 "post": operation("create a store (202: the store and its create job)", parameters: [idempotencyKey], body: "CreateStoreRequest",
                                   mutatingErrors.merging(["202": json("StoreAccepted", "accepted; poll the job", headers: location)]) { a, _ in a }),
@@ -144,7 +149,7 @@ public enum OpenAPIDocument {
                 "post": operation("re-run a failed store's job from its failed step", parameters: [path("id"), idempotencyKey],
                                   mutatingErrors.merging(["202": json("StoreAccepted", "accepted; the job again", headers: location), "404": notFound]) { a, _ in a }),
             ],
-            "/api/jobs": ["get": operation("a store's jobs, newest first", parameters: [query("store", uuid, required: true), query("limit", integer)], [
+            "/api/jobs": ["get": operation("a store's jobs, newest first, paged with next_cursor", parameters: [query("store", uuid, required: true), query("limit", integer), query("cursor", string)], [
                 "200": json("JobPage", "jobs"), "401": unauthorized, "404": notFound, "422": problem("store missing"),
             ])],
             "/api/jobs/{id}": ["get": operation("a job: status, steps, progress; include=transitions adds every attempt", parameters: [

@@ -31,8 +31,10 @@ extension Gateway {
 
     func addStatsRoute(to api: RouterGroup<GatewayContext>) {
         api.get("stats") { _, context -> Response in
-            _ = try context.requireCaller()
-            return JSONCoding.response(try await self.stats())
+            // Members see their own jobs; queue depth and live workers describe the shared capacity
+            // every tenant waits on, so they stay platform-wide.
+            let caller = try context.requireCaller()
+            return JSONCoding.response(try await self.stats(tenant: caller.isAdmin ? nil : caller.tenantID))
         }
     }
 
@@ -45,7 +47,8 @@ extension Gateway {
         var jobsByStatus: [String: Int]
     }
 
-    func stats() async throws -> Stats {
+    /// Platform-wide figures, or with `tenant` the job figures of that tenant's stores only.
+    func stats(tenant: UUID? = nil) async throws -> Stats {
         let keys = queue.keys
         let nowMs = Int(Date().timeIntervalSince1970 * 1000)
         let replies = try await redis.pipeline([
@@ -53,10 +56,20 @@ extension Gateway {
             RedisCommand("ZCOUNT", keys.workers, nowMs, "+inf"),
         ])
         var byStatus: [String: Int] = [:]
-        for row in try await postgres.query("SELECT status, count(*) AS n FROM jobs GROUP BY status").rows {
+        let scoped = tenant != nil
+        let tenantID = tenant ?? UUID()
+        for row in try await postgres.query("""
+            SELECT j.status, count(*) AS n FROM jobs j
+            WHERE NOT \(scoped) OR j.store_id IN (SELECT id FROM stores WHERE tenant_id = \(tenantID))
+            GROUP BY j.status
+            """).rows {
             byStatus[try row.decode("status")] = try row.decode("n")
         }
-        let finished = try await postgres.query("SELECT count(*) AS n FROM jobs WHERE finished_at > now() - interval '1 minute'").first!.decode("n", as: Int.self)
+        let finished = try await postgres.query("""
+            SELECT count(*) AS n FROM jobs j
+            WHERE j.finished_at > now() - interval '1 minute'
+              AND (NOT \(scoped) OR j.store_id IN (SELECT id FROM stores WHERE tenant_id = \(tenantID)))
+            """).first!.decode("n", as: Int.self)
         return Stats(
             queueDepth: (replies[0].int ?? 0) + (replies[1].int ?? 0), retryScheduled: replies[1].int ?? 0,
             runningJobs: byStatus["running"] ?? 0, liveWorkers: replies[2].int ?? 0,
