@@ -1,0 +1,647 @@
+"""Assertions on the rendered platform chart (charts/platform), its images and deploy scripts.
+
+Run through scripts/check-charts.sh (tools from scripts/install-tools.sh on PATH). The chart is
+rendered with the real helm binary; nothing here needs a cluster.
+"""
+import base64
+import pathlib
+import re
+import subprocess
+
+import pytest
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "platform"
+VALUES_FILES = ("values.yaml", "values-local.yaml", "values-prod.yaml")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
+EXTERNAL = {
+    "postgresql.enabled": "false", "externalDatabase.existingSecret": "ext-db",
+    "redis.enabled": "false", "externalRedis.existingSecret": "ext-redis",
+}
+KEDA = {"worker.keda.enabled": "true"}
+# Verbs and resources that must never appear in the platform's RBAC.
+FORBIDDEN_VERBS = {"*", "escalate", "bind", "impersonate", "deletecollection"}
+BROAD_ROLES = {"cluster-admin", "admin", "edit"}
+
+pytestmark = pytest.mark.skipif(not CHART.is_dir(), reason="no charts/platform")
+
+
+def render(values_file="values.yaml", extra=None, release="sf", namespace="storefleet", check=True):
+    args = ["helm", "template", release, str(CHART), "--namespace", namespace,
+            "-f", str(CHART / values_file)]
+    for key, value in (extra or {}).items():
+        args += ["--set", f"{key}={value}"]
+    res = subprocess.run(args, capture_output=True, text=True)
+    if not check:
+        return res
+    assert res.returncode == 0, res.stderr
+    return [d for d in yaml.safe_load_all(res.stdout) if d]
+
+
+def by_kind(docs, kind):
+    return [d for d in docs if d["kind"] == kind]
+
+
+def named(docs, kind, name):
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert found, f"{kind}/{name} not rendered"
+    return found[0]
+
+
+def workloads(docs):
+    return [d for d in docs if d["kind"] in WORKLOAD_KINDS]
+
+
+def pod_spec(doc):
+    return doc["spec"]["template"]["spec"]
+
+
+def containers(doc, init=True):
+    spec = pod_spec(doc)
+    return spec["containers"] + (spec.get("initContainers", []) if init else [])
+
+
+def env_of(container):
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+CASES = [(v, None) for v in VALUES_FILES] + [("values.yaml", "external"), ("values-prod.yaml", "keda")]
+IDS = [f"{v}{'+' + x if x else ''}" for v, x in CASES]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=IDS)
+def rendered(request):
+    values_file, variant = request.param
+    extra = {"external": EXTERNAL, "keda": KEDA}.get(variant)
+    return values_file, variant, render(values_file, extra)
+
+
+# --- every container: probes, resources, securityContext, pinned images ------------------------------
+
+def test_probes_on_every_container(rendered):
+    _, _, docs = rendered
+    assert workloads(docs)
+    for w in workloads(docs):
+        for c in containers(w, init=False):
+            name = f"{w['metadata']['name']}/{c['name']}"
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                assert probe in c, f"{name} lacks {probe}"
+
+
+def test_requests_and_limits_on_every_container(rendered):
+    _, _, docs = rendered
+    for w in workloads(docs):
+        for c in containers(w):
+            res = c.get("resources", {})
+            for kind in ("requests", "limits"):
+                for r in ("cpu", "memory"):
+                    assert res.get(kind, {}).get(r), f"{w['metadata']['name']}/{c['name']} lacks {kind}.{r}"
+
+
+def test_security_context_on_every_pod_and_container(rendered):
+    _, _, docs = rendered
+    for w in workloads(docs):
+        pod = pod_spec(w).get("securityContext", {})
+        assert pod.get("runAsNonRoot") is True, w["metadata"]["name"]
+        assert pod.get("seccompProfile", {}).get("type") == "RuntimeDefault", w["metadata"]["name"]
+        assert pod.get("runAsUser", 0) != 0
+        assert not pod_spec(w).get("hostNetwork") and not pod_spec(w).get("hostPID")
+        for c in containers(w):
+            sc = c.get("securityContext", {})
+            name = f"{w['metadata']['name']}/{c['name']}"
+            assert sc.get("runAsNonRoot") is True, name
+            assert sc.get("runAsUser", 0) != 0, name
+            assert sc.get("readOnlyRootFilesystem") is True, name
+            assert sc.get("allowPrivilegeEscalation") is False, name
+            assert sc.get("capabilities", {}).get("drop") == ["ALL"], name
+            assert not sc.get("capabilities", {}).get("add"), name
+            assert sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", name
+            assert not sc.get("privileged"), name
+            assert not any(p.get("hostPort") for p in c.get("ports", [])), name
+
+
+def test_images_pinned(rendered):
+    _, _, docs = rendered
+    for w in workloads(docs):
+        for c in containers(w):
+            image = c["image"]
+            assert ":" in image.rsplit("/", 1)[-1], f"{image} has no tag"
+            assert not image.endswith(":latest"), image
+
+
+def test_latest_or_empty_tag_rejected():
+    for tag in ("latest", ""):
+        res = render(extra={"images.worker.tag": tag}, check=False)
+        assert res.returncode != 0 and "pinned tag" in res.stderr
+
+
+def test_only_service_account_tokens_where_needed(rendered):
+    _, _, docs = rendered
+    for w in workloads(docs):
+        component = w["metadata"]["labels"]["app.kubernetes.io/component"]
+        mounts = pod_spec(w).get("automountServiceAccountToken")
+        if component in ("gateway", "worker"):
+            assert mounts is True and pod_spec(w)["serviceAccountName"] == f"sf-{component}"
+        else:
+            assert mounts is False, f"{w['metadata']['name']} must not mount an API token"
+    for sa in by_kind(docs, "ServiceAccount"):
+        assert sa.get("automountServiceAccountToken") is False
+
+
+def test_writable_paths_are_volumes(rendered):
+    """Read-only root: every path a process writes is a mounted volume."""
+    _, _, docs = rendered
+    for w in workloads(docs):
+        spec = pod_spec(w)
+        volumes = {v["name"] for v in spec.get("volumes", [])}
+        volumes |= {t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates", [])}
+        for c in containers(w):
+            for m in c.get("volumeMounts", []):
+                assert m["name"] in volumes, f"{c['name']} mounts unknown volume {m['name']}"
+            mounts = {m["mountPath"] for m in c.get("volumeMounts", [])}
+            if c["name"] in ("gateway", "worker"):
+                assert "/tmp" in mounts
+            if c["name"] == "worker":
+                env = env_of(c)
+                for var in ("HOME", "HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME", "TMPDIR"):
+                    assert env[var]["value"].startswith("/tmp"), var
+            if c["name"] == "postgres":
+                assert {"/var/lib/postgresql/data", "/var/run/postgresql", "/tmp"} <= mounts
+            if c["name"] == "redis":
+                assert "/data" in mounts
+
+
+# --- secrets: generated or existing, never literal ---------------------------------------------------
+
+def _secret_values(docs):
+    out = {}
+    for s in by_kind(docs, "Secret"):
+        assert "stringData" not in s, f"{s['metadata']['name']} uses stringData"
+        for key, value in (s.get("data") or {}).items():
+            out[(s["metadata"]["name"], key)] = base64.b64decode(value).decode()
+    return out
+
+
+def test_generated_secrets_are_random_and_kept():
+    first, second = _secret_values(render()), _secret_values(render())
+    assert set(first) == {("sf-postgresql", "password"), ("sf-redis", "password"), ("sf-bootstrap-admin", "token")}
+    values_text = "".join((CHART / v).read_text() for v in VALUES_FILES)
+    for key, value in first.items():
+        # Random per render without a cluster (lookup finds nothing), so never a value from a file.
+        assert value != second[key], f"{key} is not generated"
+        assert value not in values_text
+        assert len(value) >= 32
+    assert first[("sf-bootstrap-admin", "token")].startswith("sfk_")
+    for s in by_kind(render(), "Secret"):
+        # Kept on uninstall like the volumes whose data they unlock; reused on upgrade through lookup.
+        assert s["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    assert 'lookup "v1" "Secret"' in helpers and "randAlphaNum" in helpers
+
+
+def test_existing_secrets_render_no_secret():
+    docs = render(extra={
+        **EXTERNAL, "bootstrapAdmin.existingSecret": "my-admin", "bootstrapAdmin.key": "tok",
+    })
+    assert not by_kind(docs, "Secret")
+    gw = named(docs, "Deployment", "sf-gateway")
+    vol = [v for v in pod_spec(gw)["volumes"] if v["name"] == "bootstrap-token"][0]
+    assert vol["secret"]["secretName"] == "my-admin"
+    assert vol["secret"]["items"] == [{"key": "tok", "path": "token"}]
+    for name in ("sf-gateway", "sf-worker"):
+        env = env_of(containers(named(docs, "Deployment", name))[0])
+        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "ext-db", "key": "database-url"}
+        assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "ext-redis", "key": "redis-url"}
+    assert not [d for d in docs if d["kind"] == "StatefulSet"], "external backends: no built-in StatefulSets"
+
+
+def test_no_literal_credentials_in_env(rendered):
+    _, _, docs = rendered
+    for w in workloads(docs):
+        for c in containers(w):
+            for e in c.get("env", []):
+                name = e["name"]
+                if "valueFrom" in e:
+                    continue
+                value = str(e.get("value", ""))
+                if re.search(r"PASSWORD|SECRET|TOKEN|AUTH", name) and not name.endswith("_FILE"):
+                    pytest.fail(f"{c['name']}: {name} is a literal, not a secretKeyRef")
+                m = re.match(r"^[a-z]+://([^@/]*)@", value)
+                if m:
+                    password = m.group(1).split(":", 1)[1] if ":" in m.group(1) else ""
+                    assert re.fullmatch(r"\$\([A-Z_]+\)", password), f"{c['name']}: {name} embeds a literal password"
+                    ref = password[2:-1]
+                    names = [x["name"] for x in c["env"]]
+                    assert ref in names and names.index(ref) < names.index(name), f"{ref} must be defined before {name}"
+                    assert "secretKeyRef" in env_of(c)[ref]["valueFrom"]
+
+
+def test_redis_persistence_and_noeviction():
+    docs = render()
+    redis = named(docs, "StatefulSet", "sf-redis")
+    args = containers(redis)[0]["args"]
+    pairs = dict(zip(args[1::2], args[2::2]))
+    assert pairs["--appendonly"] == "yes" and pairs["--maxmemory-policy"] == "noeviction"
+    assert pairs["--requirepass"] == "$(REDIS_PASSWORD)"
+    assert redis["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+    pg = named(docs, "StatefulSet", "sf-postgresql")
+    assert pg["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+
+
+def test_storage_class():
+    for values_file, expected in (("values.yaml", None), ("values-prod.yaml", "local-path")):
+        for sts in by_kind(render(values_file), "StatefulSet"):
+            assert sts["spec"]["volumeClaimTemplates"][0]["spec"].get("storageClassName") == expected
+
+
+# --- RBAC ------------------------------------------------------------------------------------------
+
+def _rules(docs, name):
+    return named(docs, "ClusterRole", f"sf-{name}")["rules"]
+
+
+def test_rbac_has_no_wildcards_or_broad_bindings(rendered):
+    _, _, docs = rendered
+    for role in by_kind(docs, "ClusterRole") + by_kind(docs, "Role"):
+        for rule in role["rules"]:
+            assert "nonResourceURLs" not in rule
+            for field in ("apiGroups", "resources", "verbs", "resourceNames"):
+                assert not any("*" in x for x in rule.get(field, [])), f"{role['metadata']['name']}: wildcard in {field}"
+            assert not FORBIDDEN_VERBS & set(rule["verbs"]), f"{role['metadata']['name']}: {rule['verbs']}"
+            assert not {"nodes", "clusterroles", "clusterrolebindings", "customresourcedefinitions",
+                        "serviceaccounts/token", "pods/exec", "pods/attach", "certificatesigningrequests"} & set(rule["resources"])
+    for binding in by_kind(docs, "ClusterRoleBinding") + by_kind(docs, "RoleBinding"):
+        assert binding["roleRef"]["name"] not in BROAD_ROLES, binding["metadata"]["name"]
+        assert binding["roleRef"]["name"].startswith("sf-")
+        for s in binding["subjects"]:
+            assert s["kind"] == "ServiceAccount" and s["namespace"] == "storefleet"
+
+
+def test_gateway_reads_only_store_credentials():
+    docs = render()
+    assert _rules(docs, "gateway") == [{
+        "apiGroups": [""], "resources": ["secrets"], "resourceNames": ["store-credentials"], "verbs": ["get"],
+    }]
+    binding = named(docs, "ClusterRoleBinding", "sf-gateway")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sf-gateway", "namespace": "storefleet"}]
+
+
+def _grants(rules):
+    out = {}
+    for r in rules:
+        for g in r["apiGroups"]:
+            for res in r["resources"]:
+                out.setdefault((g, res), set()).update(r["verbs"])
+    return out
+
+
+def _store_chart_kinds():
+    """(group, plural) of everything the store charts render, over all their values files."""
+    plural = {"Deployment": "deployments", "StatefulSet": "statefulsets", "Job": "jobs", "Service": "services",
+              "ConfigMap": "configmaps", "ServiceAccount": "serviceaccounts", "Secret": "secrets",
+              "PersistentVolumeClaim": "persistentvolumeclaims", "Ingress": "ingresses", "Role": "roles",
+              "RoleBinding": "rolebindings", "NetworkPolicy": "networkpolicies"}
+    kinds = set()
+    for chart in ("woocommerce", "medusa"):
+        for values_file in VALUES_FILES:
+            out = subprocess.run(
+                ["helm", "template", "shop1", str(REPO / "charts" / chart), "-n", "store-my-shop",
+                 "-f", str(REPO / "charts" / chart / values_file), "--set", "store.name=my-shop",
+                 "--set", "store.id=0b9c4a8e-1111-4c22-9333-444455556666", "--set", "store.host=my-shop.example.com"],
+                check=True, capture_output=True, text=True).stdout
+            for d in yaml.safe_load_all(out):
+                if d:
+                    group = d["apiVersion"].rsplit("/", 1)[0] if "/" in d["apiVersion"] else ""
+                    assert d["kind"] in plural, f"{chart} renders {d['kind']}: add it to the worker's ClusterRole"
+                    kinds.add((group, plural[d["kind"]]))
+    return kinds
+
+
+def test_worker_can_install_every_store_chart_kind():
+    grants = _grants(_rules(render(), "worker"))
+    kinds = _store_chart_kinds()
+    assert kinds, "store charts rendered nothing"
+    for kind in kinds:
+        # helm: get (ownership, three-way merge), create, patch (upgrade), delete (uninstall).
+        assert {"get", "create", "patch", "delete"} <= grants.get(kind, set()), f"worker cannot manage {kind}"
+
+
+def test_worker_rules_cover_the_provisioning_steps():
+    """Every resource the Swift steps address through Paths.* is granted with the verbs they use."""
+    steps = "".join(p.read_text() for p in sorted((REPO / "Sources" / "Provisioning").rglob("*.swift")))
+    used = set()
+    for m in re.finditer(r'Paths\.core\([^,()]+,\s*"([a-z]+)"', steps):
+        used.add(("", m.group(1)))
+    for m in re.finditer(r'Paths\.group\(\s*(?:"([a-z0-9.]+)/v1"|group)\s*,[^,()]+,\s*(?:"([a-z]+)"|plural)', steps):
+        if m.group(1) and m.group(2):
+            used.add((m.group(1), m.group(2)))
+    if "Paths.namespace(" in steps:
+        used.add(("", "namespaces"))
+    # Tuples iterated by the readiness step: ("apps/v1", "deployments"), ...
+    for m in re.finditer(r'\("([a-z0-9.]+)/v1",\s*"([a-z]+)"\)', steps):
+        used.add((m.group(1), m.group(2)))
+    assert {("", "namespaces"), ("", "secrets"), ("", "resourcequotas"), ("", "limitranges"),
+            ("networking.k8s.io", "networkpolicies"), ("apps", "deployments"), ("", "pods"), ("", "events")} <= used
+    grants = _grants(_rules(render(), "worker"))
+    for kind in used:
+        assert "get" in grants.get(kind, set()), f"worker cannot read {kind}"
+    assert {"get", "create", "patch", "delete"} <= grants[("", "namespaces")]
+    for kind in (("", "resourcequotas"), ("", "limitranges"), ("networking.k8s.io", "networkpolicies")):
+        assert {"create", "patch"} <= grants[kind], f"server-side apply of {kind}"
+    assert {"get", "create", "list", "update", "delete"} <= grants[("", "secrets")]  # store-credentials + helm records
+    assert grants[("", "pods")] <= {"get", "list", "watch"}, "the worker only reads pods"
+    assert grants[("", "events")] <= {"get", "list", "watch"}
+    assert grants.get(("", "services/proxy")) == {"get"}
+
+
+def test_every_worker_rule_is_explained():
+    text = (CHART / "templates" / "rbac.yaml").read_text()
+    role = text.split("kind: ClusterRole\n", 1)[1].split("---", 1)[0]
+    lines = role.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("- apiGroups:"):
+            assert lines[i - 1].strip().startswith("#"), f"rule without a comment: {line.strip()} {lines[i + 1].strip()}"
+
+
+def test_rbac_create_false_keeps_service_accounts():
+    docs = render(extra={"rbac.create": "false"})
+    assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
+    assert {s["metadata"]["name"] for s in by_kind(docs, "ServiceAccount")} == {"sf-gateway", "sf-worker"}
+
+
+# --- the processes' configuration -------------------------------------------------------------------
+
+def _known_variables():
+    text = "".join(p.read_text() for p in (REPO / "Sources").rglob("*.swift"))
+    names = set(re.findall(r'\b(?:reader|ConfigurationReader\(\))\.\w+\(\s*"([A-Z][A-Z0-9_]+)"', text))
+    names |= set(re.findall(r'environment\["([A-Z][A-Z0-9_]+)"\]', text))
+    assert {"DATABASE_URL", "REDIS_URL", "GATEWAY_HOST", "WORKER_HTTP_HOST", "HELM_BIN", "CHARTS_DIR"} <= names
+    return names
+
+
+def test_env_names_are_settings_the_processes_read():
+    known = _known_variables()
+    # Read by helm, by libc/Foundation, or only used for $(VAR) expansion inside the manifest.
+    others = {"HOME", "TMPDIR", "HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME",
+              "STOREFLEET_DB_PASSWORD", "STOREFLEET_REDIS_PASSWORD"}
+    docs = render("values-prod.yaml")
+    for name in ("sf-gateway", "sf-worker"):
+        for e in containers(named(docs, "Deployment", name))[0]["env"]:
+            assert e["name"] in known | others, f"{name}: {e['name']} is read by nothing"
+
+
+def test_gateway_settings():
+    docs = render("values-prod.yaml")
+    gw = named(docs, "Deployment", "sf-gateway")
+    c = containers(gw)[0]
+    env = env_of(c)
+    assert env["GATEWAY_HOST"]["value"] == "0.0.0.0"
+    assert env["GATEWAY_PORT"]["value"] == str(c["ports"][0]["containerPort"])
+    assert env["STORE_DOMAIN"]["value"] == "stores.example.com" and env["STORE_TLS"]["value"] == "true"
+    token = env["BOOTSTRAP_ADMIN_TOKEN_FILE"]["value"]
+    mount = [m for m in c["volumeMounts"] if token.startswith(m["mountPath"] + "/")]
+    assert mount and mount[0]["readOnly"] is True
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    svc = named(docs, "Service", "sf-gateway")
+    assert svc["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_worker_settings():
+    for values_file in VALUES_FILES:
+        docs = render(values_file)
+        w = named(docs, "Deployment", "sf-worker")
+        c = containers(w)[0]
+        env = env_of(c)
+        assert env["WORKER_HTTP_HOST"]["value"] == "0.0.0.0"
+        assert env["WORKER_HTTP_PORT"]["value"] == str(c["ports"][0]["containerPort"])
+        assert env["HELM_BIN"]["value"] == "/usr/local/bin/helm"
+        assert env["CHARTS_DIR"]["value"] == "/opt/storefleet/charts"
+        assert env["WORKER_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+        assert "KUBECONFIG" not in env, "in a pod the worker uses its service account"
+        grace = int(env["WORKER_SHUTDOWN_GRACE"]["value"].rstrip("s"))
+        assert pod_spec(w)["terminationGracePeriodSeconds"] > grace
+        values = yaml.safe_load((CHART / values_file).read_text())
+        stores = {**yaml.safe_load((CHART / "values.yaml").read_text())["stores"], **values.get("stores", {})}
+        assert env["INGRESS_CLASS"]["value"] == stores["ingressClass"]
+        assert env["STORE_DOMAIN"]["value"] == stores["domain"]
+
+
+def test_prod_values():
+    docs = render("values-prod.yaml")
+    worker_env = env_of(containers(named(docs, "Deployment", "sf-worker"))[0])
+    assert worker_env["STORE_TLS"]["value"] == "true"
+    assert worker_env["TLS_CLUSTER_ISSUER"]["value"] == "letsencrypt-prod"
+    assert worker_env["STORAGE_CLASS"]["value"] == "local-path"
+    assert worker_env["INGRESS_NAMESPACE"]["value"] == "kube-system"
+    ing = named(docs, "Ingress", "sf-gateway")
+    assert ing["spec"]["tls"] == [{"hosts": ["storefleet.example.com"], "secretName": "storefleet-gateway-tls"}]
+    assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    assert ing["spec"]["ingressClassName"] == "traefik"
+
+
+def test_local_values():
+    docs = render("values-local.yaml")
+    ing = named(docs, "Ingress", "sf-gateway")
+    assert ing["spec"]["rules"][0]["host"].endswith(".127.0.0.1.nip.io")
+    assert "tls" not in ing["spec"]
+    assert ing["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/"
+    assert not by_kind(docs, "HorizontalPodAutoscaler"), "kind has no metrics-server"
+    assert named(docs, "Deployment", "sf-worker")["spec"]["replicas"] == 2
+    # The images up.sh builds and loads.
+    up = (REPO / "deploy" / "kind" / "up.sh").read_text()
+    tag = re.search(r'IMAGE_TAG="([^"]+)"', up).group(1)
+    for name in ("gateway", "worker"):
+        image = containers(named(docs, "Deployment", f"sf-{name}"))[0]["image"]
+        assert image == f"storefleet/{name}:{tag}" and f'"storefleet/{name}:$IMAGE_TAG"' in up
+
+
+# --- scaling, availability ------------------------------------------------------------------------
+
+def test_autoscaling_and_replicas():
+    docs = render()
+    hpa = named(docs, "HorizontalPodAutoscaler", "sf-worker")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "sf-worker"}
+    assert "replicas" not in named(docs, "Deployment", "sf-worker")["spec"], "the HPA owns replicas"
+    assert named(docs, "Deployment", "sf-gateway")["spec"]["replicas"] == 2
+    docs = render(extra={"worker.autoscaling.enabled": "false", "worker.replicas": "5"})
+    assert named(docs, "Deployment", "sf-worker")["spec"]["replicas"] == 5
+    assert not by_kind(docs, "HorizontalPodAutoscaler")
+
+
+def test_pod_disruption_budgets(rendered):
+    _, _, docs = rendered
+    pdbs = {p["metadata"]["name"]: p for p in by_kind(docs, "PodDisruptionBudget")}
+    for name in ("sf-gateway", "sf-worker"):
+        deploy = named(docs, "Deployment", name)
+        assert pdbs[name]["spec"]["selector"]["matchLabels"] == deploy["spec"]["selector"]["matchLabels"]
+        assert pdbs[name]["spec"]["maxUnavailable"] >= 1, "a drain must always be able to proceed"
+        assert deploy["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def _check_scaled_object(so, list_name):
+    """The ScaledObject fields this chart uses, against KEDA v2's keda.sh/v1alpha1 schema (its CRD is
+    not in kubernetes-validate's schemas)."""
+    assert so["apiVersion"] == "keda.sh/v1alpha1"
+    spec = so["spec"]
+    assert set(spec) <= {"scaleTargetRef", "minReplicaCount", "maxReplicaCount", "pollingInterval",
+                         "cooldownPeriod", "triggers", "advanced", "idleReplicaCount", "fallback"}
+    assert set(spec["scaleTargetRef"]) <= {"apiVersion", "kind", "name", "envSourceContainerName"}
+    for key in ("minReplicaCount", "maxReplicaCount", "pollingInterval", "cooldownPeriod"):
+        assert isinstance(spec[key], int)
+    assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+    (trigger,) = spec["triggers"]
+    assert set(trigger) <= {"type", "metadata", "authenticationRef", "name", "metricType", "useCachedMetrics"}
+    assert trigger["type"] == "redis"
+    meta = trigger["metadata"]
+    assert all(isinstance(v, str) for v in meta.values()), "trigger metadata values are strings"
+    assert meta["listName"] == list_name and int(meta["listLength"]) >= 1
+    assert re.fullmatch(r"[a-z0-9.-]+:\d+", meta["address"])
+    return trigger
+
+
+def test_keda_scaled_object_on_queue_length():
+    docs = render(extra={**KEDA, "redisKeyPrefix": "sf-prod"})
+    assert not by_kind(docs, "HorizontalPodAutoscaler"), "KEDA creates its own HPA"
+    assert "replicas" not in named(docs, "Deployment", "sf-worker")["spec"]
+    so = named(docs, "ScaledObject", "sf-worker")
+    assert so["spec"]["scaleTargetRef"]["name"] == "sf-worker"
+    trigger = _check_scaled_object(so, "sf-prod:queue")
+    assert trigger["metadata"]["address"] == "sf-redis.storefleet.svc:6379"
+    auth = named(docs, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": "sf-redis", "key": "password"}]
+    # The RedisKeys prefix and list name the engine uses.
+    keys = (REPO / "Sources" / "Jobs" / "RedisKeys.swift").read_text()
+    assert 'var queue: String { "\\(prefix):queue" }' in keys
+    # KEDA's operator may reach Redis.
+    netpol = named(docs, "NetworkPolicy", "sf-queue")
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}} in netpol["spec"]["ingress"][0]["from"]
+
+
+def test_keda_with_external_redis():
+    docs = render(extra={**KEDA, **EXTERNAL, "worker.keda.redis.address": "redis.example.com:6379",
+                         "worker.keda.redis.passwordSecret.name": "ext-redis-pw",
+                         "worker.keda.redis.passwordSecret.key": "password"})
+    trigger = _check_scaled_object(named(docs, "ScaledObject", "sf-worker"), "storefleet:queue")
+    assert trigger["metadata"]["address"] == "redis.example.com:6379"
+    auth = named(docs, "TriggerAuthentication", "sf-worker-redis")
+    assert auth["spec"]["secretTargetRef"][0]["name"] == "ext-redis-pw"
+
+
+@pytest.mark.parametrize("extra,message", [
+    ({"worker.keda.enabled": "true", "worker.keda.minReplicaCount": "0"}, "minReplicaCount must be at least 1"),
+    ({"postgresql.enabled": "false"}, "no database"),
+    ({"redis.enabled": "false"}, "no Redis"),
+    ({"externalDatabase.existingSecret": "x"}, "choose one database"),
+    ({"stores.failedStorePolicy": "maybe"}, "keep or delete"),
+    ({"host": ""}, "host is required"),
+])
+def test_contradictory_values_fail_clearly(extra, message):
+    res = render(extra=extra, check=False)
+    assert res.returncode != 0 and message in res.stderr, res.stderr
+
+
+def test_network_policies_fence_the_data_stores():
+    docs = render()
+    for name, port in (("sf-database", 5432), ("sf-queue", 6379)):
+        np = named(docs, "NetworkPolicy", name)
+        assert np["spec"]["policyTypes"] == ["Ingress"]
+        (rule,) = np["spec"]["ingress"]
+        components = {f["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for f in rule["from"]}
+        assert components == {"gateway", "worker"}
+        assert rule["ports"] == [{"protocol": "TCP", "port": port}]
+
+
+def test_ingress_one_host_for_dashboard_and_api():
+    docs = render(extra={"host": "sf.example.org", "ingress.tls.enabled": "true", "ingress.tls.clusterIssuer": "le"})
+    ing = named(docs, "Ingress", "sf-gateway")
+    (rule,) = ing["spec"]["rules"]
+    assert rule["host"] == "sf.example.org"
+    assert rule["http"]["paths"] == [{"path": "/", "pathType": "Prefix", "backend": {
+        "service": {"name": "sf-gateway", "port": {"name": "http"}}}}]
+    assert ing["spec"]["tls"] == [{"hosts": ["sf.example.org"], "secretName": "sf-tls"}]
+    assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "le"
+    # SSE through nginx: unbuffered, longer than one event stream.
+    default = named(render(), "Ingress", "sf-gateway")["metadata"]["annotations"]
+    assert default["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    assert int(default["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > 300
+
+
+# --- images and scripts -------------------------------------------------------------------------------
+
+def _dockerfile(name):
+    return (REPO / "deploy" / "images" / name / "Dockerfile").read_text()
+
+
+def test_dockerfiles_build_the_right_products_with_their_resources():
+    package = (REPO / "Package.swift").read_text()
+    products = dict(re.findall(r'\.executable\(name: "([^"]+)", targets: \["([^"]+)"\]\)', package))
+    assert "storefleet-gateway" in products and "storefleet-worker" in products
+    # Targets with resources: their bundles (storefleet_<Target>.resources) must ship next to the binaries.
+    with_resources = set(re.findall(r'name: "(\w+)",(?:(?!\.target|\.executableTarget).)*?resources:', package, re.S))
+    assert with_resources == {"Jobs", "GatewayKit"}, f"new resource bundles: {with_resources}; copy them in the Dockerfiles"
+    needs = {"gateway": {"Jobs", "GatewayKit"}, "worker": {"Jobs"}}
+    for name, bundles in needs.items():
+        text = _dockerfile(name)
+        assert f"--product storefleet-{name}" in text and "--static-swift-stdlib" in text
+        for target in bundles:
+            assert f"storefleet_{target}.resources" in text
+        assert re.search(r"^FROM swift:\d+\.\d+(\.\d+)?-bookworm AS build$", text, re.M)
+        runtime = text.rsplit("\nFROM ", 1)[1]
+        assert runtime.startswith("debian:12.") and "-slim" in runtime.splitlines()[0]
+        packages = re.search(r"--no-install-recommends ([^\\\n]+)", runtime).group(1).split()
+        assert set(packages) == {"ca-certificates", "libpq5", "libhiredis0.14", "libcurl4"}
+        assert re.search(r"^USER 10001:10001$", runtime, re.M)
+        assert re.search(rf'^ENTRYPOINT \["/opt/storefleet/bin/storefleet-{name}"\]$', runtime, re.M)
+        ignore = (REPO / "deploy" / "images" / name / "Dockerfile.dockerignore").read_text()
+        assert ignore.splitlines()[1] == "*" or "\n*\n" in ignore
+
+
+def test_worker_image_pins_helm_and_ships_the_store_charts():
+    text = _dockerfile("worker")
+    req = (REPO / "deploy" / "images" / "worker" / "helm-requirements.txt").read_text()
+    tools = (REPO / "scripts" / "install-tools.sh").read_text()
+    pkg = re.search(r'layer_pkg="([^"]+)"', tools).group(1)
+    assert pkg in req and re.search(r"--hash=sha256:[0-9a-f]{64}", req)
+    assert "--require-hashes" in text and "sha256sum -c helm.sha256" in text
+    helm_version = re.search(r'helm_version="([^"]+)"', tools).group(1)
+    assert f"grep -qx '{helm_version}'" in text
+    assert re.fullmatch(r"[0-9a-f]{64}  /out/helm\n", (REPO / "deploy" / "images" / "worker" / "helm.sha256").read_text())
+    for chart in ("woocommerce", "medusa"):
+        assert f"COPY charts/{chart} /opt/storefleet/charts/{chart}" in text
+    assert "HELM_BIN=/usr/local/bin/helm" in text and "CHARTS_DIR=/opt/storefleet/charts" in text
+
+
+def test_deploy_scripts_pin_versions_and_fail_fast():
+    scripts = sorted((REPO / "deploy").rglob("*.sh"))
+    assert {p.name for p in scripts} >= {"up.sh", "down.sh", "install.sh"}
+    for p in scripts:
+        text = p.read_text()
+        assert text.startswith("#!/usr/bin/env bash\n") and "\nset -euo pipefail\n" in text, p
+    up = (REPO / "deploy" / "kind" / "up.sh").read_text()
+    assert re.search(r'KIND_NODE_IMAGE="\$\{KIND_NODE_IMAGE:-kindest/node:v\d+\.\d+\.\d+', up)
+    assert re.search(r'INGRESS_NGINX_CHART_VERSION="\d+\.\d+\.\d+"', up)
+    k3s = (REPO / "deploy" / "k3s" / "install.sh").read_text()
+    assert re.search(r'K3S_VERSION="\$\{K3S_VERSION:-v\d+\.\d+\.\d+\+k3s\d+\}"', k3s)
+    assert re.search(r'CERT_MANAGER_VERSION="v\d+\.\d+\.\d+"', k3s)
+    assert re.search(r'INGRESS_NGINX_CHART_VERSION="\d+\.\d+\.\d+"', k3s)
+    assert "--version" in up and "--version" in k3s
+    kind_config = yaml.safe_load((REPO / "deploy" / "kind" / "kind-config.yaml").read_text())
+    ports = {m["containerPort"]: m["hostPort"] for m in kind_config["nodes"][0]["extraPortMappings"]}
+    assert ports == {80: 80, 443: 443}
+
+
+def test_postgres_connections_fit_the_largest_scale_out():
+    """Every pod may open DATABASE_POOL_SIZE connections; the built-in server must accept them all."""
+    for values_file in VALUES_FILES:
+        docs = render(values_file)
+        hpas = {h["spec"]["scaleTargetRef"]["name"]: h["spec"]["maxReplicas"] for h in by_kind(docs, "HorizontalPodAutoscaler")}
+        total = 0
+        for name in ("sf-gateway", "sf-worker"):
+            deploy = named(docs, "Deployment", name)
+            pods = hpas.get(name, deploy["spec"].get("replicas", 1)) + 1  # +1: maxSurge during a rollout
+            total += pods * int(env_of(containers(deploy)[0])["DATABASE_POOL_SIZE"]["value"])
+        args = containers(named(docs, "StatefulSet", "sf-postgresql"))[0]["args"]
+        limit = int(args[args.index("-c") + 1].split("=")[1])
+        assert total + 3 <= limit, f"{values_file}: up to {total} connections, max_connections {limit}"
