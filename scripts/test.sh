@@ -13,19 +13,10 @@ cd "$repo"
 say() { printf '\n==> %s\n' "$*"; }
 
 # --- 1. prerequisites ---------------------------------------------------------------------------
-packages=(pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev redis-server postgresql postgresql-client
-  python3 python3-venv python3-pip shellcheck ca-certificates)
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing Debian packages: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/lib/debian.sh
+source scripts/lib/debian.sh
+ensure_debian_packages pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev redis-server postgresql postgresql-client \
+  python3 python3-venv python3-pip shellcheck ca-certificates chromium chromium-driver
 command -v swift >/dev/null || { echo "test.sh: swift is not on PATH (Swift 6.2 or newer is required)" >&2; exit 1; }
 
 say "tools (helm, kubectl, kubernetes-validate, hadolint, pytest)"

@@ -1,0 +1,180 @@
+# shellcheck shell=bash
+# A whole Storefleet on one machine, on loopback: Postgres and Redis (scripts/services.sh), kube-sim or
+# a real cluster, the gateway and any number of workers, each a process whose log and PID live under
+# $STACK_DIR. Sourced by scripts/run.sh, e2e.sh, chaos.sh, bench-scale.sh and browser-test.sh.
+#
+#   stack_init DIR [BIN_DIR]     where state, logs and PIDs go; BIN_DIR holds the built executables
+#   stack_services               start Postgres and Redis; exports DATABASE_URL, REDIS_URL
+#   stack_sim [kube-sim args]    start kube-sim; exports KUBECONFIG, SIM_URL, SIM_TOKEN, SIM_CA
+#   stack_gateway [PORT]         start the gateway; exports GATEWAY_URL, ADMIN_TOKEN
+#   stack_worker NAME            start (or restart) worker NAME
+#   stack_kill NAME [SIGNAL]     kill a process and everything it started (a pod's processes die with it)
+#   stack_stop                   stop every process, then the servers
+#   sim_api METHOD PATH [BODY]   an admin call to kube-sim
+# Settings for the processes come from the environment (STACK_WORKER_ENV adds "K=V" words for workers).
+
+STACK_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+stack_init() {
+  STACK_DIR=$1
+  STACK_BIN=${2:-$STACK_REPO/.build/debug}
+  mkdir -p "$STACK_DIR/logs" "$STACK_DIR/pids"
+  chmod 755 "$STACK_DIR"
+  STACK_KEEP_SERVICES=${STACK_KEEP_SERVICES:-0}
+  export STACK_DIR STACK_BIN
+}
+
+stack_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+stack_random_token() { # 40 characters from the OS CSPRNG, after the API's token prefix
+  python3 -c 'import secrets; print("sfk_" + secrets.token_urlsafe(30))'
+}
+
+stack_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+stack_services() {
+  DATABASE_URL="$("$STACK_REPO/scripts/services.sh" postgres start "$STACK_DIR/postgres")"
+  REDIS_URL="$("$STACK_REPO/scripts/services.sh" redis start "$STACK_DIR/redis")"
+  export DATABASE_URL REDIS_URL
+}
+
+# Starts a process in the background with its output in logs/NAME.log; its PID in pids/NAME.
+stack_spawn() {
+  local name=$1
+  shift
+  "$@" >>"$STACK_DIR/logs/$name.log" 2>&1 &
+  echo $! >"$STACK_DIR/pids/$name"
+}
+
+stack_pid() { cat "$STACK_DIR/pids/$1" 2>/dev/null || true; }
+
+stack_alive() {
+  local pid
+  pid=$(stack_pid "$1")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# Waits until FILE contains PATTERN, or fails naming the log to read.
+stack_wait_for() {
+  local name=$1 pattern=$2 seconds=${3:-60} waited=0
+  until grep -q "$pattern" "$STACK_DIR/logs/$name.log" 2>/dev/null; do
+    if ! stack_alive "$name"; then
+      echo "stack: $name exited; the end of its log:" >&2
+      tail -n 20 "$STACK_DIR/logs/$name.log" >&2
+      return 1
+    fi
+    sleep 0.2
+    waited=$((waited + 1))
+    if [ "$waited" -ge $((seconds * 5)) ]; then
+      echo "stack: $name did not say '$pattern' within ${seconds}s; see $STACK_DIR/logs/$name.log" >&2
+      return 1
+    fi
+  done
+}
+
+stack_sim() {
+  SIM_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+  stack_spawn kube-sim "$STACK_BIN/kube-sim" --state-dir "$STACK_DIR/kube-sim" --token "$SIM_TOKEN" "$@"
+  stack_wait_for kube-sim "kube-sim ready" 60
+  SIM_URL=$(cat "$STACK_DIR/kube-sim/url")
+  SIM_CA="$STACK_DIR/kube-sim/ca.crt"
+  KUBECONFIG="$STACK_DIR/kube-sim/kubeconfig"
+  export SIM_TOKEN SIM_URL SIM_CA KUBECONFIG
+}
+
+sim_api() {
+  local method=$1 path=$2 body=${3:-}
+  local args=(-sS --fail-with-body --max-time 30 --cacert "$SIM_CA" -H "Authorization: Bearer $SIM_TOKEN" -X "$method")
+  [ -z "$body" ] || args+=(-H "Content-Type: application/json" --data-binary "$body")
+  curl "${args[@]}" "$SIM_URL$path"
+}
+
+stack_gateway() {
+  local port=${1:-$(stack_free_port)}
+  ADMIN_TOKEN=${ADMIN_TOKEN:-$(stack_random_token)}
+  GATEWAY_URL="http://127.0.0.1:$port"
+  export ADMIN_TOKEN GATEWAY_URL
+  BOOTSTRAP_ADMIN_TOKEN="$ADMIN_TOKEN" GATEWAY_HOST=127.0.0.1 GATEWAY_PORT="$port" \
+    stack_spawn gateway "$STACK_BIN/storefleet-gateway"
+  local waited=0
+  until curl -sf --max-time 2 "$GATEWAY_URL/readyz" >/dev/null 2>&1; do
+    if ! stack_alive gateway || [ "$waited" -ge 600 ]; then
+      echo "stack: the gateway did not become ready; the end of its log:" >&2
+      tail -n 20 "$STACK_DIR/logs/gateway.log" >&2
+      return 1
+    fi
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+}
+
+stack_worker() {
+  local name=$1
+  # shellcheck disable=SC2086 # STACK_WORKER_ENV is a list of K=V words on purpose
+  stack_spawn "$name" env WORKER_ID="$name" WORKER_HTTP_PORT=0 ${STACK_WORKER_ENV:-} "$STACK_BIN/storefleet-worker"
+}
+
+# Every descendant of a PID, deepest first. The worker runs helm in a process group of its own (so
+# that a step timeout can kill helm and its children), so killing the worker's group would not reach it.
+stack_descendants() {
+  python3 - "$1" <<'PY'
+import os, sys
+parents = {}
+for entry in os.listdir("/proc"):
+    if entry.isdigit():
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                parents.setdefault(int(handle.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+        except OSError:
+            pass
+def walk(pid):
+    for child in parents.get(pid, []):
+        yield from walk(child)
+        yield child
+print(" ".join(str(p) for p in walk(int(sys.argv[1]))))
+PY
+}
+
+stack_kill() {
+  local name=$1 signal=${2:-KILL} pid
+  pid=$(stack_pid "$name")
+  [ -n "$pid" ] || return 0
+  local tree
+  tree=$(stack_descendants "$pid")
+  kill "-$signal" "$pid" 2>/dev/null || true
+  # shellcheck disable=SC2086
+  [ -z "$tree" ] || kill "-$signal" $tree 2>/dev/null || true
+  if [ "$signal" = KILL ]; then
+    wait "$pid" 2>/dev/null || true
+  fi
+}
+
+stack_stop() {
+  local file name
+  for file in "$STACK_DIR"/pids/*; do
+    [ -e "$file" ] || continue
+    name=$(basename "$file")
+    stack_alive "$name" && stack_kill "$name" TERM
+  done
+  sleep 1
+  for file in "$STACK_DIR"/pids/*; do
+    [ -e "$file" ] || continue
+    name=$(basename "$file")
+    stack_alive "$name" && stack_kill "$name" KILL
+    rm -f "$file"
+  done
+  if [ "$STACK_KEEP_SERVICES" != 1 ]; then
+    "$STACK_REPO/scripts/services.sh" postgres stop "$STACK_DIR/postgres" >/dev/null 2>&1 || true
+    "$STACK_REPO/scripts/services.sh" redis stop "$STACK_DIR/redis" >/dev/null 2>&1 || true
+  fi
+}
+
+# An authenticated API call to the gateway; prints the body, fails on HTTP errors.
+api() {
+  local method=$1 path=$2 body=${3:-} token=${API_TOKEN:-$ADMIN_TOKEN}
+  local args=(-sS --fail-with-body --max-time 30 -H "Authorization: Bearer $token" -X "$method")
+  [ -z "$body" ] || args+=(-H "Content-Type: application/json" --data-binary "$body")
+  curl "${args[@]}" "$GATEWAY_URL$path"
+}

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Drives and checks the end-to-end, chaos and scaling runs through the public API (standard library only).
+
+    proof.py workload --stores N [--report FILE] [--deadline S]   create N stores, wait, delete them, wait
+    proof.py verify --report FILE [--journal FILE] [--kills FILE] [--all-succeed]
+    proof.py create-and-wait --stores N --report FILE             (bench-scale: creates only)
+
+Reads GATEWAY_URL and ADMIN_TOKEN, and for verify SIM_URL, SIM_TOKEN and SIM_CA. Exits non-zero with
+one line per broken promise.
+"""
+import argparse
+import collections
+import concurrent.futures
+import datetime
+import json
+import os
+import ssl
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+GATEWAY = os.environ.get("GATEWAY_URL", "")
+ADMIN = os.environ.get("ADMIN_TOKEN", "")
+
+
+class APIError(Exception):
+    pass
+
+
+def call(method, path, body=None, token=None, retry_for=60.0):
+    """One API call. Connection failures and 5xx/429 answers are retried for a while: the gateway's
+    backends are restarted during chaos runs, and a client would retry too."""
+    data = None if body is None else json.dumps(body).encode()
+    deadline = time.monotonic() + retry_for
+    delay = 0.2
+    while True:
+        request = urllib.request.Request(GATEWAY + path, data=data, method=method)
+        request.add_header("Authorization", "Bearer " + (token or ADMIN))
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                text = response.read()
+                return json.loads(text) if text else None
+        except urllib.error.HTTPError as error:
+            text = error.read().decode(errors="replace")
+            if error.code in (429, 500, 502, 503, 504) and time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(delay * 2, 3)
+                continue
+            raise APIError(f"{method} {path}: {error.code} {text[:300]}") from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            if time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(delay * 2, 3)
+                continue
+            raise APIError(f"{method} {path}: {error}") from None
+
+
+def sim(path):
+    context = ssl.create_default_context(cafile=os.environ["SIM_CA"])
+    request = urllib.request.Request(os.environ["SIM_URL"] + path)
+    request.add_header("Authorization", "Bearer " + os.environ["SIM_TOKEN"])
+    with urllib.request.urlopen(request, timeout=30, context=context) as response:
+        return json.loads(response.read())
+
+
+def parse_time(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def wait_for(stores, wanted, deadline, label):
+    """Polls every store until its status is one of `wanted` (or failed); prints progress."""
+    pending = dict(stores)
+    last_print = 0.0
+    while pending and time.monotonic() < deadline:
+        for store_id in list(pending):
+            store = call("GET", f"/api/stores/{store_id}")
+            if store["status"] in wanted or store["status"] == "failed":
+                pending.pop(store_id)
+                stores[store_id] = store
+        if time.monotonic() - last_print > 10:
+            print(f"  {label}: {len(stores) - len(pending)}/{len(stores)} done", flush=True)
+            last_print = time.monotonic()
+        if pending:
+            time.sleep(1)
+    return pending
+
+
+def workload(args):
+    suffix = format(int(time.time() * 1000) % 10**8, "x")
+    tenant = call("POST", "/api/tenants", {"name": f"proof-{suffix}", "store_limit": 1000})
+    token = call("POST", f"/api/tenants/{tenant['id']}/tokens", {"name": "proof"})["token"]
+    engines = ["woocommerce", "medusa"]
+    names = [f"p{suffix}-{index}" for index in range(args.stores)]
+    started = time.time()
+    jobs = []
+    lock = threading.Lock()
+
+    def create(index):
+        accepted = call("POST", "/api/stores", {"name": names[index], "engine": engines[index % 2]}, token=token)
+        with lock:
+            jobs.append(accepted["job"]["id"])
+        return accepted["store"]["id"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        store_ids = list(pool.map(create, range(args.stores)))
+    print(f"  created {len(store_ids)} stores through the API in {time.time() - started:.1f}s", flush=True)
+    deadline = time.monotonic() + args.deadline
+    stores = {store_id: None for store_id in store_ids}
+    left = wait_for(stores, {"ready"}, deadline, "ready")
+    ready_at = time.time()
+    report = {"tenant": tenant["id"], "stores": store_ids, "jobs": jobs, "started": started, "ready_at": ready_at,
+              "not_ready": list(left), "failed_creates": [s for s, v in stores.items() if v and v["status"] == "failed"]}
+    if args.creates_only:
+        json.dump(report, open(args.report, "w"))
+        return 0 if not left and not report["failed_creates"] else 1
+    # Postgres and the cluster agree while the stores are up: each ready store has its namespace,
+    # labelled with its ID.
+    if "SIM_URL" in os.environ:
+        namespaces = set(sim("/sim/namespaces")["namespaces"])
+        missing = [s for s, v in stores.items() if v and v["status"] == "ready" and v["namespace"] not in namespaces]
+        report["ready_without_namespace"] = missing
+
+    def delete(store_id):
+        accepted = call("DELETE", f"/api/stores/{store_id}", token=token)
+        with lock:
+            jobs.append(accepted["job"]["id"])
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(delete, store_ids))
+    stores = {store_id: None for store_id in store_ids}
+    left = wait_for(stores, {"deleted"}, time.monotonic() + args.deadline, "deleted")
+    report["not_deleted"] = list(left)
+    report["finished"] = time.time()
+    report["jobs"] = jobs
+    with open(args.report, "w") as handle:
+        json.dump(report, handle)
+    print(f"  {len(store_ids)} stores created and deleted in {report['finished'] - started:.1f}s", flush=True)
+    return 0
+
+
+def verify(args):
+    report = json.load(open(args.report))
+    problems = []
+    for key in ("not_ready", "not_deleted", "ready_without_namespace"):
+        if report.get(key):
+            problems.append(f"{key}: {report[key][:5]} ({len(report[key])})")
+    if args.all_succeed and report.get("failed_creates"):
+        problems.append(f"failed creates: {report['failed_creates'][:5]}")
+
+    statuses = collections.Counter()
+    retries = collections.Counter()
+    attempts_by_job = {}
+    for job_id in report["jobs"]:
+        job = call("GET", f"/api/jobs/{job_id}?include=transitions")
+        statuses[job["status"]] += 1
+        if job["status"] not in ("succeeded", "failed", "cancelled"):
+            problems.append(f"job {job_id} ended {job['status']}")
+            continue
+        if args.all_succeed and job["status"] != "succeeded":
+            problems.append(f"job {job_id} ({job['kind']}) {job['status']}: {job.get('error', '')}")
+        if job["kind"] == "store.delete" and job["status"] != "succeeded":
+            problems.append(f"delete job {job_id} {job['status']}: {job.get('error', '')}")
+        transitions = sorted(job.get("transitions", []), key=lambda t: t["id"])
+        # Every attempt of every step that started has its ending, in order; steps run in plan order.
+        open_attempts = {}
+        last_position = -1
+        attempts = []
+        for t in transitions:
+            step = t.get("step")
+            if step is None:
+                continue
+            key = (step, t["attempt"])
+            if t["status"] == "running":
+                if key in open_attempts:
+                    problems.append(f"job {job_id}: {step} attempt {t['attempt']} started twice")
+                open_attempts[key] = t
+                if t["position"] < last_position and job["status"] == "succeeded":
+                    # Only a retry of an earlier step could go back; plans never do.
+                    problems.append(f"job {job_id}: step {step} ran after a later step")
+                last_position = max(last_position, t["position"])
+            else:
+                begun = open_attempts.pop(key, None)
+                if begun is None:
+                    problems.append(f"job {job_id}: {step} attempt {t['attempt']} ended ({t['status']}) without starting")
+                    continue
+                attempts.append((parse_time(begun["at"]), parse_time(t["at"]), begun.get("worker_id"), step))
+                if t["status"] == "retrying":
+                    retries[classify(t.get("message", ""))] += 1
+        if job["status"] == "succeeded":
+            if open_attempts:
+                problems.append(f"job {job_id}: attempts without an ending: {sorted(open_attempts)}")
+            unfinished = [s["name"] for s in job["steps"] if s["status"] != "succeeded"]
+            if unfinished:
+                problems.append(f"job {job_id} succeeded with steps {unfinished} not succeeded")
+        attempts_by_job[job_id] = attempts
+        # No two workers ran this job at once: attempts never overlap.
+        ordered = sorted(attempts)
+        for (s1, e1, w1, st1), (s2, e2, w2, st2) in zip(ordered, ordered[1:]):
+            if s2 < e1 - 0.001:
+                problems.append(f"job {job_id}: {st1} on {w1} and {st2} on {w2} overlapped")
+
+    # The cluster has nothing left of the stores, and Postgres says they are deleted.
+    leftovers = []
+    if "SIM_URL" in os.environ:
+        leftovers = [n for n in sim("/sim/namespaces")["namespaces"] if n.startswith("store-")]
+        if leftovers:
+            problems.append(f"store namespaces left in the cluster: {leftovers[:5]} ({len(leftovers)})")
+    for store_id in report["stores"]:
+        store = call("GET", f"/api/stores/{store_id}")
+        if store["status"] != "deleted":
+            problems.append(f"store {store_id} is {store['status']} in Postgres after its delete")
+
+    overlaps = release_overlaps(args.journal, args.kills) if args.journal else []
+    problems += overlaps
+    summary = {"jobs": sum(statuses.values()), "by_status": dict(statuses), "retries_by_cause": dict(retries)}
+    if args.kills and os.path.exists(args.kills):
+        summary.update(recoveries(args.kills, attempts_by_job))
+    print("summary: " + json.dumps(summary, sort_keys=True))
+    for problem in problems[:50]:
+        print("PROBLEM: " + problem)
+    if len(problems) > 50:
+        print(f"... and {len(problems) - 50} more")
+    return 1 if problems else 0
+
+
+def classify(message):
+    for needle, cause in (("stopped renewing its lease", "worker lost (lease expired)"), ("TooManyRequests", "API 429"),
+                          ("ServiceUnavailable", "API 503"), ("InternalError", "API 500"), ("timed out", "timeout"),
+                          ("another operation", "helm operation in progress"), ("transport", "connection"),
+                          ("Postgres", "Postgres"), ("Redis", "Redis")):
+        if needle in message:
+            return cause
+    return message[:60] or "unknown"
+
+
+def release_overlaps(journal_path, kills_path):
+    """helm operations on one release never overlap. An operation whose helm was killed with its worker
+    ends at the kill."""
+    killed = {}
+    if kills_path and os.path.exists(kills_path):
+        for line in open(kills_path):
+            entry = json.loads(line)
+            for pid in entry.get("pids", []):
+                killed[pid] = entry["at"]
+    operations = collections.defaultdict(list)
+    starts = {}
+    for line in open(journal_path):
+        entry = json.loads(line)
+        key = (entry["namespace"], entry["release"], entry["pid"])
+        if entry["event"] == "start":
+            starts[key] = entry["at"]
+        elif key in starts:
+            operations[key[:2]].append((starts.pop(key), entry["at"], entry["pid"]))
+    problems = []
+    for key, started in starts.items():
+        end = killed.get(key[2])
+        if end is None:
+            problems.append(f"helm operation on {key[1]} (pid {key[2]}) never ended and was not killed")
+            continue
+        operations[key[:2]].append((started, end, key[2]))
+    for release, spans in operations.items():
+        spans.sort()
+        for (s1, e1, p1), (s2, e2, p2) in zip(spans, spans[1:]):
+            if s2 < e1 - 0.01:
+                problems.append(f"release {release[1]}: helm pids {p1} and {p2} operated at once")
+    return problems
+
+
+def recoveries(kills_path, attempts_by_job):
+    """For each kill, how long until the attempts it interrupted ran again on another worker."""
+    kills = [json.loads(line) for line in open(kills_path)]
+    longest = 0.0
+    recovered = 0
+    interrupted = 0
+    for kill in kills:
+        for attempts in attempts_by_job.values():
+            for start, end, worker, step in attempts:
+                if worker == kill["worker"] and start <= kill["at"] <= end + 0.5:
+                    interrupted += 1
+                    later = [s for s, e, w, st in attempts if st == step and s > kill["at"]]
+                    if later:
+                        recovered += 1
+                        longest = max(longest, min(later) - kill["at"])
+    return {"kills": len(kills), "interrupted_attempts": interrupted, "recovered": recovered,
+            "longest_recovery_s": round(longest, 1)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("workload")
+    w.add_argument("--stores", type=int, required=True)
+    w.add_argument("--report", required=True)
+    w.add_argument("--deadline", type=float, default=600)
+    w.add_argument("--creates-only", action="store_true")
+    v = sub.add_parser("verify")
+    v.add_argument("--report", required=True)
+    v.add_argument("--journal")
+    v.add_argument("--kills")
+    v.add_argument("--all-succeed", action="store_true")
+    args = parser.parse_args()
+    return workload(args) if args.command == "workload" else verify(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
