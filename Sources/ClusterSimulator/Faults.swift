@@ -16,13 +16,27 @@ public struct FaultSettings: Codable, Sendable, Equatable {
         public var status: Int
         /// Seconds, sent as Retry-After (429 and 503).
         public var retryAfter: Int?
+        /// Only requests whose User-Agent contains this (for example "storefleet" for the worker's own
+        /// calls, "kubectl" for helm-sim's); nil matches every client.
+        public var userAgent: String?
 
-        public init(verb: String = "*", resource: String = "*", rate: Double, status: Int, retryAfter: Int? = nil) {
+        public init(verb: String = "*", resource: String = "*", rate: Double, status: Int, retryAfter: Int? = nil, userAgent: String? = nil) {
             self.verb = verb
             self.resource = resource
             self.rate = rate
             self.status = status
             self.retryAfter = retryAfter
+            self.userAgent = userAgent
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            verb = try container.decodeIfPresent(String.self, forKey: .verb) ?? "*"
+            resource = try container.decodeIfPresent(String.self, forKey: .resource) ?? "*"
+            rate = try container.decode(Double.self, forKey: .rate)
+            status = try container.decode(Int.self, forKey: .status)
+            retryAfter = try container.decodeIfPresent(Int.self, forKey: .retryAfter)
+            userAgent = try container.decodeIfPresent(String.self, forKey: .userAgent)
         }
     }
 
@@ -53,9 +67,10 @@ public struct FaultSettings: Codable, Sendable, Equatable {
         emptyCatalog = try container.decodeIfPresent([String].self, forKey: .emptyCatalog) ?? []
     }
 
-    func errorRule(verb: String, resource: String) -> ErrorRule? {
+    func errorRule(verb: String, resource: String, userAgent: String? = nil) -> ErrorRule? {
         errors.first { rule in
             (rule.verb == "*" || rule.verb == verb) && (rule.resource == "*" || rule.resource == resource)
+                && (rule.userAgent.map { (userAgent ?? "").contains($0) } ?? true)
                 && Double.random(in: 0..<1) < rule.rate
         }
     }

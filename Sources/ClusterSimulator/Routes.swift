@@ -34,7 +34,8 @@ extension ClusterSimulator {
                     reply = serviceProxy(method: method, namespace: target.namespace, service: target.service, path: target.path, query: query,
                                          publishableKey: request.headers[HTTPField.Name(Self.publishableKeyHeader)!])
                 } else {
-                    reply = api(method: method, path: path, query: query, contentType: contentType, body: body)
+                    reply = api(method: method, path: path, query: query, contentType: contentType, body: body,
+                                userAgent: request.headers[.userAgent])
                 }
             }
         } else {
@@ -71,7 +72,7 @@ extension ClusterSimulator {
 
     // MARK: - The Kubernetes API
 
-    func api(method: String, path: String, query: [String: String], contentType: String?, body: Data) -> Reply {
+    func api(method: String, path: String, query: [String: String], contentType: String?, body: Data, userAgent: String? = nil) -> Reply {
         let segments = path.split(separator: "/").map(String.init)
         switch segments {
         case ["version"]:
@@ -139,7 +140,7 @@ extension ClusterSimulator {
         if !body.isEmpty, let contentType, !contentType.contains("json"), !contentType.contains("yaml") {
             return Reply(status: 415, body: APIError.unsupportedMediaType(contentType).status)
         }
-        if let rule = faults.withLock({ $0.errorRule(verb: verb, resource: plural) }) {
+        if let rule = faults.withLock({ $0.errorRule(verb: verb, resource: plural, userAgent: userAgent) }) {
             let reasons = [400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 422: "Invalid",
                            429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"]
             let reason = reasons[rule.status] ?? "InternalError"

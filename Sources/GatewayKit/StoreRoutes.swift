@@ -177,8 +177,11 @@ extension Gateway {
                                     lease_expires_at = NULL, cancel_requested = false, updated_at = now()
                     WHERE id = \(jobID)
                     """)
+                // A retry gives the failed step a fresh budget of attempts: a step that failed by using
+                // them all up would otherwise give up again at once. The earlier attempts stay in the
+                // history, before the "retried on request" entry; numbering starts again after it.
                 try await connection.query("""
-                    UPDATE job_steps SET status = 'pending', finished_at = NULL
+                    UPDATE job_steps SET status = 'pending', finished_at = NULL, attempts = 0
                     WHERE job_id = \(jobID) AND position >= \(step) AND status IN ('failed', 'cancelled')
                     """)
                 try await connection.query("""

@@ -8,6 +8,9 @@ public struct KubeClientSettings: Sendable {
     public var requestTimeout: Double = 30
     /// The field manager of server-side apply: everything the worker owns is applied under this name.
     public var fieldManager = "storefleet"
+    /// Sent with every request, so API server audit logs (and kube-sim's fault rules) can tell the
+    /// platform's own calls from helm's and kubectl's.
+    public var userAgent = "storefleet/1"
     /// Concurrent connections to the API server.
     public var connections = 4
     /// How often one call is retried when the server answers 429, 5xx or not at all, with capped jittered
@@ -74,7 +77,7 @@ public final class KubeClient: Sendable {
         if !query.isEmpty {
             url += "?" + query.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&")
         }
-        var headers = ["Accept: application/json"]
+        var headers = ["Accept: application/json", "User-Agent: \(settings.userAgent)"]
         if body != nil { headers.append("Content-Type: \(contentType)") }
         headers += extraHeaders
         if case .token(let token, let file) = configuration.credentials {

@@ -7,7 +7,7 @@
 #   stack_services               start Postgres and Redis; exports DATABASE_URL, REDIS_URL
 #   stack_sim [kube-sim args]    start kube-sim; exports KUBECONFIG, SIM_URL, SIM_TOKEN, SIM_CA
 #   stack_gateway [PORT]         start the gateway; exports GATEWAY_URL, ADMIN_TOKEN
-#   stack_worker NAME            start (or restart) worker NAME
+#   stack_worker NAME [ID]       start (or restart) worker NAME, with WORKER_ID ID (default NAME)
 #   stack_kill NAME [SIGNAL]     kill a process and everything it started (a pod's processes die with it)
 #   stack_stop                   stop every process, then the servers
 #   sim_api METHOD PATH [BODY]   an admin call to kube-sim
@@ -110,10 +110,10 @@ stack_gateway() {
   done
 }
 
-stack_worker() {
-  local name=$1
+stack_worker() { # stack_worker NAME [WORKER_ID]: a restarted worker may take a new ID
+  local name=$1 id=${2:-$1}
   # shellcheck disable=SC2086 # STACK_WORKER_ENV is a list of K=V words on purpose
-  stack_spawn "$name" env WORKER_ID="$name" WORKER_HTTP_PORT=0 ${STACK_WORKER_ENV:-} "$STACK_BIN/storefleet-worker"
+  stack_spawn "$name" env WORKER_ID="$id" WORKER_HTTP_PORT=0 ${STACK_WORKER_ENV:-} "$STACK_BIN/storefleet-worker"
 }
 
 # Every descendant of a PID, deepest first. The worker runs helm in a process group of its own (so
