@@ -1,0 +1,365 @@
+"""The dashboard in a real browser: headless Chromium driven by Selenium, against a running gateway
+with workers and the cluster simulator behind it.
+
+Environment:
+  STOREFLEET_URL    the gateway, e.g. http://127.0.0.1:8080 (required)
+  STOREFLEET_TOKEN  an admin API token, sfk_... (required)
+  CHROMIUM_BIN      default /usr/bin/chromium
+  CHROMEDRIVER      default /usr/bin/chromedriver
+  SCREENSHOT_DIR    default <repo>/.build/screenshots
+
+The tests run in file order and share one browser: sign in, validation, create a WooCommerce store and
+watch it reach Ready, a name the server rejects, the detail view, credentials, delete, activity, the
+phone layout, sign out. Each stage saves a screenshot <nn>-<stage>.png so a person can look at them.
+Nothing is skipped: without the environment the tests fail and say what is missing.
+"""
+
+import json
+import os
+import re
+import secrets
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR") or REPO / ".build" / "screenshots")
+READY_TIMEOUT = 90
+DELETE_TIMEOUT = 90
+
+# Recorded before any page script runs (CDP-injected, so the page's CSP does not apply to it).
+PROBE = """
+window.__sfProbe = { rejections: [], errors: [] };
+window.addEventListener('unhandledrejection', (e) => {
+  window.__sfProbe.rejections.push(String(e.reason && (e.reason.stack || e.reason.message) || e.reason));
+});
+window.addEventListener('error', (e) => { window.__sfProbe.errors.push(String(e.message)); });
+"""
+
+# Refusals the flow provokes on purpose; Chrome logs every 4xx response as a console error.
+EXPECTED_NETWORK = re.compile(r"Failed to load resource: the server responded with a status of (401|409|422)")
+
+state = {}
+
+
+def env():
+    url = os.environ.get("STOREFLEET_URL", "").rstrip("/")
+    token = os.environ.get("STOREFLEET_TOKEN", "")
+    missing = [name for name, value in (("STOREFLEET_URL", url), ("STOREFLEET_TOKEN", token)) if not value]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} not set: run the browser test through scripts/browser-test.sh, or start a "
+            "gateway, a worker and kube-sim and export STOREFLEET_URL=http://127.0.0.1:PORT and "
+            "STOREFLEET_TOKEN=<an admin sfk_ token>",
+            pytrace=False,
+        )
+    if not token.startswith("sfk_"):
+        pytest.fail("STOREFLEET_TOKEN must be a Storefleet API token (sfk_...)", pytrace=False)
+    return url, token
+
+
+def api(method, path, body=None):
+    """Calls the gateway directly (set-up checks and clean-up only; the flow itself goes through the UI)."""
+    url, token = env()
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method, headers={"Authorization": f"Bearer {token}"})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def driver():
+    url, _ = env()
+    status, _ = api("GET", "/api/me")
+    assert status == 200, f"GET {url}/api/me with STOREFLEET_TOKEN answered {status}: is the gateway running, and is the token valid?"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
+                     "--disable-gpu", "--no-first-run", "--disable-extensions", "--lang=en-US"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(executable_path=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    browser = webdriver.Chrome(options=options, service=service)
+    browser.set_window_size(1280, 900)
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PROBE})
+    yield browser
+    # Whatever the flow left behind (a failure half-way) is deleted through the API.
+    store = state.get("store_id")
+    if store and not state.get("deleted"):
+        api("DELETE", f"/api/stores/{store}")
+    browser.quit()
+
+
+@pytest.fixture(autouse=True)
+def clean_console(driver):
+    """After each test: no severe console message (bar the refusals provoked on purpose), no uncaught
+    error and no unhandled promise rejection in the page."""
+    yield
+    logs = driver.get_log("browser")
+    severe = [entry["message"] for entry in logs if entry["level"] == "SEVERE" and not EXPECTED_NETWORK.search(entry["message"])]
+    probe = driver.execute_script("return window.__sfProbe || {rejections: [], errors: []}")
+    assert not severe, f"severe console messages: {severe}"
+    assert not probe["rejections"], f"unhandled promise rejections: {probe['rejections']}"
+    assert not probe["errors"], f"uncaught errors: {probe['errors']}"
+
+
+counter = {"n": 0}
+
+
+def shot(driver, stage):
+    counter["n"] += 1
+    path = SCREENSHOTS / f"{counter['n']:02d}-{stage}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def wait(driver, seconds=10):
+    # Live updates redraw parts of the page while a condition looks at them: look again.
+    return WebDriverWait(driver, seconds, poll_frequency=0.2,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+
+
+def heading(driver):
+    return driver.find_element(By.CSS_SELECTOR, "main h1").text
+
+
+def wait_heading(driver, text, seconds=10):
+    wait(driver, seconds).until(lambda d: d.find_element(By.CSS_SELECTOR, "main h1").text == text,
+                                f"the view heading never became {text!r}")
+
+
+def click_nav(driver, name):
+    driver.find_element(By.CSS_SELECTOR, f'nav a[data-nav="{name}"]').click()
+
+
+def session_token(driver):
+    return driver.execute_script("return sessionStorage.getItem('storefleet.token')")
+
+
+# --- the flow ----------------------------------------------------------------------------------------
+
+
+def test_sign_in(driver):
+    url, token = env()
+    driver.get(url + "/")
+    wait_heading(driver, "Sign in")
+    assert driver.title.startswith("Sign in")
+    shot(driver, "sign-in")
+
+    field = driver.find_element(By.ID, "token")
+    assert driver.find_element(By.CSS_SELECTOR, 'label[for="token"]').text == "API token"
+    field.send_keys("sfk_" + "x" * 40 + Keys.ENTER)
+    wait(driver).until(EC.text_to_be_present_in_element((By.ID, "token-error"), "not accepted"))
+    assert session_token(driver) is None
+    shot(driver, "sign-in-rejected")
+
+    field.clear()
+    field.send_keys(token + Keys.ENTER)
+    wait_heading(driver, "Stores")
+    assert session_token(driver) == token
+    assert driver.title.startswith("Stores")
+    assert driver.current_url.endswith("#/stores")
+    # The live feed connects (or falls back to polling); the header says which.
+    wait(driver, 15).until(lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") in ("live", "down"))
+    _, me = api("GET", "/api/me")
+    banner = driver.find_element(By.ID, "simulated-banner")
+    assert banner.is_displayed() == bool(me["simulated_cluster"])
+    if me["simulated_cluster"]:
+        assert "Stores are simulated (kube-sim): they serve no traffic" in banner.text
+    assert me["tenant"]["name"] in driver.find_element(By.ID, "who").text
+    wait(driver).until(lambda d: "Loading" not in d.find_element(By.CSS_SELECTOR, "main [role=status]").text)
+    shot(driver, "store-list")
+
+
+def test_name_validation(driver):
+    click_nav(driver, "new")
+    wait_heading(driver, "Create a store")
+    name = driver.find_element(By.ID, "store-name")
+    assert driver.switch_to.active_element == driver.find_element(By.CSS_SELECTOR, "main h1")
+    name.send_keys("Bad_Name")
+    error = driver.find_element(By.ID, "store-name-error")
+    wait(driver).until(lambda d: error.text == "Name must start with a lowercase letter.")
+    assert name.get_attribute("aria-invalid") == "true"
+    assert "store-name-error" in name.get_attribute("aria-describedby")
+    shot(driver, "name-invalid")
+
+    for value, message in (("ab", "Name must be 3 to 40 characters."), ("shop_1", "Name may contain only lowercase letters, digits and '-'."),
+                           ("shop-", "Name must not end with '-'."), ("admin", "Name is reserved.")):
+        name.clear()
+        name.send_keys(value)
+        driver.find_element(By.CSS_SELECTOR, "#create-form button[type=submit]").click()
+        wait(driver).until(lambda d: error.text == message, f"{value!r} should show {message!r}, shows {error.text!r}")
+        assert driver.switch_to.active_element == name
+    name.clear()
+    name.send_keys("good-name")
+    wait(driver).until(lambda d: error.text == "")
+    assert name.get_attribute("aria-invalid") is None
+    name.clear()
+
+
+def test_create_woocommerce_store_until_ready(driver):
+    store_name = f"ui-{int(time.time()) % 10**7:x}-{secrets.token_hex(2)}"
+    state["name"] = store_name
+    wait_heading(driver, "Create a store")
+    driver.find_element(By.ID, "store-name").send_keys(store_name)
+    driver.find_element(By.CSS_SELECTOR, 'label[for="engine-woocommerce"]').click()
+    assert driver.find_element(By.ID, "engine-woocommerce").is_selected()
+    driver.find_element(By.CSS_SELECTOR, "#create-form button[type=submit]").click()
+
+    wait(driver).until(EC.visibility_of_element_located((By.ID, "create-progress")))
+    assert driver.find_element(By.ID, "progress-title").text == f"Creating {store_name}"
+    wait(driver).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#create-timeline progress")))
+    shot(driver, "create-progress")
+
+    try:
+        wait(driver, READY_TIMEOUT).until(
+            lambda d: d.find_element(By.ID, "created-store-status").get_attribute("data-status") in ("ready", "failed"))
+    except TimeoutException:
+        shot(driver, "create-timeout")
+        raise AssertionError(f"store {store_name} did not reach Ready within {READY_TIMEOUT} s")
+    assert driver.find_element(By.ID, "created-store-status").get_attribute("data-status") == "ready", \
+        f"store {store_name} failed: {driver.find_element(By.ID, 'create-timeline').text}"
+    link = wait(driver).until(EC.element_to_be_clickable((By.ID, "open-created-store")))
+    wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, "#create-timeline progress").get_attribute("value") == "100")
+    steps = driver.find_elements(By.CSS_SELECTOR, "#create-timeline li.step")
+    assert [s.get_attribute("data-step") for s in steps] == ["namespace", "guardrails", "secrets", "release", "readiness", "finalize"]
+    assert all(s.get_attribute("data-status") == "succeeded" for s in steps)
+    assert "All 6 steps done" in driver.find_element(By.ID, "create-timeline").text
+    assert "Ready" in driver.find_element(By.ID, "created-store-status").text
+    shot(driver, "create-ready")
+
+    link.click()
+    wait_heading(driver, store_name)
+    state["store_id"] = driver.current_url.rsplit("/", 1)[-1]
+    assert re.fullmatch(r"[0-9a-f-]{36}", state["store_id"])
+
+
+def test_server_rejects_a_taken_name(driver):
+    # The name passes every client-side rule, but a live store already has it: the server says so.
+    click_nav(driver, "new")
+    wait_heading(driver, "Create a store")
+    driver.find_element(By.ID, "store-name").send_keys(state["name"])
+    assert driver.find_element(By.ID, "store-name-error").text == ""
+    driver.find_element(By.CSS_SELECTOR, "#create-form button[type=submit]").click()
+    wait(driver).until(EC.text_to_be_present_in_element((By.ID, "store-name-error"), "Name is already taken by a live store"))
+    shot(driver, "name-taken")
+    # The back button returns to the store's page.
+    driver.back()
+    wait_heading(driver, state["name"])
+    assert driver.current_url.endswith(f"#/stores/{state['store_id']}")
+
+
+def test_store_detail_and_credentials(driver):
+    wait(driver).until(lambda d: d.find_element(By.ID, "store-status").get_attribute("data-status") == "ready")
+    assert driver.title.startswith(state["name"])
+    facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert "WooCommerce" in facts and f"store-{state['name']}" in facts
+    wait(driver).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#store-timeline li.step")) == 6)
+    shot(driver, "store-detail")
+
+    button = driver.find_element(By.ID, "reveal-credentials")
+    assert button.text == "Reveal credentials" and button.get_attribute("aria-expanded") == "false"
+    button.click()
+    password = wait(driver, 15).until(EC.visibility_of_element_located((By.ID, "credential-password")))
+    assert password.text.strip(), "the password is empty"
+    assert driver.find_element(By.ID, "credential-username").text.strip()
+    assert "audit log" in driver.find_element(By.ID, "credentials-panel").text
+    assert button.get_attribute("aria-expanded") == "true"
+    shot(driver, "credentials")
+    button.click()
+    assert not driver.find_elements(By.ID, "credential-password")
+
+
+def test_delete_with_confirmation(driver):
+    name = state["name"]
+    driver.find_element(By.ID, "delete-store").click()
+    dialog = wait(driver).until(EC.visibility_of_element_located((By.ID, "delete-dialog")))
+    assert name in driver.find_element(By.ID, "delete-title").text
+    confirm = driver.find_element(By.ID, "delete-confirm")
+    typed = driver.find_element(By.ID, "delete-confirm-name")
+    assert driver.switch_to.active_element == typed
+    typed.send_keys(name[:-1])
+    assert not confirm.is_enabled(), "delete must wait for the exact store name"
+    typed.send_keys(name[-1])
+    wait(driver).until(lambda d: confirm.is_enabled())
+    assert confirm.text == f"Delete {name}"
+    shot(driver, "delete-confirm")
+    confirm.click()
+    wait(driver).until(EC.invisibility_of_element(dialog))
+    try:
+        wait(driver, DELETE_TIMEOUT).until(lambda d: d.find_element(By.ID, "store-status").get_attribute("data-status") == "deleted")
+    except TimeoutException:
+        shot(driver, "delete-timeout")
+        raise AssertionError(f"store {name} was not deleted within {DELETE_TIMEOUT} s")
+    state["deleted"] = True
+    assert "Deleted" in driver.find_element(By.ID, "store-status").text
+    assert not driver.find_element(By.ID, "delete-store").is_displayed()
+    shot(driver, "deleted")
+
+    click_nav(driver, "stores")
+    wait_heading(driver, "Stores")
+    wait(driver).until(lambda d: "Loading" not in d.find_element(By.CSS_SELECTOR, "main [role=status]").text)
+    assert not driver.find_elements(By.CSS_SELECTOR, f'tr[data-store-id="{state["store_id"]}"]'), "the deleted store is still listed"
+    driver.find_element(By.CSS_SELECTOR, 'label[for="show-deleted"], #show-deleted').click()
+    row = wait(driver).until(EC.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-store-id="{state["store_id"]}"]')))
+    assert row.get_attribute("data-status") == "deleted" and "Deleted" in row.text
+    driver.find_element(By.ID, "show-deleted").click()
+    wait(driver).until(EC.staleness_of(row))
+    shot(driver, "list-after-delete")
+
+
+def test_activity(driver):
+    click_nav(driver, "activity")
+    wait_heading(driver, "Activity")
+    assert driver.title.startswith("Activity")
+    wait(driver).until(lambda d: d.find_elements(By.ID, "stat-workers"))
+    assert int(driver.find_element(By.ID, "stat-workers").get_attribute("data-value")) >= 1
+    for stat in ("stat-queue-depth", "stat-running", "stat-per-minute"):
+        assert driver.find_element(By.ID, stat).get_attribute("data-value").isdigit()
+    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, 'tr[data-action="store.credentials.view"]'))
+    for action in ("store.create", "store.delete"):
+        assert driver.find_elements(By.CSS_SELECTOR, f'tr[data-action="{action}"]'), f"no {action} in the audit log"
+    shot(driver, "activity")
+
+
+def test_phone_layout(driver):
+    driver.set_window_size(390, 844)
+    try:
+        click_nav(driver, "stores")
+        wait_heading(driver, "Stores")
+        wait(driver).until(lambda d: "Loading" not in d.find_element(By.CSS_SELECTOR, "main [role=status]").text)
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px at 390px wide"
+        shot(driver, "phone-stores")
+    finally:
+        driver.set_window_size(1280, 900)
+
+
+def test_sign_out(driver):
+    driver.find_element(By.ID, "sign-out").click()
+    wait_heading(driver, "Sign in")
+    assert session_token(driver) is None
+    assert "signed out" in driver.find_element(By.CSS_SELECTOR, "main").text
+    assert not driver.find_element(By.ID, "nav").is_displayed()
+    driver.back()
+    time.sleep(0.3)
+    assert heading(driver) == "Sign in", "after sign-out, going back must not show signed-in pages"
+    shot(driver, "signed-out")
