@@ -2,13 +2,15 @@
 # Gateway benchmark with wrk: requests/s and latency percentiles for
 #   healthz     GET /healthz                    (no auth, no database: the HTTP stack alone)
 #   store-get   GET /api/stores/<id>            (token lookup, store, latest job snapshot)
+#   job-get     GET /api/jobs/<id>              (token lookup, job snapshot with its steps: what clients poll)
 #   store-list  GET /api/stores?limit=20        (token lookup, one keyset page)
 #   store-post  POST /api/stores                (token, rate-limit script, one transaction with store,
 #                                                job, steps, transition and audit rows, Redis dispatch)
 # Self-contained: starts its own throwaway Postgres (durable defaults) and Redis, builds the gateway
 # (release unless BENCH_CONFIG=debug), runs it with a random bootstrap admin token and limits raised out
 # of the way, and prints wrk's summary per scenario.
-# Usage: scripts/bench-gateway.sh [scenario...]   (default: all four)
+# Also prints the gateway's resident memory when idle (after start-up, before any load).
+# Usage: scripts/bench-gateway.sh [scenario...]   (default: all five)
 # Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_CONFIG (release).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +21,7 @@ connections="${BENCH_CONNECTIONS:-32}"
 threads="${BENCH_THREADS:-2}"
 config="${BENCH_CONFIG:-release}"
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(healthz store-get store-list store-post)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(healthz store-get job-get store-list store-post)
 
 command -v wrk >/dev/null || { echo "bench-gateway: wrk is missing (apt-get install wrk)" >&2; exit 2; }
 
@@ -55,11 +57,12 @@ for _ in $(seq 1 300); do
 done
 curl -fsS "$base/healthz" >/dev/null || { echo "bench-gateway: the gateway did not start:" >&2; tail -5 "$work/gateway.log" >&2; exit 1; }
 
+echo "bench-gateway: idle RSS $(awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$gateway_pid/status")"
 # The admin tenant creates the stores; lift its store limit for the POST scenario.
 psql "$DATABASE_URL" -qAtc "UPDATE tenants SET store_limit = 100000000 WHERE name = 'admin'"
 auth=(-H "Authorization: Bearer $BENCH_TOKEN")
-store_id="$(curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -d '{"name":"bench-shop","engine":"medusa"}' "$base/api/stores" \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["store"]["id"])')"
+read -r store_id job_id < <(curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -d '{"name":"bench-shop","engine":"medusa"}' "$base/api/stores" \
+  | python3 -c 'import json, sys; a = json.load(sys.stdin); print(a["store"]["id"], a["job"]["id"])')
 
 cat >"$work/auth.lua" <<'LUA'
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
@@ -86,6 +89,7 @@ for scenario in "${scenarios[@]}"; do
   case "$scenario" in
     healthz) wrk -t"$threads" -c"$connections" -d"$duration" --latency "$base/healthz" ;;
     store-get) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/auth.lua" "$base/api/stores/$store_id" ;;
+    job-get) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/auth.lua" "$base/api/jobs/$job_id" ;;
     store-list) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/auth.lua" "$base/api/stores?limit=20" ;;
     store-post) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/post.lua" "$base/api/stores" ;;
     *) echo "bench-gateway: unknown scenario $scenario" >&2; exit 2 ;;

@@ -16,9 +16,7 @@ stack_init "$work"
 trap 'stack_stop; [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
-stack_services
-stack_sim --ready-delay 1 --job-delay 1 --namespace-delete-delay 0.5
-export HELM_BIN="$repo/scripts/helm-sim" CHARTS_DIR="$repo/charts"
+stack_simulated_cluster
 SIMULATED_CLUSTER=true stack_gateway "$(stack_free_port)"
 stack_worker worker-1
 stack_worker worker-2

@@ -24,8 +24,7 @@ chaos_pid=""
 trap '[ -z "$chaos_pid" ] || kill "$chaos_pid" 2>/dev/null; stack_stop; [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
-stack_services
-stack_sim --ready-delay 1 --job-delay 1 --namespace-delete-delay 0.5
+stack_simulated_cluster
 # 5% of the worker's own API calls fail. helm's calls (kubectl under helm-sim) fail at 1%: one helm
 # operation makes some 25 calls, and neither helm nor kubectl retries a 500, so at 5% three in four helm
 # runs would fail and the run would measure helm's luck rather than the platform.
@@ -34,7 +33,7 @@ sim_api PUT /sim/faults '{"errors": [
   {"userAgent": "storefleet", "rate": 0.02, "status": 503},
   {"userAgent": "storefleet", "rate": 0.01, "status": 429, "retryAfter": 1},
   {"userAgent": "kubectl", "rate": 0.01, "status": 503}]}' >/dev/null
-export HELM_BIN="$repo/scripts/helm-sim" CHARTS_DIR="$repo/charts" HELM_SIM_JOURNAL="$work/helm-journal.jsonl"
+export HELM_SIM_JOURNAL="$work/helm-journal.jsonl"
 export RATE_LIMIT_BURST=10000 RATE_LIMIT_PER_MINUTE=100000
 stack_gateway "$(stack_free_port)"
 for index in $(seq 1 "$workers"); do stack_worker "worker-$index" "worker-$index-r0"; done
@@ -42,16 +41,16 @@ for index in $(seq 1 "$workers"); do stack_worker "worker-$index" "worker-$index
 kills="$work/kills.jsonl"
 : >"$kills"
 chaos() {
-  local round=0 victim pids generation
+  local round=0 victim generation at
   while true; do
     sleep "$(python3 -c 'import random; print(round(random.uniform(5, 9), 1))')"
     round=$((round + 1))
     victim=$((RANDOM % workers + 1))
     generation=$round
-    pids="$(stack_pid "worker-$victim") $(stack_descendants "$(stack_pid "worker-$victim")")"
-    python3 -c 'import json, sys, time; print(json.dumps({"at": time.time(), "worker": sys.argv[1], "pids": [int(p) for p in sys.argv[2].split()]}))' \
-      "$(cat "$work/ids/worker-$victim" 2>/dev/null || echo "worker-$victim-r0")" "$pids" >>"$kills"
+    at=$(date +%s.%N)
     stack_kill "worker-$victim" KILL
+    python3 -c 'import json, sys; print(json.dumps({"at": float(sys.argv[1]), "worker": sys.argv[2], "pids": [int(p) for p in sys.argv[3].split()]}))' \
+      "$at" "$(cat "$work/ids/worker-$victim" 2>/dev/null || echo "worker-$victim-r0")" "$STACK_KILLED" >>"$kills"
     stack_log "chaos: killed worker-$victim"
     case $round in
       3 | 9) stack_log "chaos: restarting Redis"; "$repo/scripts/services.sh" redis restart "$STACK_DIR/redis" >/dev/null ;;

@@ -21,9 +21,8 @@ stack_init "$work"
 trap 'stack_stop; [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
-stack_services
-stack_sim --ready-delay 1 --job-delay 1 --namespace-delete-delay 0.5
-export HELM_BIN="$repo/scripts/helm-sim" CHARTS_DIR="$repo/charts" HELM_SIM_JOURNAL="$work/helm-journal.jsonl"
+stack_simulated_cluster
+export HELM_SIM_JOURNAL="$work/helm-journal.jsonl"
 export RATE_LIMIT_BURST=10000 RATE_LIMIT_PER_MINUTE=100000 LOG_LEVEL=warning
 stack_gateway "$(stack_free_port)"
 for index in 1 2 3; do stack_worker "worker-$index"; done

@@ -2,7 +2,8 @@
 # The README's test command: from a clean clone on a fresh Debian machine to every test run.
 #  1. installs what is missing (Debian packages; pinned helm, kubectl and Python tools via install-tools.sh);
 #  2. starts a throwaway Postgres and Redis on free loopback ports in a temporary directory;
-#  3. builds, runs the Swift tests against those servers, and runs the chart checks;
+#  3. builds, runs the Swift tests against those servers, the end-to-end, browser and chaos runs (each
+#     with servers of its own), and the chart checks;
 #  4. stops the servers and removes their files on exit, also on failure or Ctrl-C.
 # Ends with one summary line, "test.sh: N passed, M failed", naming the suites that failed.
 set -euo pipefail
@@ -62,6 +63,10 @@ if [ ${#failed[@]} -eq 0 ]; then
   # are given the machine to themselves rather than racing the database suites for it.
   suite "swift tests" swift test --skip-build --skip ClusterSimulatorTests
   suite "simulator and pipeline tests" swift test --skip-build --filter ClusterSimulatorTests
+  # Whole-system runs: each starts its own Postgres, Redis, kube-sim, gateway and workers.
+  suite "end-to-end (30 stores, 3 workers)" scripts/e2e.sh 30
+  suite "dashboard in Chromium" scripts/browser-test.sh
+  suite "chaos (200 stores, kills, restarts, API faults)" scripts/chaos.sh 200
 fi
 suite "chart checks" scripts/check-charts.sh
 

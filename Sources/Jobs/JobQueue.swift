@@ -38,10 +38,12 @@ public struct JobQueue: Sendable {
     }
 
     /// Pushes job IDs onto the queue. Duplicates are harmless: a claim takes each job once.
-    public func dispatch(_ ids: [UUID]) async {
+    /// `ahead` puts the IDs at the head of the queue, where workers take next: for jobs that were
+    /// already running when their worker died, so their recovery does not wait behind the backlog.
+    public func dispatch(_ ids: [UUID], ahead: Bool = false) async {
         guard !ids.isEmpty else { return }
         do {
-            try await redis.run(EngineScripts.dispatch, keys: [keys.queue, keys.dispatched], arguments: ids)
+            try await redis.run(EngineScripts.dispatch, keys: [keys.queue, keys.dispatched], arguments: [ahead ? "ahead" : "back"] as [any RedisArgument] + ids)
         } catch {
             logger.warning("could not dispatch jobs through Redis; the sweeper will", metadata: ["jobs": "\(ids.count)", "error": "\(error)"])
         }

@@ -439,7 +439,7 @@ public final class JobWorker: Sendable {
             if !reaped.isEmpty {
                 metrics.leasesReaped(reaped.count)
                 logger.notice("requeued jobs whose lease expired", metadata: ["count": "\(reaped.count)"])
-                await queue.dispatch(reaped)
+                await queue.dispatch(reaped, ahead: true)
             }
 
             let overdue = try await store.overdueJobs(grace: settings.sweepGrace)

@@ -29,13 +29,15 @@ public struct RedisKeys: Sendable {
 
 /// The engine's Lua scripts: each does several key updates atomically, in one round trip.
 enum EngineScripts {
-    /// KEYS: queue, dispatched. ARGV: job IDs. Pushes each ID and records it as dispatched.
+    /// KEYS: queue, dispatched. ARGV: "back" or "ahead", then job IDs. Pushes each ID — at the back of
+    /// the queue, or ahead, at the end workers take from next — and records it as dispatched.
     static let dispatch = RedisScript(name: "dispatch", source: """
-        for _, id in ipairs(ARGV) do
-            redis.call('LPUSH', KEYS[1], id)
-            redis.call('SADD', KEYS[2], id)
+        local push = ARGV[1] == 'ahead' and 'RPUSH' or 'LPUSH'
+        for i = 2, #ARGV do
+            redis.call(push, KEYS[1], ARGV[i])
+            redis.call('SADD', KEYS[2], ARGV[i])
         end
-        return #ARGV
+        return #ARGV - 1
         """)
 
     /// KEYS: retry, dispatched. ARGV: job ID, delay in ms. Schedules a retry by Redis' own clock.
@@ -68,7 +70,8 @@ enum EngineScripts {
         """)
 
     /// KEYS: workers, queue. ARGV: key prefix. For every worker whose heartbeat expired, moves its
-    /// processing list back to the queue and forgets the worker. Returns the number of IDs moved.
+    /// processing list back to the head of the queue (they were taken before anything now waiting)
+    /// and forgets the worker. Returns the number of IDs moved.
     static let reclaimDeadWorkers = RedisScript(name: "reclaim-dead-workers", source: """
         local now = redis.call('TIME')
         local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -76,7 +79,7 @@ enum EngineScripts {
         local moved = 0
         for _, worker in ipairs(dead) do
             local list = ARGV[1] .. ':processing:' .. worker
-            while redis.call('LMOVE', list, KEYS[2], 'RIGHT', 'LEFT') do
+            while redis.call('LMOVE', list, KEYS[2], 'LEFT', 'RIGHT') do
                 moved = moved + 1
             end
             redis.call('ZREM', KEYS[1], worker)

@@ -40,6 +40,47 @@ public struct ProvisioningSettings: Sendable {
         public var persistentVolumeClaims: Int
         public var storage: String
         public var maxVolumeSize: String
+        /// Applies `key=value,...` from a setting such as `WOOCOMMERCE_QUOTA="limits.cpu=8,pods=10"`.
+        /// Keys: requests.cpu, requests.memory, limits.cpu, limits.memory, pods, pvcs, storage,
+        /// max-volume, default-request.cpu, default-request.memory, default-limit.cpu, default-limit.memory.
+        mutating func override(with text: String, variable: String) throws(ConfigurationError) {
+            for pair in text.split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[1].isEmpty else {
+                    throw ConfigurationError(variable: variable, problem: "expected key=value pairs separated by commas, got \(pair)")
+                }
+                let (key, value) = (parts[0], parts[1])
+                let isCount = key == "pods" || key == "pvcs"
+                guard isCount ? Int(value).map({ $0 >= 0 }) == true : Self.isQuantity(value) else {
+                    throw ConfigurationError(variable: variable, problem: "\(key)=\(value) is not a \(isCount ? "count" : "Kubernetes quantity such as 500m or 2Gi")")
+                }
+                switch key {
+                case "requests.cpu": requestsCPU = value
+                case "requests.memory": requestsMemory = value
+                case "limits.cpu": limitsCPU = value
+                case "limits.memory": limitsMemory = value
+                case "pods": pods = Int(value)!
+                case "pvcs": persistentVolumeClaims = Int(value)!
+                case "storage": storage = value
+                case "max-volume": maxVolumeSize = value
+                case "default-request.cpu": defaultRequestCPU = value
+                case "default-request.memory": defaultRequestMemory = value
+                case "default-limit.cpu": defaultLimitCPU = value
+                case "default-limit.memory": defaultLimitMemory = value
+                default:
+                    throw ConfigurationError(variable: variable, problem: "unknown key \(key)")
+                }
+            }
+        }
+
+        /// A Kubernetes resource quantity: a decimal number with an optional SI or binary suffix.
+        static func isQuantity(_ text: String) -> Bool {
+            let suffixes = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "m", "k", "M", "G", "T", "P", "E", ""]
+            guard let suffix = suffixes.first(where: { text.hasSuffix($0) }) else { return false }
+            let number = text.dropLast(suffix.count)
+            return !number.isEmpty && Double(number).map { $0 >= 0 } == true && number.allSatisfy { $0.isNumber || $0 == "." }
+        }
+
         public var defaultRequestCPU = "100m"
         public var defaultRequestMemory = "128Mi"
         public var defaultLimitCPU = "500m"
@@ -70,6 +111,11 @@ public struct ProvisioningSettings: Sendable {
             "medusa": Quota(requestsCPU: "1500m", requestsMemory: "3Gi", limitsCPU: "5", limitsMemory: "6Gi", pods: 8,
                             persistentVolumeClaims: 2, storage: "10Gi", maxVolumeSize: "5Gi"),
         ]
+        for (engine, variable) in [("woocommerce", "WOOCOMMERCE_QUOTA"), ("medusa", "MEDUSA_QUOTA")] {
+            if let text = reader.raw(variable), !text.isEmpty {
+                try quotas[engine]!.override(with: text, variable: variable)
+            }
+        }
     }
 
     static func isCIDR(_ text: String) -> Bool {

@@ -31,6 +31,21 @@ struct EngineTests {
         }
     }
 
+    @Test("jobs given back after their worker died go to the head of the queue, ahead of the backlog")
+    func recoveredJobsGoAhead() async throws {
+        try await EngineHarness.with { h in
+            var backlog: [UUID] = []
+            for _ in 0..<5 { backlog.append(try await h.queue.enqueue(h.scripted())) }
+            let recovered = UUID()
+            await h.queue.dispatch([recovered], ahead: true)
+            let later = try await h.queue.enqueue(h.scripted())
+            // Workers take from the right: the recovered job first, then the backlog oldest first.
+            let list = try await h.redis.send("LRANGE", h.keys.queue, 0, -1).array?.compactMap(\.string) ?? []
+            let order = list.reversed().map { UUID(uuidString: $0) }
+            #expect(order == [recovered] + backlog + [later])
+        }
+    }
+
     @Test("retryable failures wait at least their delay, every failed attempt stays in the history, and the job succeeds")
     func retriesHonourDelays() async throws {
         try await EngineHarness.with { h in

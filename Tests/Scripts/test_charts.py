@@ -10,11 +10,12 @@ import subprocess
 import pytest
 import yaml
 
+from manifests import assert_requests_and_limits, containers, pod_spec, workloads
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CHARTS = [c for c in ("woocommerce", "medusa") if (REPO / "charts" / c).is_dir()]
 VALUES_FILES = ("values.yaml", "values-local.yaml", "values-prod.yaml")
 SECRET_VALUES = ("s3cr3t-admin-pw", "s3cr3t-db-pw", "s3cr3t-root-pw", "s3cr3t-jwt", "s3cr3t-cookie")
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 COMPONENTS = {
     "woocommerce": {"database", "web", "setup"},
     "medusa": {"database", "backend", "storefront", "cache", "setup"},
@@ -36,19 +37,6 @@ def render(chart, values_file="values.yaml", extra=None, release="shop1"):
     return [d for d in yaml.safe_load_all(out) if d]
 
 
-def workloads(docs):
-    return [d for d in docs if d["kind"] in WORKLOAD_KINDS]
-
-
-def pod_spec(doc):
-    return doc["spec"]["template"]["spec"]
-
-
-def containers(doc, init=True):
-    spec = pod_spec(doc)
-    return spec["containers"] + (spec.get("initContainers", []) if init else [])
-
-
 CASES = [(c, v) for c in CHARTS for v in VALUES_FILES]
 
 
@@ -68,12 +56,7 @@ def test_probes_on_every_container(rendered):
 
 def test_requests_and_limits_on_every_container(rendered):
     chart, _, docs = rendered
-    for w in workloads(docs):
-        for c in containers(w):
-            res = c.get("resources", {})
-            for kind in ("requests", "limits"):
-                for r in ("cpu", "memory"):
-                    assert res.get(kind, {}).get(r), f"{chart} {c['name']} lacks {kind}.{r}"
+    assert_requests_and_limits(docs, chart)
 
 
 def test_security_context(rendered):

@@ -11,10 +11,11 @@ import subprocess
 import pytest
 import yaml
 
+from manifests import assert_requests_and_limits, containers, pod_spec, workloads
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "platform"
 VALUES_FILES = ("values.yaml", "values-local.yaml", "values-prod.yaml")
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 EXTERNAL = {
     "postgresql.enabled": "false", "externalDatabase.existingSecret": "ext-db",
     "redis.enabled": "false", "externalRedis.existingSecret": "ext-redis",
@@ -49,19 +50,6 @@ def named(docs, kind, name):
     return found[0]
 
 
-def workloads(docs):
-    return [d for d in docs if d["kind"] in WORKLOAD_KINDS]
-
-
-def pod_spec(doc):
-    return doc["spec"]["template"]["spec"]
-
-
-def containers(doc, init=True):
-    spec = pod_spec(doc)
-    return spec["containers"] + (spec.get("initContainers", []) if init else [])
-
-
 def env_of(container):
     return {e["name"]: e for e in container.get("env", [])}
 
@@ -91,12 +79,7 @@ def test_probes_on_every_container(rendered):
 
 def test_requests_and_limits_on_every_container(rendered):
     _, _, docs = rendered
-    for w in workloads(docs):
-        for c in containers(w):
-            res = c.get("resources", {})
-            for kind in ("requests", "limits"):
-                for r in ("cpu", "memory"):
-                    assert res.get(kind, {}).get(r), f"{w['metadata']['name']}/{c['name']} lacks {kind}.{r}"
+    assert_requests_and_limits(docs, "platform")
 
 
 def test_security_context_on_every_pod_and_container(rendered):

@@ -10,6 +10,7 @@
 #   stack_worker NAME [ID]       start (or restart) worker NAME, with WORKER_ID ID (default NAME)
 #   stack_kill NAME [SIGNAL]     kill a process and everything it started (a pod's processes die with it)
 #   stack_stop                   stop every process, then the servers
+#   stack_simulated_cluster      Postgres, Redis, kube-sim (quick timing) and the helm stand-in
 #   sim_api METHOD PATH [BODY]   an admin call to kube-sim
 # Settings for the processes come from the environment (STACK_WORKER_ENV adds "K=V" words for workers).
 
@@ -137,15 +138,29 @@ print(" ".join(str(p) for p in walk(int(sys.argv[1]))))
 PY
 }
 
+# Kills a process and everything it started; STACK_KILLED lists the PIDs. With KILL the tree is frozen
+# first (SIGSTOP) so that nothing it forks in between escapes.
 stack_kill() {
-  local name=$1 signal=${2:-KILL} pid
+  local name=$1 signal=${2:-KILL} pid tree previous=""
   pid=$(stack_pid "$name")
+  export STACK_KILLED=""
   [ -n "$pid" ] || return 0
-  local tree
-  tree=$(stack_descendants "$pid")
+  if [ "$signal" = KILL ]; then
+    kill -STOP "$pid" 2>/dev/null || true
+    tree=$(stack_descendants "$pid")
+    while [ "$tree" != "$previous" ]; do
+      # shellcheck disable=SC2086
+      [ -z "$tree" ] || kill -STOP $tree 2>/dev/null || true
+      previous=$tree
+      tree=$(stack_descendants "$pid")
+    done
+  else
+    tree=$(stack_descendants "$pid")
+  fi
   kill "-$signal" "$pid" 2>/dev/null || true
   # shellcheck disable=SC2086
   [ -z "$tree" ] || kill "-$signal" $tree 2>/dev/null || true
+  STACK_KILLED="$pid $tree"
   if [ "$signal" = KILL ]; then
     wait "$pid" 2>/dev/null || true
   fi
@@ -169,6 +184,14 @@ stack_stop() {
     "$STACK_REPO/scripts/services.sh" postgres stop "$STACK_DIR/postgres" >/dev/null 2>&1 || true
     "$STACK_REPO/scripts/services.sh" redis stop "$STACK_DIR/redis" >/dev/null 2>&1 || true
   fi
+}
+
+# Postgres, Redis, kube-sim with quick timing and the helm stand-in rendering the real charts: the
+# cluster side of the whole-system runs.
+stack_simulated_cluster() {
+  stack_services
+  stack_sim --ready-delay 1 --job-delay 1 --namespace-delete-delay 0.5
+  export HELM_BIN="$STACK_REPO/scripts/helm-sim" CHARTS_DIR="$STACK_REPO/charts"
 }
 
 # An authenticated API call to the gateway; prints the body, fails on HTTP errors.

@@ -1,0 +1,37 @@
+import Provisioning
+import ServiceRuntime
+import Testing
+
+@Suite("Provisioning settings")
+struct ProvisioningSettingsTests {
+    @Test("guardrail sizes come from configuration, per engine; the other engine keeps its defaults")
+    func quotasFromConfiguration() throws {
+        let settings = try ProvisioningSettings(from: ConfigurationReader([
+            "WOOCOMMERCE_QUOTA": "limits.cpu=8, limits.memory=16Gi,pods=12,pvcs=4,max-volume=20Gi,default-limit.memory=1Gi",
+        ]))
+        let woo = try #require(settings.quotas["woocommerce"])
+        #expect(woo.limitsCPU == "8" && woo.limitsMemory == "16Gi" && woo.pods == 12 && woo.persistentVolumeClaims == 4)
+        #expect(woo.maxVolumeSize == "20Gi" && woo.defaultLimitMemory == "1Gi")
+        #expect(woo.requestsCPU == "1", "keys not named keep their defaults")
+        #expect(settings.quotas["medusa"]?.limitsCPU == "5")
+    }
+
+    @Test("a malformed quota stops start-up with the variable and the reason", arguments: [
+        ("pods=many", "is not a count"), ("limits.cpu=lots", "is not a Kubernetes quantity"),
+        ("cpu=1", "unknown key cpu"), ("limits.cpu", "expected key=value"),
+    ])
+    func malformedQuota(_ value: String, _ reason: String) throws {
+        let error = #expect(throws: ConfigurationError.self) {
+            _ = try ProvisioningSettings(from: ConfigurationReader(["MEDUSA_QUOTA": value]))
+        }
+        #expect(error?.variable == "MEDUSA_QUOTA")
+        #expect(error?.problem.contains(reason) == true, "\(error?.problem ?? "")")
+    }
+
+    @Test("API_SERVER_CIDRS must be CIDRs")
+    func apiServerCIDRs() throws {
+        let settings = try ProvisioningSettings(from: ConfigurationReader(["API_SERVER_CIDRS": "10.0.0.0/24, 172.18.0.2/32"]))
+        #expect(settings.apiServerCIDRs == ["10.0.0.0/24", "172.18.0.2/32"])
+        #expect(throws: ConfigurationError.self) { _ = try ProvisioningSettings(from: ConfigurationReader(["API_SERVER_CIDRS": "10.0.0.1"])) }
+    }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Does throughput grow with worker replicas? Self-contained: builds release binaries, then for 1, 2, 4
+# and 8 workers (WORKER_CONCURRENCY fixed per worker) starts a fresh stack — Postgres, Redis, kube-sim
+# with a realistic readiness delay, the helm stand-in, the gateway — creates STORES stores at once
+# through the API and waits until all are ready. Prints stores per minute, the scaling efficiency
+# against linear, and the platform's own time per store (a job's run time minus the time inside helm
+# and waiting for workloads to become ready).
+#
+#   scripts/bench-scale.sh [STORES_PER_WORKER] [WORKER_COUNTS]     (defaults: 8, "1 2 4 8")
+# Environment: READY_DELAY (kube-sim seconds per workload, default 2), WORKER_CONCURRENCY (default 2).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+# shellcheck source=scripts/lib/stack.sh
+source scripts/lib/stack.sh
+# shellcheck source=scripts/install-tools.sh
+source scripts/install-tools.sh >/dev/null
+
+per_worker=${1:-8}
+read -r -a counts <<<"${2:-1 2 4 8}"
+ready_delay=${READY_DELAY:-2}
+export WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-2}
+echo "==> release build"
+swift build -c release --product storefleet-gateway >/dev/null 2>&1
+swift build -c release --product storefleet-worker >/dev/null 2>&1
+swift build -c release --product kube-sim >/dev/null 2>&1
+
+export HELM_BIN="$repo/scripts/helm-sim" CHARTS_DIR="$repo/charts"
+export RATE_LIMIT_BURST=100000 RATE_LIMIT_PER_MINUTE=1000000 LOG_LEVEL=warning
+results=()
+work=""
+trap '[ -z "$work" ] || { stack_stop; rm -rf "$work"; }' EXIT
+for workers in "${counts[@]}"; do
+  work="$(mktemp -d -t storefleet-bench.XXXXXX)"
+  stack_init "$work" "$repo/.build/release"
+  stack_services
+  stack_sim --ready-delay "$ready_delay" --job-delay "$ready_delay" --namespace-delete-delay 0.5
+  unset ADMIN_TOKEN
+  stack_gateway "$(stack_free_port)"
+  for index in $(seq 1 "$workers"); do stack_worker "worker-$index"; done
+  stores=$((per_worker * workers))
+  echo "==> $workers worker(s) x concurrency $WORKER_CONCURRENCY: $stores stores"
+  line=$(python3 scripts/proof/proof.py bench --stores "$stores" --report "$work/report.json" | grep '^bench: ')
+  echo "$line"
+  results+=("$workers ${line#bench: }")
+  stack_stop
+  rm -rf "$work"
+  work=""
+done
+
+echo
+echo "workers  stores  seconds  stores/min  efficiency  overhead ms (median, p95)"
+python3 - "${results[@]}" <<'PY'
+import json, sys
+rows = [(int(a.split(" ", 1)[0]), json.loads(a.split(" ", 1)[1])) for a in sys.argv[1:]]
+base = rows[0][1]["stores_per_minute"] / rows[0][0]
+for workers, r in rows:
+    efficiency = r["stores_per_minute"] / (base * workers) if base else 0
+    print(f"{workers:>7}  {r['stores']:>6}  {r['seconds']:>7}  {r['stores_per_minute']:>10}  {efficiency:>10.2f}  "
+          f"{r['overhead_ms_median']}, {r['overhead_ms_p95']}")
+PY
