@@ -28,15 +28,23 @@ public enum ChildProcess {
         public var description: String { "cannot run \(executable): \(String(cString: strerror(code)))" }
     }
 
-    /// Runs a program to completion, capturing its output. Past `timeout` the whole process group is
-    /// killed and `timedOut` is set. `environment` nil inherits this process's environment.
+    /// Runs a program to completion, capturing its output. Past `timeout`, or when the calling task is
+    /// cancelled, the whole process group gets SIGTERM (so a program such as helm can record what it
+    /// was doing), then SIGKILL after `terminationGrace`; `timedOut` tells a timeout. `environment` nil
+    /// inherits this process's environment.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        input: [UInt8]? = nil, timeout: Double? = nil
+        input: [UInt8]? = nil, timeout: Double? = nil, terminationGrace: Double = 3
     ) async throws -> Outcome {
         let queue = BlockingQueue(label: "storefleet.child")
-        return try await queue.run { () throws -> Outcome in
-            try runBlocking(executable, arguments, environment: environment, input: input, timeout: timeout)
+        let stop = LockedState(false)
+        return try await withTaskCancellationHandler {
+            try await queue.run { () throws -> Outcome in
+                try runBlocking(executable, arguments, environment: environment, input: input, timeout: timeout,
+                                grace: terminationGrace, stop: stop)
+            }
+        } onCancel: {
+            stop.withLock { $0 = true }
         }
     }
 
@@ -56,7 +64,8 @@ public enum ChildProcess {
     }
 
     static func runBlocking(
-        _ executable: String, _ arguments: [String], environment: [String: String]?, input: [UInt8]?, timeout: Double?
+        _ executable: String, _ arguments: [String], environment: [String: String]?, input: [UInt8]?, timeout: Double?,
+        grace: Double = 3, stop: LockedState<Bool>? = nil
     ) throws -> Outcome {
         var stdoutPipe: [Int32] = [0, 0]
         var stderrPipe: [Int32] = [0, 0]
@@ -100,18 +109,28 @@ public enum ChildProcess {
         var err: [UInt8] = []
         var open: [Int32] = [stdoutPipe[0], stderrPipe[0]]
         var timedOut = false
+        var killAt: Double?
         var buffer = [UInt8](repeating: 0, count: 65536)
         while !open.isEmpty {
-            var waitMs: Int32 = 1000
-            if let deadline, !timedOut {
-                let remaining = deadline - monotonicNow()
-                if remaining <= 0 {
-                    timedOut = true
+            // Short waits, so that a cancelled caller stops its program within a quarter second.
+            var waitMs: Int32 = 250
+            let now = monotonicNow()
+            if let at = killAt {
+                if now >= at {
                     kill(-pid, SIGKILL)
                     kill(pid, SIGKILL)
+                    killAt = .infinity
+                }
+            } else {
+                let expired = deadline.map { now >= $0 } ?? false
+                if expired || stop?.withLock({ $0 }) == true {
+                    timedOut = expired
+                    kill(-pid, SIGTERM)
+                    kill(pid, SIGTERM)
+                    killAt = now + grace
                     continue
                 }
-                waitMs = Int32(min(remaining * 1000, 1000).rounded(.up))
+                if let deadline { waitMs = Int32(min((deadline - now) * 1000, 250).rounded(.up)) }
             }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let ready = poll(&fds, nfds_t(fds.count), waitMs)
