@@ -299,12 +299,13 @@ public struct JobStore: Sendable {
     }
 
     /// Jobs that should be in Redis by now: waiting and due for at least `grace` seconds.
-    public func overdueJobs(grace: Double, limit: Int = 1000) async throws -> [UUID] {
+    /// `begun` tells jobs that already ran a step (interrupted or retrying) from ones never started.
+    public func overdueJobs(grace: Double, limit: Int = 1000) async throws -> [(id: UUID, begun: Bool)] {
         try await postgres.query("""
-            SELECT id FROM jobs
+            SELECT id, started_at IS NOT NULL AS begun FROM jobs
             WHERE status IN ('queued', 'retrying') AND run_at <= now() - make_interval(secs => \(grace))
             ORDER BY run_at LIMIT \(limit)
-            """).rows.map { try $0.decode("id", as: UUID.self) }
+            """).rows.map { (try $0.decode("id", as: UUID.self), try $0.decode("begun", as: Bool.self)) }
     }
 
     /// The oldest waiting job of a store, if any: dispatched when the store's running job ends.

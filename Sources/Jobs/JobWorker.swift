@@ -215,9 +215,12 @@ public final class JobWorker: Sendable {
             stepLogger[metadataKey: "step"] = "\(step.name)"
             stepLogger[metadataKey: "attempt"] = "\(attempt)"
 
-            if attempt > step.retry.maxAttempts {
+            // Attempts cut short by a dying worker count too, or a step that crashes its worker would be
+            // retried forever; but workers also die for reasons of their own (rolling deploys, node
+            // drains), so such attempts get a few more chances than the step's retry budget.
+            if attempt > step.retry.maxAttempts + Self.interruptionAllowance {
                 await end(job, definition: definition, position: position, durationMs: 0, status: .failed,
-                          message: "step \(step.name) gave up after \(step.retry.maxAttempts) attempts (its worker kept stopping mid-step)", logger: stepLogger)
+                          message: "step \(step.name) gave up after \(attempt - 1) attempts, its worker having stopped mid-step again and again; if the step itself crashes the worker, its logs say why", logger: stepLogger)
                 return
             }
             if stopReason(job.id) == .cancelRequested {
@@ -424,6 +427,9 @@ public final class JobWorker: Sendable {
         _ = try? await redis.run(EngineScripts.promoteDue, keys: [keys.retry, keys.queue], arguments: [500])
     }
 
+    /// Extra attempts a step gets when its earlier ones were cut short by a worker dying.
+    static let interruptionAllowance = 3
+
     /// Reaper and sweeper, run by one worker at a time under a short Redis lock.
     private func maintain() async {
         guard !isStopping else { return }
@@ -444,12 +450,15 @@ public final class JobWorker: Sendable {
 
             let overdue = try await store.overdueJobs(grace: settings.sweepGrace)
             if !overdue.isEmpty {
-                let known = try await redis.send(RedisCommand("SMISMEMBER", [keys.dispatched] + overdue)).array ?? []
+                let known = try await redis.send(RedisCommand("SMISMEMBER", [keys.dispatched] + overdue.map(\.id))).array ?? []
                 let lost = zip(overdue, known).filter { $0.1.int != 1 }.map(\.0)
                 if !lost.isEmpty {
                     metrics.jobsSwept(lost.count)
                     logger.notice("re-dispatched jobs missing from Redis", metadata: ["count": "\(lost.count)"])
-                    await queue.dispatch(lost)
+                    // After Redis lost its data, jobs that had already begun go ahead again, as the reaper
+                    // put them; the rest keep their order at the back.
+                    await queue.dispatch(lost.filter(\.begun).map(\.id), ahead: true)
+                    await queue.dispatch(lost.filter { !$0.begun }.map(\.id))
                 }
             }
         } catch {

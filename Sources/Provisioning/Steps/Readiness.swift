@@ -8,7 +8,7 @@ extension Provisioner {
     /// (ImagePullBackOff, CrashLoopBackOff, Pending for quota or storage). Then the store must sell: its
     /// storefront API lists products (see `StorefrontCheck`).
     func readinessStep() -> StepDefinition {
-        StepDefinition("readiness", timeout: settings.readinessTimeout, retry: RetryPolicy(maxAttempts: 2, initialDelay: 5, maxDelay: 30)) { context in
+        StepDefinition("readiness", timeout: settings.readinessTimeout, retry: RetryPolicy(maxAttempts: 3, initialDelay: 5, maxDelay: 30)) { context in
             let store = try await self.store(context)
             let selector = [("labelSelector", "app.kubernetes.io/instance=\(store.release)")]
             var lastMessage = ""

@@ -8,7 +8,7 @@ extension Provisioner {
     /// first install is uninstalled, a pending upgrade rolled back; a failed first install is uninstalled
     /// before trying again.
     func releaseStep() -> StepDefinition {
-        StepDefinition("release", timeout: settings.releaseTimeout + 120, retry: RetryPolicy(maxAttempts: 4, initialDelay: 5, maxDelay: 60)) { context in
+        StepDefinition("release", timeout: settings.releaseTimeout + 120, retry: RetryPolicy(maxAttempts: 5, initialDelay: 5, maxDelay: 60)) { context in
             let store = try await self.store(context)
             if let current = try await helm.status(release: store.release, namespace: store.namespace) {
                 switch current.status {
