@@ -49,7 +49,8 @@ extension Gateway {
             throw Problem.conflict("credentials-not-ready", "store \(store.name)'s Secret lacks admin-username or admin-password")
         }
         try await postgres.withConnection { connection in
-            try await Audit.record("store.credentials.view", target: "store", id.uuidString.lowercased(), caller: caller, context: context,
+            try await Audit.record("store.credentials.view", target: "store", id.uuidString.lowercased(), details: ["name": store.name],
+                                   caller: caller, context: context,
                                    tenant: try row.decode("tenant_id", as: UUID.self), on: connection)
         }
         var response = JSONCoding.response(StoreCredentials(store: id, adminURL: store.urls.admin, username: username, password: password, email: value("admin-email")))

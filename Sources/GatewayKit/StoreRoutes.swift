@@ -126,7 +126,7 @@ extension Gateway {
                     let existing = try await connection.query("""
                         SELECT id FROM jobs WHERE store_id = \(id) AND kind = \(StorePlans.deleteKind) ORDER BY created_at DESC LIMIT 1
                         """).first?.decode("id", as: UUID.self)
-                    try await Audit.record("store.delete", target: "store", id.uuidString.lowercased(), details: ["outcome": "already \(status)"],
+                    try await Audit.record("store.delete", target: "store", id.uuidString.lowercased(), details: ["name": try store.decode("name", as: String.self), "outcome": "already \(status)"],
                                            caller: caller, context: context, tenant: owner, on: connection)
                     return (store, existing)
                 }
@@ -140,7 +140,8 @@ extension Gateway {
                     store: id, except: nil, reason: "superseded by delete job \(job.id.uuidString.lowercased())", on: connection)
                 try await enqueuer.insert(deleteJob, on: connection)
                 try await Audit.record("store.delete", target: "store", id.uuidString.lowercased(),
-                                       details: ["job_id": job.id.uuidString.lowercased(), "cancelled_jobs": "\(cancelled.count)"],
+                                       details: ["name": try store.decode("name", as: String.self), "job_id": job.id.uuidString.lowercased(),
+                                                 "cancelled_jobs": "\(cancelled.count)"],
                                        caller: caller, context: context, tenant: owner, on: connection)
                 return (updated, job.id)
             }
@@ -193,7 +194,7 @@ extension Gateway {
                     WHERE id = \(id) RETURNING *
                     """).first!
                 try await Audit.record("store.retry", target: "store", id.uuidString.lowercased(),
-                                       details: ["job_id": jobID.uuidString.lowercased(), "from_step": "\(step)"],
+                                       details: ["name": try store.decode("name", as: String.self), "job_id": jobID.uuidString.lowercased(), "from_step": "\(step)"],
                                        caller: caller, context: context, tenant: try store.decode("tenant_id"), on: connection)
                 return (updated, jobID)
             }

@@ -45,6 +45,10 @@ struct CredentialsTests {
 
                 let audits = try await harness.postgres.query("SELECT count(*) AS n FROM audit_events WHERE action = 'store.credentials.view' AND target_id = \(id)").first!.decode("n", as: Int.self)
                 #expect(audits == 2)
+                let named = try await harness.postgres.query("""
+                    SELECT count(*) AS n FROM audit_events WHERE action = 'store.credentials.view' AND target_id = \(id) AND details->>'name' IS NOT NULL
+                    """).first!.decode("n", as: Int.self)
+                #expect(named == 2, "the audit row names the store, so the activity log reads as words")
                 let leaked = try await harness.postgres.query("SELECT count(*) AS n FROM audit_events WHERE details::text LIKE '%S3cret%'").first!.decode("n", as: Int.self)
                 #expect(leaked == 0, "the password is never stored")
             }
