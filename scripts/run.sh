@@ -28,9 +28,15 @@ source scripts/install-tools.sh >/dev/null
 
 configuration=${STOREFLEET_BUILD:-debug}
 echo "==> building ($configuration; the first build takes several minutes)"
-swift build -c "$configuration" --product storefleet-gateway >/dev/null
-swift build -c "$configuration" --product storefleet-worker >/dev/null
-swift build -c "$configuration" --product kube-sim >/dev/null
+mkdir -p .build
+for product in storefleet-gateway storefleet-worker kube-sim; do
+  if ! swift build -c "$configuration" --product "$product" >.build/run-build.log 2>&1; then
+    echo "run.sh: building $product failed; the end of the build log:" >&2
+    tail -n 30 .build/run-build.log >&2
+    exit 1
+  fi
+done
+rm -f .build/run-build.log
 
 mkdir -p .data
 stack_init "$repo/.data" "$repo/.build/$configuration"

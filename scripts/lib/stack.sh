@@ -77,6 +77,8 @@ stack_wait_for() {
 
 stack_sim() {
   SIM_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+  # A fresh log: the readiness line of an earlier run (kept in .data/ by run.sh) must not count.
+  rm -f "$STACK_DIR/logs/kube-sim.log"
   stack_spawn kube-sim "$STACK_BIN/kube-sim" --state-dir "$STACK_DIR/kube-sim" --token "$SIM_TOKEN" "$@"
   stack_wait_for kube-sim "kube-sim ready" 60
   SIM_URL=$(cat "$STACK_DIR/kube-sim/url")
