@@ -150,10 +150,10 @@ public final class PostgresConnection: @unchecked Sendable {
         return connection
     }
 
-    private func sendFailure(statement: String) -> PostgresError {
+    private func sendFailure(statement: @autoclosure () -> String) -> PostgresError {
         let message = handle.map { Self.message(PQerrorMessage($0)) } ?? "no connection"
         dropHandle()
-        return PostgresError(.connectionLost, message, statement: statement)
+        return PostgresError(.connectionLost, message, statement: statement())
     }
 
     private func dropHandle() {
@@ -162,26 +162,27 @@ public final class PostgresConnection: @unchecked Sendable {
         prepared = [:]
     }
 
-    /// Waits for every result of the statement in flight and returns the last one.
-    private func collect(_ handle: OpaquePointer, deadline: Double, statement: String) throws(PostgresError) -> PostgresResult {
+    /// Waits for every result of the statement in flight and returns the last one. `statement` (the
+    /// query's first line) is built only for an error: building it for every statement showed in profiles.
+    private func collect(_ handle: OpaquePointer, deadline: Double, statement: @autoclosure () -> String) throws(PostgresError) -> PostgresResult {
         var outcome: PostgresResult?
         var failure: PostgresError?
         while true {
-            try waitUntilReadable(handle, deadline: deadline, statement: statement)
+            try waitUntilReadable(handle, deadline: deadline, statement: statement())
             guard let result = PQgetResult(handle) else { break }
             defer { PQclear(result) }
             switch PQresultStatus(result) {
             case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
                 outcome = Self.materialize(result)
             default:
-                if failure == nil { failure = Self.serverError(result, statement: statement) }
+                if failure == nil { failure = Self.serverError(result, statement: statement()) }
             }
         }
         if PQstatus(handle) != CONNECTION_OK {
             let message = Self.message(PQerrorMessage(handle))
             dropHandle()
-            throw failure.map { PostgresError(.connectionLost, $0.message, sqlState: $0.sqlState, statement: statement) }
-                ?? PostgresError(.connectionLost, message, statement: statement)
+            throw failure.map { PostgresError(.connectionLost, $0.message, sqlState: $0.sqlState, statement: statement()) }
+                ?? PostgresError(.connectionLost, message, statement: statement())
         }
         if let failure { throw failure }
         return outcome ?? PostgresResult(columns: [], rows: [], affectedRows: 0)
@@ -189,23 +190,23 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Blocks until libpq can hand out the next result without blocking, or the deadline passes, in which
     /// case the statement is cancelled on the server and the connection is reset.
-    private func waitUntilReadable(_ handle: OpaquePointer, deadline: Double, statement: String) throws(PostgresError) {
+    private func waitUntilReadable(_ handle: OpaquePointer, deadline: Double, statement: @autoclosure () -> String) throws(PostgresError) {
         while PQisBusy(handle) == 1 {
             let remaining = deadline - Self.now()
             if remaining <= 0 {
                 cancelInFlight(handle)
-                throw PostgresError(.timedOut, "no result within the statement timeout; the statement was cancelled", statement: statement)
+                throw PostgresError(.timedOut, "no result within the statement timeout; the statement was cancelled", statement: statement())
             }
             var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
             let ready = poll(&descriptor, 1, Int32(min(remaining * 1000, 1000).rounded(.up)))
             if ready < 0, errno != EINTR {
                 dropHandle()
-                throw PostgresError(.connectionLost, "poll failed: \(String(cString: strerror(errno)))", statement: statement)
+                throw PostgresError(.connectionLost, "poll failed: \(String(cString: strerror(errno)))", statement: statement())
             }
             if ready > 0, PQconsumeInput(handle) == 0 {
                 let message = Self.message(PQerrorMessage(handle))
                 dropHandle()
-                throw PostgresError(.connectionLost, message, statement: statement)
+                throw PostgresError(.connectionLost, message, statement: statement())
             }
         }
     }
@@ -236,7 +237,7 @@ public final class PostgresConnection: @unchecked Sendable {
         return text.isEmpty ? "unknown error" : text.replacingOccurrences(of: "\n", with: " ")
     }
 
-    private static func serverError(_ result: OpaquePointer, statement: String) -> PostgresError {
+    private static func serverError(_ result: OpaquePointer, statement: @autoclosure () -> String) -> PostgresError {
         func field(_ code: Int32) -> String? {
             guard let pointer = PQresultErrorField(result, code) else { return nil }
             return String(cString: pointer)
@@ -244,7 +245,7 @@ public final class PostgresConnection: @unchecked Sendable {
         let sqlState = field(Int32(UInt8(ascii: "C")))
         var message = field(Int32(UInt8(ascii: "M"))) ?? message(PQresultErrorMessage(result))
         if let detail = field(Int32(UInt8(ascii: "D"))) { message += " — \(detail)" }
-        return PostgresError(.server, message, sqlState: sqlState, statement: statement)
+        return PostgresError(.server, message, sqlState: sqlState, statement: statement())
     }
 
     private static func materialize(_ result: OpaquePointer) -> PostgresResult {
