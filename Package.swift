@@ -139,7 +139,7 @@ let package = Package(
         ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "LabJobs", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "LabJobs", "ServiceRuntime", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ClusterSimulatorTests",
             dependencies: [

@@ -51,6 +51,18 @@ public final class JobWorker: Sendable {
     let definitions: [String: JobDefinition]
     let logger: Logger
     let metrics: JobMetrics
+    /// Group commits for the engine's most frequent writes: claims, step successes, and forgetting
+    /// claimed IDs in Redis. A busy worker's slots share their round trips.
+    let claims: GroupCommit<UUID, JobStore.ClaimOutcome>
+    let successes: GroupCommit<JobStore.StepSuccess, SuccessOutcome>
+    let finishes: GroupCommit<UUID, Void>
+
+    enum SuccessOutcome: Sendable {
+        /// Recorded; the attempt number of the step that started, or nil when the job succeeded.
+        case recorded(nextAttempt: Int?)
+        /// The worker no longer owns the job: nothing was recorded.
+        case leaseLost
+    }
 
     enum StopReason: Sendable { case cancelRequested, shutdown, leaseLost }
 
@@ -72,6 +84,17 @@ public final class JobWorker: Sendable {
     ) {
         self.settings = settings
         self.store = JobStore(postgres: postgres)
+        let store = self.store, workerID = settings.workerID, lease = settings.lease
+        self.claims = GroupCommit { ids in try await store.claim(ids, worker: workerID, lease: lease) }
+        self.successes = GroupCommit { successes in
+            let owned = try await store.recordSuccesses(successes, worker: workerID)
+            return successes.map { success in owned[success.job].map { .recorded(nextAttempt: $0) } ?? .leaseLost }
+        }
+        let processing = keys.processing(workerID), dispatched = keys.dispatched
+        self.finishes = GroupCommit { ids in
+            try await redis.run(EngineScripts.finish, keys: [processing, dispatched], arguments: ids)
+            return ids.map { _ in () }
+        }
         self.queue = JobQueue(postgres: postgres, redis: redis, keys: keys, logger: logger)
         self.redis = redis
         self.keys = keys
@@ -164,7 +187,7 @@ public final class JobWorker: Sendable {
     private func take(_ id: UUID, processing: String) async {
         let outcome: JobStore.ClaimOutcome
         do {
-            outcome = try await store.claim(id, worker: settings.workerID, lease: settings.lease)
+            outcome = try await claims.submit(id)
         } catch {
             // Postgres is unreachable: put the ID back for later and pause this slot briefly.
             logger.warning("cannot claim job; handing it back", metadata: ["job": "\(id)", "error": "\(error)"])
@@ -175,10 +198,10 @@ public final class JobWorker: Sendable {
         switch outcome {
         case .claimed(let job, let cancelRequested):
             // The job is now owned in Postgres under a lease; Redis need not remember it.
-            _ = try? await redis.run(EngineScripts.finish, keys: [processing, keys.dispatched], arguments: [id])
+            _ = try? await finishes.submit(id)
             await execute(job, cancelRequested: cancelRequested)
         case .notClaimable:
-            _ = try? await redis.run(EngineScripts.finish, keys: [processing, keys.dispatched], arguments: [id])
+            _ = try? await finishes.submit(id)
         case .early:
             _ = try? await redis.send("LREM", processing, 1, id)
         case .busy:
@@ -247,12 +270,12 @@ public final class JobWorker: Sendable {
             switch result {
             case .success:
                 let isLast = position == definition.steps.count - 1
+                let success = JobStore.StepSuccess(job: job.id, position: position, durationMs: durationMs, isLast: isLast)
                 let outcome = await persist(job.id, logger: stepLogger) {
-                    if isLast {
-                        try await self.store.complete(job.id, worker: self.settings.workerID, position: position, durationMs: durationMs)
-                        return nil
+                    switch try await self.successes.submit(success) {
+                    case .recorded(let nextAttempt): return nextAttempt
+                    case .leaseLost: throw JobStore.LeaseLost(job: job.id)
                     }
-                    return try await self.store.advance(job.id, worker: self.settings.workerID, position: position, durationMs: durationMs)
                 } committed: { now in
                     isLast ? now.status == .succeeded
                         : (now.status == .running && now.workerID == self.settings.workerID && now.currentStep == position + 1 ? now.stepAttempt : nil) != nil

@@ -87,10 +87,12 @@ enum EngineScripts {
         return moved
         """)
 
-    /// KEYS: processing list, dispatched. ARGV: job ID. A worker is done with an ID.
+    /// KEYS: processing list, dispatched. ARGV: job IDs. A worker is done with these IDs.
     static let finish = RedisScript(name: "finish", source: """
-        redis.call('LREM', KEYS[1], 1, ARGV[1])
-        redis.call('SREM', KEYS[2], ARGV[1])
-        return 1
+        for i = 1, #ARGV do
+            redis.call('LREM', KEYS[1], 1, ARGV[i])
+            redis.call('SREM', KEYS[2], ARGV[i])
+        end
+        return #ARGV
         """)
 }
