@@ -16,6 +16,7 @@ public struct Gateway: Sendable {
     let logger: Logger
     let idempotency: IdempotencyKeys
     let rateLimiter: RateLimiter
+    let reads: CoalescedReads
     /// Reads store Secrets for the credentials endpoint; nil when no cluster is configured.
     let kube: KubeClient?
 
@@ -28,6 +29,7 @@ public struct Gateway: Sendable {
         self.queue = JobQueue(postgres: postgres, redis: redis, keys: RedisKeys(prefix: settings.redisKeyPrefix), logger: logger)
         self.metrics = GatewayMetrics()
         self.idempotency = IdempotencyKeys(postgres: postgres, ttl: settings.idempotencyTTL)
+        self.reads = CoalescedReads(postgres: postgres, store: queue.store, logger: logger)
         self.rateLimiter = RateLimiter(redis: redis, prefix: settings.redisKeyPrefix, burst: settings.rateLimitBurst, perMinute: settings.rateLimitPerMinute, logger: logger)
     }
 
@@ -83,7 +85,7 @@ public struct Gateway: Sendable {
             router.add(middleware: FileMiddleware(dashboard, cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true, logger: logger))
         }
         addOpenAPIRoute(to: router)
-        let api = router.group("api").add(middleware: AuthMiddleware(postgres: postgres))
+        let api = router.group("api").add(middleware: AuthMiddleware(reads: reads))
         addStatsRoute(to: api)
         addSessionRoute(to: api)
         addStoreRoutes(to: api)
@@ -148,8 +150,9 @@ public struct Gateway: Sendable {
     }
 
     func jobView(_ id: UUID?, includeTransitions: Bool = false) async throws -> JobView? {
-        guard let id, let snapshot = try await queue.snapshot(id, includeTransitions: includeTransitions) else { return nil }
-        return JobView(snapshot)
+        guard let id else { return nil }
+        let snapshot = includeTransitions ? try await queue.snapshot(id, includeTransitions: true) : try await reads.jobs.submit(id)
+        return snapshot.map(JobView.init)
     }
 
     func limitParameter(_ request: Request) throws -> Int {

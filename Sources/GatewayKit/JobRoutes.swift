@@ -13,9 +13,11 @@ extension Gateway {
                 throw Problem.validation([.init("include", "the only value is transitions")])
             }
             // Another tenant's job answers as a missing one.
-            guard let snapshot = try await queue.snapshot(id, includeTransitions: include == "transitions"),
-                  caller.isAdmin || snapshot.tenantID == caller.tenantID else { throw Problem.notFound("job \(id)") }
-            return JSONCoding.response(JobView(snapshot))
+            let snapshot = include == "transitions"
+                ? try await queue.snapshot(id, includeTransitions: true) : try await reads.jobs.submit(id)
+            guard let snapshot, caller.isAdmin || snapshot.tenantID == caller.tenantID else { throw Problem.notFound("job \(id)") }
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: JobView(snapshot).json())))
         }
         api.get("jobs") { request, context -> Response in
             let caller = try context.requireCaller()

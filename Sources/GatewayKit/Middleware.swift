@@ -69,7 +69,7 @@ struct RequestIDMiddleware: RouterMiddleware {
 /// Authenticates `Authorization: Bearer <token>` against the stored digests; anything else is 401.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
-    let postgres: PostgresPool
+    let reads: CoalescedReads
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization], header.count > 7,
@@ -78,23 +78,12 @@ struct AuthMiddleware: RouterMiddleware {
         }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         guard token.hasPrefix(APIToken.prefix), token.count < 200 else { throw Problem.unauthorized("the token is not valid") }
-        guard let row = try await postgres.query("""
-            SELECT k.id AS token_id, t.id AS tenant_id, t.role,
-                   k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale
-            FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id
-            WHERE k.token_hash = \(APIToken.hash(token)) AND k.revoked_at IS NULL
-            """).first else {
+        guard let caller = try await reads.tokens.submit(APIToken.hash(token)) else {
             throw Problem.unauthorized("the token is not valid or was revoked")
         }
-        // last_used_at is for people deciding which tokens to revoke; a minute's precision serves them
-        // and spares a write on every request.
-        if try row.decode("stale", as: Bool.self) {
-            let tokenID: UUID = try row.decode("token_id")
-            _ = try? await postgres.query("UPDATE api_tokens SET last_used_at = now() WHERE id = \(tokenID)")
-        }
         var context = context
-        context.caller = Caller(tenantID: try row.decode("tenant_id"), tokenID: try row.decode("token_id"), isAdmin: try row.decode("role", as: String.self) == "admin")
-        context.logger[metadataKey: "tenant_id"] = "\(context.caller!.tenantID)"
+        context.caller = caller
+        context.logger[metadataKey: "tenant_id"] = "\(caller.tenantID)"
         return try await next(request, context)
     }
 }

@@ -73,20 +73,13 @@ public struct Problem: Error, Sendable, Equatable {
 /// The gateway's JSON: ISO 8601 dates with fractions, sorted keys (stable bodies make idempotent
 /// replays byte-identical), snake_case field names.
 enum JSONCoding {
-    /// ISO8601DateFormatter is documented thread-safe.
-    nonisolated(unsafe) static let timestampFormatter: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }()
-
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(timestampFormatter.string(from: date))
+            try container.encode(Timestamp.string(date))
         }
         return encoder
     }()

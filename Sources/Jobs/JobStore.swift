@@ -382,43 +382,62 @@ public struct JobStore: Sendable {
     // MARK: - Readers
 
     public func snapshot(_ job: UUID, includeTransitions: Bool = false) async throws -> JobSnapshot? {
-        try await postgres.withConnection { connection in
-            guard let row = try await connection.query("SELECT * FROM jobs WHERE id = \(job)").first else { return nil }
-            let steps = try await connection.query("""
-                SELECT position, name, status, attempts, started_at, finished_at, message,
-                       extract(epoch FROM (coalesce(finished_at, clock_timestamp()) - started_at)) * 1000 AS duration_ms
-                FROM job_steps WHERE job_id = \(job) ORDER BY position
+        guard var snapshot = try await snapshots([job])[job] else { return nil }
+        if includeTransitions {
+            snapshot.transitions = try await postgres.query("""
+                SELECT id, step, position, attempt, status, worker_id, at, duration_ms, message
+                FROM job_transitions WHERE job_id = \(job) ORDER BY id
                 """).rows.map { row in
-                StepSnapshot(
-                    position: try row.decode("position"), name: try row.decode("name"),
-                    status: StepStatus(rawValue: try row.decode("status")) ?? .pending,
-                    attempts: try row.decode("attempts"), startedAt: try row.decode("started_at"),
-                    finishedAt: try row.decode("finished_at"), durationMs: try row.decode("duration_ms"),
-                    message: try row.decode("message")
+                TransitionSnapshot(
+                    id: try row.decode("id"), step: try row.decode("step"), position: try row.decode("position"),
+                    attempt: try row.decode("attempt"), status: try row.decode("status"),
+                    workerID: try row.decode("worker_id"), at: try row.decode("at"),
+                    durationMs: try row.decode("duration_ms"), message: try row.decode("message")
                 )
             }
-            var transitions: [TransitionSnapshot]?
-            if includeTransitions {
-                transitions = try await connection.query("""
-                    SELECT id, step, position, attempt, status, worker_id, at, duration_ms, message
-                    FROM job_transitions WHERE job_id = \(job) ORDER BY id
-                    """).rows.map { row in
-                    TransitionSnapshot(
-                        id: try row.decode("id"), step: try row.decode("step"), position: try row.decode("position"),
-                        attempt: try row.decode("attempt"), status: try row.decode("status"),
-                        workerID: try row.decode("worker_id"), at: try row.decode("at"),
-                        durationMs: try row.decode("duration_ms"), message: try row.decode("message")
-                    )
-                }
-            }
-            return JobSnapshot(
-                id: job, kind: try row.decode("kind"), storeID: try row.decode("store_id"), tenantID: try row.decode("tenant_id"),
+        }
+        return snapshot
+    }
+
+    /// Several jobs with their steps, in one query (one row per step; a job and its steps are read
+    /// from the same snapshot, so they always agree). Missing jobs are absent from the answer.
+    public func snapshots(_ jobs: [UUID]) async throws -> [UUID: JobSnapshot] {
+        guard !jobs.isEmpty else { return [:] }
+        let rows = try await postgres.query("""
+            SELECT j.id, j.kind, j.store_id, j.tenant_id, j.status, j.current_step, j.worker_id, j.cancel_requested,
+                   j.error, j.created_at, j.started_at, j.finished_at, j.updated_at,
+                   s.position, s.name, s.status AS step_status, s.attempts, s.started_at AS step_started_at,
+                   s.finished_at AS step_finished_at, s.message,
+                   extract(epoch FROM (coalesce(s.finished_at, clock_timestamp()) - s.started_at)) * 1000 AS duration_ms
+            FROM jobs j LEFT JOIN job_steps s ON s.job_id = j.id
+            WHERE j.id = ANY(\(PostgresTextArray(jobs.map { $0.uuidString }))::uuid[])
+            ORDER BY j.id, s.position
+            """).rows
+        var steps: [UUID: [StepSnapshot]] = [:]
+        var heads: [UUID: PostgresRow] = [:]
+        for row in rows {
+            let id: UUID = try row.decode("id")
+            if heads[id] == nil { heads[id] = row }
+            guard let position = try row.decode("position", as: Int?.self) else { continue }
+            steps[id, default: []].append(StepSnapshot(
+                position: position, name: try row.decode("name"),
+                status: StepStatus(rawValue: try row.decode("step_status")) ?? .pending,
+                attempts: try row.decode("attempts"), startedAt: try row.decode("step_started_at"),
+                finishedAt: try row.decode("step_finished_at"), durationMs: try row.decode("duration_ms"),
+                message: try row.decode("message")
+            ))
+        }
+        var snapshots: [UUID: JobSnapshot] = [:]
+        for (id, row) in heads {
+            snapshots[id] = JobSnapshot(
+                id: id, kind: try row.decode("kind"), storeID: try row.decode("store_id"), tenantID: try row.decode("tenant_id"),
                 status: JobStatus(rawValue: try row.decode("status")) ?? .queued, currentStep: try row.decode("current_step"),
                 workerID: try row.decode("worker_id"), cancelRequested: try row.decode("cancel_requested"),
                 error: try row.decode("error"), createdAt: try row.decode("created_at"), startedAt: try row.decode("started_at"),
-                finishedAt: try row.decode("finished_at"), updatedAt: try row.decode("updated_at"), steps: steps,
-                transitions: transitions
+                finishedAt: try row.decode("finished_at"), updatedAt: try row.decode("updated_at"), steps: steps[id] ?? [],
+                transitions: nil
             )
         }
+        return snapshots
     }
 }
