@@ -6,9 +6,20 @@ import ServiceRuntime
 public final class GatewayMetrics: Sendable {
     static let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
+    /// Label values as recorded; escaped and formatted only when rendered, which is rare next to requests.
+    private struct RouteKey: Hashable {
+        let method: String
+        let route: String
+    }
+
+    private struct RequestKey: Hashable {
+        let route: RouteKey
+        let status: Int
+    }
+
     private struct State {
-        var requests: [String: Int] = [:]
-        var latency: [String: Histogram] = [:]
+        var requests: [RequestKey: Int] = [:]
+        var latency: [RouteKey: Histogram] = [:]
     }
 
     private let state = LockedState(State())
@@ -16,10 +27,9 @@ public final class GatewayMetrics: Sendable {
     public init() {}
 
     func request(method: String, route: String, status: Int, seconds: Double) {
-        let route = Self.escape(route)
+        let key = RouteKey(method: method, route: route)
         state.withLock { state in
-            state.requests["method=\"\(method)\",route=\"\(route)\",status=\"\(status)\"", default: 0] += 1
-            let key = "method=\"\(method)\",route=\"\(route)\""
+            state.requests[RequestKey(route: key, status: status), default: 0] += 1
             state.latency[key, default: Histogram(bounds: Self.bounds)].observe(seconds)
         }
     }
@@ -28,15 +38,20 @@ public final class GatewayMetrics: Sendable {
         let snapshot = state.withLock { $0 }
         var out = "# HELP storefleet_http_requests_total HTTP requests by method, route and status.\n"
         out += "# TYPE storefleet_http_requests_total counter\n"
-        for (labels, count) in snapshot.requests.sorted(by: { $0.key < $1.key }) {
+        let requests = snapshot.requests.map { (Self.labels($0.key.route) + ",status=\"\($0.key.status)\"", $0.value) }
+        for (labels, count) in requests.sorted(by: { $0.0 < $1.0 }) {
             out += "storefleet_http_requests_total{\(labels)} \(count)\n"
         }
         out += "# HELP storefleet_http_request_duration_seconds HTTP request latency by method and route.\n"
         out += "# TYPE storefleet_http_request_duration_seconds histogram\n"
-        for (labels, histogram) in snapshot.latency.sorted(by: { $0.key < $1.key }) {
+        for (labels, histogram) in snapshot.latency.map({ (Self.labels($0.key), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             out += histogram.render("storefleet_http_request_duration_seconds", labels: labels)
         }
         return out
+    }
+
+    private static func labels(_ key: RouteKey) -> String {
+        "method=\"\(escape(key.method))\",route=\"\(escape(key.route))\""
     }
 
     static func escape(_ value: String) -> String {

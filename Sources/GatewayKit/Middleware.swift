@@ -17,7 +17,7 @@ struct RequestIDMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         var context = context
-        context.requestID = Self.acceptable(request.headers[Self.requestIDHeader]) ?? UUID().uuidString.lowercased()
+        context.requestID = Self.acceptable(request.headers[Self.requestIDHeader]) ?? Self.newRequestID()
         context.logger[metadataKey: "request_id"] = "\(context.requestID)"
         var response: Response
         do {
@@ -48,6 +48,19 @@ struct RequestIDMiddleware: RouterMiddleware {
         return response
     }
 
+    /// A random UUID, lowercased. Drawn from `SystemRandomNumberGenerator` (getrandom): Foundation's
+    /// `UUID()` opens /dev/urandom on every call on Linux, which showed in the gateway's profile.
+    static func newRequestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
+        return withUnsafeMutableBytes(of: &bytes) { raw in
+            raw[6] = (raw[6] & 0x0f) | 0x40  // version 4
+            raw[8] = (raw[8] & 0x3f) | 0x80  // RFC 4122 variant
+            let uuid = raw.load(as: uuid_t.self)
+            return UUID(uuid: uuid).uuidString.lowercased()
+        }
+    }
+
     /// Only short, printable IDs are echoed, so a client cannot inject headers or flood logs.
     static func acceptable(_ value: String?) -> String? {
         guard let value, (1...128).contains(value.count),
@@ -76,7 +89,7 @@ struct AuthMiddleware: RouterMiddleware {
               header.prefix(7).lowercased() == "bearer " else {
             throw Problem.unauthorized()
         }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let token = String(header.dropFirst(7).drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
         guard token.hasPrefix(APIToken.prefix), token.count < 200 else { throw Problem.unauthorized("the token is not valid") }
         guard let caller = try await reads.tokens.submit(APIToken.hash(token)) else {
             throw Problem.unauthorized("the token is not valid or was revoked")
