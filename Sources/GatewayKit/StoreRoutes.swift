@@ -35,24 +35,19 @@ extension Gateway {
             ])
             let job = NewJob(kind: StorePlans.createKind, steps: StorePlans.createSteps, storeID: storeID, tenantID: caller.tenantID, payload: payload.text)
             let row = try await queue.enqueue { connection, enqueuer in
-                // Locking the tenant row serializes this tenant's creates, so the limit cannot be
-                // overshot by concurrent requests.
-                guard let limit = try await connection.query(
-                    "SELECT store_limit FROM tenants WHERE id = \(caller.tenantID) FOR UPDATE"
-                ).first?.decode("store_limit", as: Int.self) else { throw Problem.unauthorized("the token's tenant no longer exists") }
-                let live = try await connection.query(
-                    "SELECT count(*) AS n FROM stores WHERE tenant_id = \(caller.tenantID) AND status <> 'deleted'"
-                ).first!.decode("n", as: Int.self)
-                guard live < limit else {
-                    throw Problem.conflict("store-limit", "this tenant already has \(live) live stores, its limit is \(limit); delete one first")
-                }
                 // The partial unique index on live names decides races between tenants.
-                guard let row = try await connection.query("""
-                    INSERT INTO stores (id, tenant_id, name, engine, status, namespace)
-                    VALUES (\(storeID), \(caller.tenantID), \(name), \(engine), 'provisioning', \(namespace))
-                    ON CONFLICT (name) WHERE status <> 'deleted' DO NOTHING
-                    RETURNING *
-                    """).first else {
+                let inserted: PostgresRow?
+                do {
+                    inserted = try await connection.query("""
+                        INSERT INTO stores (id, tenant_id, name, engine, status, namespace)
+                        VALUES (\(storeID), \(caller.tenantID), \(name), \(engine), 'provisioning', \(namespace))
+                        ON CONFLICT (name) WHERE status <> 'deleted' DO NOTHING
+                        RETURNING *
+                        """).first
+                } catch let error as PostgresError where error.sqlState == "23503" {
+                    throw Problem.unauthorized("the token's tenant no longer exists")
+                }
+                guard let row = inserted else {
                     throw Problem(.conflict, "name-taken", "Conflict", detail: "a live store is already named \(name)",
                                   errors: [.init("name", "is already taken by a live store")])
                 }
@@ -60,6 +55,17 @@ extension Gateway {
                 try await Audit.record("store.create", target: "store", storeID.uuidString.lowercased(),
                                        details: ["name": name, "engine": engine, "job_id": job.id.uuidString.lowercased()],
                                        caller: caller, context: context, on: connection)
+                // Last, so that a tenant's creates wait on each other only for this call and the commit:
+                // the tenant's row is locked, then its live stores (this one included) are counted. A
+                // create over the limit rolls back, leaving nothing behind.
+                guard let limits = try await connection.query("SELECT * FROM tenant_live_stores_locked(\(caller.tenantID))").first else {
+                    throw Problem.unauthorized("the token's tenant no longer exists")
+                }
+                let limit = try limits.decode("store_limit", as: Int.self)
+                let live = try limits.decode("live", as: Int.self)
+                guard live <= limit else {
+                    throw Problem.conflict("store-limit", "this tenant already has \(live - 1) live stores, its limit is \(limit); delete one first")
+                }
                 return row
             }
             let store = try StoreView(row: row, settings: settings)

@@ -31,6 +31,29 @@ import TestSupport
         }
     }
 
+    @Test("concurrent creates never take a tenant past its store limit, and the refused ones leave nothing")
+    func concurrentCreatesRespectTheLimit() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client, storeLimit: 3)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for n in 0..<20 {
+                    group.addTask {
+                        try await client.call(.post, "/api/stores", token: token, json: ["name": "race-\(n)-shop", "engine": "woocommerce"]).status
+                    }
+                }
+                var statuses: [HTTPResponse.Status] = []
+                for try await status in group { statuses.append(status) }
+                return statuses
+            }
+            #expect(statuses.filter { $0 == .accepted }.count == 3)
+            #expect(statuses.filter { $0 == .conflict }.count == 17)
+            #expect(try await harness.count("stores") == 3)
+            #expect(try await harness.count("jobs") == 3)
+            let audited = try await harness.postgres.query("SELECT count(*) AS n FROM audit_events WHERE action = 'store.create'").first!
+            #expect(try audited.decode("n", as: Int.self) == 3)
+        }
+    }
+
     @Test func mutatingRequestsAreRateLimitedPerTenantWithRetryAfter() async throws {
         try await GatewayHarness.with(configure: { $0.rateLimitBurst = 3; $0.rateLimitPerMinute = 6 }) { harness, client in
             let (_, token) = try await harness.seedTenant(storeLimit: 50)
