@@ -5,13 +5,16 @@
 #   job-get     GET /api/jobs/<id>              (token lookup, job snapshot with its steps: what clients poll)
 #   store-list  GET /api/stores?limit=20        (token lookup, one keyset page)
 #   store-post  POST /api/stores                (token, rate-limit script, one transaction with store,
-#                                                job, steps, transition and audit rows, Redis dispatch)
+#                                                job, steps, transition and audit rows, Redis dispatch),
+#                                                spread over BENCH_TENANTS tenants as real traffic is:
+#                                                a tenant's creates are serialized by its store limit
 # Self-contained: starts its own throwaway Postgres (durable defaults) and Redis, builds the gateway
 # (release unless BENCH_CONFIG=debug), runs it with a random bootstrap admin token and limits raised out
 # of the way, and prints wrk's summary per scenario.
 # Also prints the gateway's resident memory when idle (after start-up, before any load).
 # Usage: scripts/bench-gateway.sh [scenario...]   (default: all five)
-# Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_CONFIG (release).
+# Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_CONFIG (release),
+#        BENCH_TENANTS (32).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -64,6 +67,18 @@ auth=(-H "Authorization: Bearer $BENCH_TOKEN")
 read -r store_id job_id < <(curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -d '{"name":"bench-shop","engine":"medusa"}' "$base/api/stores" \
   | python3 -c 'import json, sys; a = json.load(sys.stdin); print(a["store"]["id"], a["job"]["id"])')
 
+# Tenants for the POST scenario, each with its own token and a store limit out of the way.
+post_tokens=()
+for i in $(seq 1 "${BENCH_TENANTS:-32}"); do
+  tenant_id="$(curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -d "{\"name\":\"bench-$i\"}" "$base/api/tenants" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+  post_tokens+=("$(curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -d '{"name":"bench"}' "$base/api/tenants/$tenant_id/tokens" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')")
+done
+psql "$DATABASE_URL" -qAtc "UPDATE tenants SET store_limit = 100000000"
+BENCH_POST_TOKENS="$(IFS=,; echo "${post_tokens[*]}")"
+export BENCH_POST_TOKENS
+
 cat >"$work/auth.lua" <<'LUA'
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
 LUA
@@ -75,10 +90,12 @@ function setup(thread)
 end
 function init(args)
   n = 0
-  headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN") }
+  tokens = {}
+  for token in string.gmatch(os.getenv("BENCH_POST_TOKENS"), "[^,]+") do tokens[#tokens + 1] = token end
 end
 function request()
   n = n + 1
+  local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1] }
   return wrk.format("POST", "/api/stores", headers, string.format('{"name":"b%d-%d","engine":"medusa"}', tid, n))
 end
 LUA
