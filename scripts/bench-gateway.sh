@@ -14,7 +14,7 @@
 # Also prints the gateway's resident memory when idle (after start-up, before any load).
 # Usage: scripts/bench-gateway.sh [scenario...]   (default: all five)
 # Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_CONFIG (release),
-#        BENCH_TENANTS (32).
+#        BENCH_TENANTS (32), BENCH_STATIC (1: link the Swift runtime statically, as the image does).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -28,8 +28,12 @@ scenarios=("$@")
 
 command -v wrk >/dev/null || { echo "bench-gateway: wrk is missing (apt-get install wrk)" >&2; exit 2; }
 
-swift build -c "$config" --product storefleet-gateway >&2
-gateway="$(swift build -c "$config" --show-bin-path)/storefleet-gateway"
+# Built as the gateway image builds it (deploy/images/gateway): the Swift runtime and Foundation linked
+# statically, in a build folder of its own. BENCH_STATIC=0 measures the default dynamic build instead.
+build=(swift build -c "$config")
+[ "${BENCH_STATIC:-1}" = 0 ] || build+=(--static-swift-stdlib --scratch-path "$repo/.build-static")
+"${build[@]}" --product storefleet-gateway >&2
+gateway="$("${build[@]}" --show-bin-path)/storefleet-gateway"
 
 work="$(mktemp -d -t storefleet-bench-gw.XXXXXX)"
 chmod 755 "$work"
@@ -100,7 +104,7 @@ function request()
 end
 LUA
 
-echo "bench-gateway: $config build, $threads threads, $connections connections, $duration per scenario, $(nproc) cores"
+echo "bench-gateway: $config build$([ "${BENCH_STATIC:-1}" = 0 ] || echo ' (static Swift runtime)'), $threads threads, $connections connections, $duration per scenario, $(nproc) cores"
 for scenario in "${scenarios[@]}"; do
   echo "== $scenario"
   case "$scenario" in
