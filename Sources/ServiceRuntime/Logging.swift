@@ -27,29 +27,28 @@ public struct LoggingSettings: Sendable {
         let format = self.format
         let level = self.level
         LoggingSystem.bootstrap { label in
-            switch format {
-            case .json:
-                var handler = JSONLogHandler(label: label)
-                handler.logLevel = level
-                return handler
-            case .text:
-                var handler = TextLogHandler(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            var handler = LineLogHandler(label: label, format: format)
+            handler.logLevel = level
+            return handler
         }
     }
 }
 
-/// Writes each record as one JSON line on standard error: timestamp, level, label, message and metadata.
-public struct JSONLogHandler: LogHandler {
+/// Writes each record as one line on standard error: text in the shape of swift-log's
+/// `StreamLogHandler` (`<time> <level> <label>: key=value ... [<source>] <message>`), or one JSON object
+/// (timestamp, level, label, message and metadata). Metadata is formatted only when a record is
+/// written: `StreamLogHandler` formats it on every change, and the gateway changes a request logger's
+/// metadata on every request while writing almost none of them.
+public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
+    private let format: LoggingSettings.Format
 
-    public init(label: String) {
+    public init(label: String, format: LoggingSettings.Format) {
         self.label = label
+        self.format = format
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -61,19 +60,39 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        let line: Data?
+        switch format {
+        case .text: line = textLine(event, merged)
+        case .json: line = jsonLine(event, merged)
+        }
+        if let line { FileHandle.standardError.write(line) }
+    }
+
+    private func textLine(_ event: LogEvent, _ metadata: Logger.Metadata) -> Data {
+        let pretty = metadata.isEmpty ? "" : " " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        var buffer = [CChar](repeating: 0, count: 32)
+        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S%z", &parts)
+        let timestamp = String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return Data("\(timestamp) \(event.level) \(label):\(pretty) [\(event.source)] \(event.message)\n".utf8)
+    }
+
+    private func jsonLine(_ event: LogEvent, _ metadata: Logger.Metadata) -> Data? {
         var object: [String: Any] = [
-            "ts": Self.timestamp(),
+            "ts": Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)),
             "level": event.level.rawValue,
             "logger": label,
             "msg": event.message.description,
         ]
-        for (key, value) in merged where object[key] == nil {
+        for (key, value) in metadata where object[key] == nil {
             object[key] = Self.json(value)
         }
         guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return }
+        else { return nil }
         data.append(0x0A)
-        FileHandle.standardError.write(data)
+        return data
     }
 
     private static func json(_ value: Logger.Metadata.Value) -> Any {
@@ -83,47 +102,5 @@ public struct JSONLogHandler: LogHandler {
         case .array(let a): return a.map(json)
         case .dictionary(let d): return d.mapValues(json)
         }
-    }
-
-    private static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-    }
-}
-
-/// Writes each record as one line on standard error, as swift-log's `StreamLogHandler` does
-/// (`<time> <level> <label>: key=value ... [<source>] <message>`), but formats metadata only when a
-/// record is written: `StreamLogHandler` formats it on every change, and the gateway changes a
-/// request logger's metadata on every request while writing almost none of them.
-public struct TextLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .info
-    public var metadataProvider: Logger.MetadataProvider?
-    private let label: String
-
-    public init(label: String) {
-        self.label = label
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let pretty = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let line = "\(Self.timestamp()) \(event.level) \(label):\(pretty) [\(event.source)] \(event.message)\n"
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    private static func timestamp() -> String {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S%z", &parts)
-        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
