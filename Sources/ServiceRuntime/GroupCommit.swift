@@ -26,6 +26,9 @@ public final class GroupCommit<Request: Sendable, Response: Sendable>: Sendable 
         self.write = write
     }
 
+    /// Requests waiting for the next batch (for tests that hold a batch open).
+    var pendingCount: Int { state.withLock { $0.pending.count } }
+
     /// Submits a request and waits for its batch to be written.
     public func submit(_ request: Request) async throws -> Response {
         try await withCheckedThrowingContinuation { continuation in

@@ -1,5 +1,5 @@
 import Foundation
-import ServiceRuntime
+@testable import ServiceRuntime
 import Synchronization
 import Testing
 
@@ -31,7 +31,7 @@ struct GroupCommitTests {
             while writer.batches.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
             for n in 1...5 { group.addTask { (n, try await commit.submit(n)) } }
             // All five are pending behind the first batch before it is let go.
-            try await Task.sleep(for: .milliseconds(200))
+            while commit.pendingCount < 5 { try await Task.sleep(for: .milliseconds(5)) }
             writer.gate.continuation.yield()
             var answers: [Int: String] = [:]
             for try await (n, answer) in group { answers[n] = answer }
