@@ -34,17 +34,16 @@ final class CoalescedReads: Sendable {
                 if try row.decode("stale", as: Bool.self) { stale.append(caller.tokenID) }
             }
             // last_used_at is for people deciding which tokens to revoke; a minute's precision serves
-            // them and spares a write per request. Written aside, so no request waits for it.
+            // them and spares a write per request: a token is written at most once a minute, so few
+            // batches carry one. A failed write does not fail the requests.
             if !stale.isEmpty {
-                Task {
-                    do {
-                        try await postgres.query("""
-                            UPDATE api_tokens SET last_used_at = now()
-                            WHERE id = ANY(\(PostgresTextArray(stale.map(\.uuidString)))::uuid[])
-                            """)
-                    } catch {
-                        logger.warning("cannot record when tokens were last used", metadata: ["error": "\(error)"])
-                    }
+                do {
+                    try await postgres.query("""
+                        UPDATE api_tokens SET last_used_at = now()
+                        WHERE id = ANY(\(PostgresTextArray(stale.map(\.uuidString)))::uuid[])
+                        """)
+                } catch {
+                    logger.warning("cannot record when tokens were last used", metadata: ["error": "\(error)"])
                 }
             }
             return hexes.map { callers[$0] }
