@@ -8,11 +8,17 @@
 #                                                job, steps, transition and audit rows, Redis dispatch),
 #                                                spread over BENCH_TENANTS tenants as real traffic is:
 #                                                a tenant's creates are serialized by its store limit
+# A scenario name may end in @RATE (for example job-get@2000): wrk then sends RATE requests/s in total
+# on a fixed timetable (open loop, as wrk2 does; a request due while all connections are busy goes out
+# late and its lateness is not counted, so p99 under overload reads optimistic) instead of as fast as
+# it can; this is how "p99 at N requests/s" targets are measured.
 # Self-contained: starts its own throwaway Postgres (durable defaults) and Redis, builds the gateway
 # (release unless BENCH_CONFIG=debug), runs it with a random bootstrap admin token and limits raised out
 # of the way, and prints wrk's summary per scenario.
 # Also prints the gateway's resident memory when idle (after start-up, before any load).
-# Usage: scripts/bench-gateway.sh [scenario...]   (default: all five)
+# Usage: scripts/bench-gateway.sh [scenario[@RATE]...]
+#        (default: healthz store-get job-get job-get@2000 store-list store-post store-post@500)
+# Each scenario prints wrk's report, then one line: scenario=… rps=… p50_ms=… p99_ms=… errors=….
 # Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_CONFIG (release),
 #        BENCH_TENANTS (32), BENCH_STATIC (1: link the Swift runtime statically, as the image does).
 set -euo pipefail
@@ -24,9 +30,11 @@ connections="${BENCH_CONNECTIONS:-32}"
 threads="${BENCH_THREADS:-2}"
 config="${BENCH_CONFIG:-release}"
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(healthz store-get job-get store-list store-post)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(healthz store-get job-get job-get@2000 store-list store-post store-post@500)
 
-command -v wrk >/dev/null || { echo "bench-gateway: wrk is missing (apt-get install wrk)" >&2; exit 2; }
+# shellcheck source=scripts/lib/debian.sh
+source scripts/lib/debian.sh
+ensure_debian_packages "${STOREFLEET_BUILD_PACKAGES[@]}" wrk python3
 
 # Built as the gateway image builds it (deploy/images/gateway): the Swift runtime and Foundation linked
 # statically, in a build folder of its own. BENCH_STATIC=0 measures the default dynamic build instead.
@@ -83,10 +91,43 @@ psql "$DATABASE_URL" -qAtc "UPDATE tenants SET store_limit = 100000000"
 BENCH_POST_TOKENS="$(IFS=,; echo "${post_tokens[*]}")"
 export BENCH_POST_TOKENS
 
-cat >"$work/auth.lua" <<'LUA'
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
+# Every scenario's script starts with this: the optional fixed-rate timetable and the summary line.
+cat >"$work/common.lua" <<'LUA'
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock, bench_timespec *now);
+]]
+local clock = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock) -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+local rate = tonumber(os.getenv("BENCH_RATE") or "0")
+local threads = tonumber(os.getenv("BENCH_THREADS") or "1")
+local slot = nil
+if rate > 0 then
+  -- Each thread keeps its share of the timetable: one request every threads/rate seconds.
+  function delay()
+    local now = now_ms()
+    local interval = threads * 1000 / rate
+    slot = (slot or now) + interval
+    local wait = slot - now
+    if wait < 0 then return 0 end
+    return math.floor(wait)
+  end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("scenario=%s rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d\n", os.getenv("BENCH_SCENARIO"),
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
 LUA
-cat >"$work/post.lua" <<'LUA'
+cp "$work/common.lua" "$work/plain.lua"
+{ cat "$work/common.lua"; echo 'wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")'; } >"$work/auth.lua"
+cp "$work/common.lua" "$work/post.lua"
+cat >>"$work/post.lua" <<'LUA'
 local next_thread = 1
 function setup(thread)
   thread:set("tid", next_thread)
@@ -105,14 +146,24 @@ end
 LUA
 
 echo "bench-gateway: $config build$([ "${BENCH_STATIC:-1}" = 0 ] || echo ' (static Swift runtime)'), $threads threads, $connections connections, $duration per scenario, $(nproc) cores"
+summaries=()
+export BENCH_THREADS="$threads"
 for scenario in "${scenarios[@]}"; do
   echo "== $scenario"
-  case "$scenario" in
-    healthz) wrk -t"$threads" -c"$connections" -d"$duration" --latency "$base/healthz" ;;
-    store-get) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/auth.lua" "$base/api/stores/$store_id" ;;
-    job-get) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/auth.lua" "$base/api/jobs/$job_id" ;;
-    store-list) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/auth.lua" "$base/api/stores?limit=20" ;;
-    store-post) wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/post.lua" "$base/api/stores" ;;
+  name=${scenario%@*}
+  rate=0
+  [ "$name" = "$scenario" ] || rate=${scenario#*@}
+  case "$name" in
+    healthz) script=plain.lua path=/healthz ;;
+    store-get) script=auth.lua path="/api/stores/$store_id" ;;
+    job-get) script=auth.lua path="/api/jobs/$job_id" ;;
+    store-list) script=auth.lua path="/api/stores?limit=20" ;;
+    store-post) script=post.lua path=/api/stores ;;
     *) echo "bench-gateway: unknown scenario $scenario" >&2; exit 2 ;;
   esac
+  output=$(BENCH_SCENARIO="$scenario" BENCH_RATE="$rate"     wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/$script" "$base$path")
+  echo "$output"
+  summaries+=("$(grep '^scenario=' <<<"$output")")
 done
+echo "== summary"
+printf '%s\n' "${summaries[@]}"

@@ -13,6 +13,9 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# shellcheck source=scripts/lib/debian.sh
+source scripts/lib/debian.sh
+ensure_debian_packages "${STOREFLEET_BUILD_PACKAGES[@]}"
 
 jobs_count="${BENCH_JOBS:-10000}"
 pickup_jobs="${PICKUP_JOBS:-1000}"

@@ -16,7 +16,7 @@ say() { printf '\n==> %s\n' "$*"; }
 # --- 1. prerequisites ---------------------------------------------------------------------------
 # shellcheck source=scripts/lib/debian.sh
 source scripts/lib/debian.sh
-ensure_debian_packages pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev redis-server postgresql postgresql-client \
+ensure_debian_packages "${STOREFLEET_BUILD_PACKAGES[@]}" \
   python3 python3-venv python3-pip shellcheck ca-certificates chromium chromium-driver
 command -v swift >/dev/null || { echo "test.sh: swift is not on PATH (Swift 6.2 or newer is required)" >&2; exit 1; }
 

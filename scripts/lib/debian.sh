@@ -1,4 +1,9 @@
 # shellcheck shell=bash
+# What building Storefleet and running its throwaway servers need from Debian (test.sh, run.sh and the
+# benchmarks each ensure these, so each works on a fresh machine on its own).
+# shellcheck disable=SC2034 # read by the scripts that source this file
+STOREFLEET_BUILD_PACKAGES=(pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev redis-server postgresql postgresql-client)
+
 # ensure_debian_packages PKG... : installs the Debian packages that are missing (as root, or through sudo).
 ensure_debian_packages() {
   local missing=() package sudo=""
