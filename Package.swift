@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "storefleet-worker", targets: ["Worker"]),
         .executable(name: "storefleet-jobs-lab", targets: ["JobsLab"]),
         .executable(name: "kube-sim", targets: ["KubeSim"]),
+        .executable(name: "helm-sim", targets: ["HelmSim"]),
         .library(name: "Jobs", targets: ["Jobs"]),
     ],
     dependencies: [
@@ -128,6 +129,11 @@ let package = Package(
         .executableTarget(
             name: "KubeSim",
             dependencies: ["ClusterSimulator", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "HelmSim",
+            dependencies: ["KubeClient", "ServiceRuntime", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
 

@@ -25,14 +25,14 @@ trap '[ -z "$chaos_pid" ] || kill "$chaos_pid" 2>/dev/null; stack_stop; [ "${KEE
 trap 'exit 130' INT TERM
 
 stack_simulated_cluster
-# 5% of the worker's own API calls fail. helm's calls (kubectl under helm-sim) fail at 1%: one helm
-# operation makes some 25 calls, and neither helm nor kubectl retries a 500, so at 5% three in four helm
+# 5% of the worker's own API calls fail. helm's calls (helm-sim's, user agent helm/…) fail at 1%: one helm
+# operation makes some 20 calls, and helm retries a 5xx only when it carries Retry-After, so at 5% most helm
 # runs would fail and the run would measure helm's luck rather than the platform.
 sim_api PUT /sim/faults '{"errors": [
   {"userAgent": "storefleet", "rate": 0.02, "status": 500},
   {"userAgent": "storefleet", "rate": 0.02, "status": 503},
   {"userAgent": "storefleet", "rate": 0.01, "status": 429, "retryAfter": 1},
-  {"userAgent": "kubectl", "rate": 0.01, "status": 503}]}' >/dev/null
+  {"userAgent": "helm/", "rate": 0.01, "status": 503}]}' >/dev/null
 export HELM_SIM_JOURNAL="$work/helm-journal.jsonl"
 export RATE_LIMIT_BURST=10000 RATE_LIMIT_PER_MINUTE=100000
 stack_gateway "$(stack_free_port)"

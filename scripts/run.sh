@@ -20,7 +20,7 @@ source scripts/lib/debian.sh
 # shellcheck source=scripts/lib/stack.sh
 source scripts/lib/stack.sh
 
-ensure_debian_packages pkg-config libpq-dev libhiredis-dev libcurl4-openssl-dev redis-server postgresql \
+ensure_debian_packages "${STOREFLEET_BUILD_PACKAGES[@]}" \
   python3 python3-venv ca-certificates curl
 command -v swift >/dev/null || { echo "run.sh: swift is not on PATH (Swift 6.2 or newer is required)" >&2; exit 1; }
 # shellcheck source=scripts/install-tools.sh
@@ -29,7 +29,7 @@ source scripts/install-tools.sh >/dev/null
 configuration=${STOREFLEET_BUILD:-debug}
 echo "==> building ($configuration; the first build takes several minutes)"
 mkdir -p .build
-for product in storefleet-gateway storefleet-worker kube-sim; do
+for product in storefleet-gateway storefleet-worker kube-sim helm-sim; do
   if ! swift build -c "$configuration" --product "$product" >.build/run-build.log 2>&1; then
     echo "run.sh: building $product failed; the end of the build log:" >&2
     tail -n 30 .build/run-build.log >&2
@@ -56,7 +56,7 @@ else
   echo "==> no cluster reachable through the current kubeconfig: starting kube-sim and the helm stand-in"
   rm -rf "$STACK_DIR/kube-sim"
   stack_sim --ready-delay "${SIM_READY_DELAY:-3}" --job-delay "${SIM_JOB_DELAY:-3}"
-  export HELM_BIN="$repo/scripts/helm-sim"
+  export HELM_BIN="$STACK_BIN/helm-sim"
 fi
 export CHARTS_DIR="$repo/charts"
 

@@ -17,7 +17,7 @@ public struct FaultSettings: Codable, Sendable, Equatable {
         /// Seconds, sent as Retry-After (429 and 503).
         public var retryAfter: Int?
         /// Only requests whose User-Agent contains this (for example "storefleet" for the worker's own
-        /// calls, "kubectl" for helm-sim's); nil matches every client.
+        /// calls, "helm/" for helm's and helm-sim's); nil matches every client.
         public var userAgent: String?
 
         public init(verb: String = "*", resource: String = "*", rate: Double, status: Int, retryAfter: Int? = nil, userAgent: String? = nil) {
@@ -98,4 +98,6 @@ public struct RecordedRequest: Codable, Sendable {
     public let body: String
     public let status: Int
     public let at: Date
+    /// Who called: the worker's client, helm (or helm-sim), kubectl.
+    public let userAgent: String?
 }

@@ -27,7 +27,8 @@ extension ClusterSimulator {
             } else {
                 if let dropped = try await injectTransportFaults(context) { return dropped }
                 if method == "GET", query["watch"] == "true" || query["watch"] == "1", let watch = watchResponse(path: path, query: query) {
-                    record(method: method, path: path, query: request.uri.query ?? "", contentType: contentType, body: "", status: 200)
+                    record(method: method, path: path, query: request.uri.query ?? "", contentType: contentType, body: "", status: 200,
+                           userAgent: request.headers[.userAgent])
                     return watch
                 }
                 if let target = Self.serviceProxyTarget(path.split(separator: "/").map(String.init)) {
@@ -43,7 +44,7 @@ extension ClusterSimulator {
         }
         if !path.hasPrefix("/sim") {
             record(method: method, path: path, query: request.uri.query ?? "", contentType: contentType,
-                   body: String(decoding: body, as: UTF8.self), status: reply.status)
+                   body: String(decoding: body, as: UTF8.self), status: reply.status, userAgent: request.headers[.userAgent])
         }
         var headers: HTTPFields = [.contentType: "application/json"]
         for (name, value) in reply.headers { if let field = HTTPField.Name(name) { headers[field] = value } }

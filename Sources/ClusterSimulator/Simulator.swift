@@ -120,9 +120,9 @@ public final class ClusterSimulator: Sendable {
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 
-    func record(method: String, path: String, query: String, contentType: String?, body: String, status: Int) {
+    func record(method: String, path: String, query: String, contentType: String?, body: String, status: Int, userAgent: String?) {
         recorded.withLock { state in
-            state.items.append(RecordedRequest(sequence: state.next, method: method, path: path, query: query, contentType: contentType, body: body, status: status, at: Date()))
+            state.items.append(RecordedRequest(sequence: state.next, method: method, path: path, query: query, contentType: contentType, body: body, status: status, at: Date(), userAgent: userAgent))
             state.next += 1
             if state.items.count > settings.recordLimit { state.items.removeFirst(state.items.count - settings.recordLimit) }
         }

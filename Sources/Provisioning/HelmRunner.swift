@@ -3,7 +3,7 @@ import Jobs
 import KubeClient
 import ServiceRuntime
 
-/// Runs the helm binary (`HELM_BIN`: the real helm, or scripts/helm-sim) with a time limit that kills it
+/// Runs the helm binary (`HELM_BIN`: the real helm, or the helm-sim stand-in) with a time limit that kills it
 /// and its children when it overruns. helm's standard error becomes the failure message.
 public struct HelmRunner: Sendable {
     public let binary: String

@@ -3,7 +3,7 @@ import ServiceRuntime
 
 /// Where stores go and how they are sized; from the worker's environment.
 public struct ProvisioningSettings: Sendable {
-    /// What `HELM_BIN` names: the real helm, or scripts/helm-sim for a simulated cluster.
+    /// What `HELM_BIN` names: the real helm, or helm-sim (the stand-in built with kube-sim) for a simulated cluster.
     public var helmBinary: String
     public var chartsDirectory: String
     /// Stores get `<name>.<domain>`.

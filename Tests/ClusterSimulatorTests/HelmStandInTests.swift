@@ -5,7 +5,7 @@ import ServiceRuntime
 import Testing
 import TestSupport
 
-/// scripts/helm-sim against the simulator, with the real store charts rendered by the real helm.
+/// The helm-sim stand-in against the simulator, with the real store charts rendered by the real helm.
 @Suite("helm stand-in")
 struct HelmStandInTests {
     static let chart = TestEnvironment.repositoryRoot.appendingPathComponent("charts/woocommerce").path
@@ -15,26 +15,27 @@ struct HelmStandInTests {
         let journal: String
         let faults: String
 
-        func run(_ arguments: [String], timeout: Double = 60) async throws -> ChildProcess.Outcome {
+        func run(_ arguments: [String], kubeconfig: String = "kubeconfig", timeout: Double = 60) async throws -> ChildProcess.Outcome {
             var environment = ProcessInfo.processInfo.environment
             let tools = TestEnvironment.repositoryRoot.appendingPathComponent(".tools/bin").path
             environment["PATH"] = "\(tools):\(environment["PATH"] ?? "/usr/bin:/bin")"
-            environment["KUBECONFIG"] = "\(sim.directory.path)/kubeconfig"
+            environment["KUBECONFIG"] = "\(sim.directory.path)/\(kubeconfig)"
             environment["HOME"] = sim.directory.path
             environment["HELM_SIM_JOURNAL"] = journal
             environment["HELM_SIM_FAULTS"] = faults
             return try await ChildProcess.run(
-                TestEnvironment.repositoryRoot.appendingPathComponent("scripts/helm-sim").path, arguments,
+                TestEnvironment.productsDirectory.appendingPathComponent("helm-sim").path, arguments,
                 environment: environment, timeout: timeout
             )
         }
 
-        func install(_ name: String, namespace: String, host: String? = nil, timeout: Double = 60) async throws -> ChildProcess.Outcome {
+        func install(_ name: String, namespace: String, host: String? = nil, kubeconfig: String = "kubeconfig", timeout: Double = 60) async throws -> ChildProcess.Outcome {
             let values = sim.directory.appendingPathComponent("\(name)-values.json")
             var store: [String: String] = ["name": name, "id": UUID().uuidString.lowercased()]
             if let host { store["host"] = host }
             try JSONSerialization.data(withJSONObject: ["store": store]).write(to: values)
-            return try await run(["upgrade", "--install", name, HelmStandInTests.chart, "-n", namespace, "-f", values.path, "--timeout", "5m", "--wait"], timeout: timeout)
+            return try await run(["upgrade", "--install", name, HelmStandInTests.chart, "-n", namespace, "-f", values.path, "--timeout", "5m", "--wait"],
+                                 kubeconfig: kubeconfig, timeout: timeout)
         }
 
         func setFaults(_ faults: [String: [String]]) throws {
@@ -116,6 +117,48 @@ struct HelmStandInTests {
             let failed = try await helm.install("shop5", namespace: "shop", host: "shop5.example")
             #expect(failed.standardError.contains("INSTALL FAILED: helm-sim injected failure"))
             #expect(try await helm.status("shop5", namespace: "shop") == "failed")
+        }
+    }
+
+    @Test("objects are applied as helm 4 applies them: server-side, field manager helm, with helm's ownership metadata", arguments: ["kubeconfig", "kubeconfig-ca-file", "kubeconfig-client-cert"])
+    func ownershipAndKubeconfigs(_ kubeconfig: String) async throws {
+        try await withHelm { helm, sim in
+            let installed = try await helm.install("shop7", namespace: "shop", host: "shop7.example", kubeconfig: kubeconfig)
+            #expect(installed.succeeded, "\(installed.standardError)")
+            let web = try await sim.request("GET", "/apis/apps/v1/namespaces/shop/deployments/shop7-web").body
+            #expect(web.at("metadata", "labels", "app.kubernetes.io/managed-by")?.string == "Helm")
+            #expect(web.at("metadata", "annotations", "meta.helm.sh/release-name")?.string == "shop7")
+            #expect(web.at("metadata", "annotations", "meta.helm.sh/release-namespace")?.string == "shop")
+            let requests = try await sim.request("GET", "/sim/requests").body.arrayValue ?? []
+            let helmCalls = requests.filter { ($0["userAgent"]?.string ?? "").hasPrefix("helm/") }
+            #expect(!helmCalls.isEmpty, "helm-sim identifies itself as helm")
+            let patches = helmCalls.filter { $0["method"]?.string == "PATCH" }
+            #expect(patches.allSatisfy { ($0["query"]?.string ?? "").contains("fieldManager=helm") && $0["contentType"]?.string == "application/apply-patch+yaml" })
+            let writes = patches.compactMap { $0["path"]?.string }
+            // helm's install order: Services before the workloads that use them, Jobs after Deployments.
+            let service = writes.firstIndex { $0.contains("/services/shop7-web") }
+            let deployment = writes.firstIndex { $0.contains("/deployments/shop7-web") }
+            let job = writes.firstIndex { $0.contains("/jobs/shop7-setup") }
+            #expect(service != nil && deployment != nil && job != nil)
+            if let service, let deployment, let job { #expect(service < deployment && deployment < job) }
+        }
+    }
+
+    @Test("an API error during the install fails the release with the server's message, and the next upgrade succeeds")
+    func apiErrorFailsTheRelease() async throws {
+        try await withHelm { helm, sim in
+            var faults = FaultSettings()
+            faults.errors = [.init(verb: "apply", resource: "deployments", rate: 1, status: 503, userAgent: "helm/")]
+            sim.simulator.setFaults(faults)
+            let failed = try await helm.install("shop8", namespace: "shop", host: "shop8.example")
+            #expect(!failed.succeeded)
+            #expect(failed.standardError.contains("INSTALL FAILED"), "\(failed.standardError)")
+            #expect(failed.standardError.contains("injected fault"), "the API's own message: \(failed.standardError)")
+            #expect(try await helm.status("shop8", namespace: "shop") == "failed")
+            sim.simulator.setFaults(FaultSettings())
+            let retried = try await helm.install("shop8", namespace: "shop", host: "shop8.example")
+            #expect(retried.succeeded, "\(retried.standardError)")
+            #expect(try await helm.status("shop8", namespace: "shop") == "deployed")
         }
     }
 

@@ -193,7 +193,7 @@ stack_stop() {
 stack_simulated_cluster() {
   stack_services
   stack_sim --ready-delay 1 --job-delay 1 --namespace-delete-delay 0.5
-  export HELM_BIN="$STACK_REPO/scripts/helm-sim" CHARTS_DIR="$STACK_REPO/charts"
+  export HELM_BIN="$STACK_BIN/helm-sim" CHARTS_DIR="$STACK_REPO/charts"
 }
 
 # An authenticated API call to the gateway; prints the body, fails on HTTP errors.
