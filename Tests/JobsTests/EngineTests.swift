@@ -348,6 +348,19 @@ struct BackoffTests {
         #expect(spread.count > 10, "full jitter spreads retries")
     }
 
+    @Test("polls come soon at first, then every `longest` seconds, each jittered by at most 10%")
+    func pollSchedule() {
+        let polls = PollSchedule(first: 0.5, growth: 1.5, longest: 2)
+        #expect((1...6).map { polls.nominal(after: $0) } == [0.5, 0.75, 1.125, 1.6875, 2, 2])
+        for look in 1...6 {
+            for _ in 0..<100 {
+                let wait = polls.wait(after: look)
+                #expect(wait >= polls.nominal(after: look) * 0.9 && wait <= polls.nominal(after: look) * 1.1)
+            }
+        }
+        #expect(Set((0..<20).map { _ in polls.wait(after: 5) }).count > 5, "jittered")
+    }
+
     @Test("errors are classified as retryable or permanent")
     func classification() {
         #expect(StepFailure.permanent("x").disposition == .permanent)

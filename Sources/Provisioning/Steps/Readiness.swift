@@ -1,6 +1,7 @@
 import Foundation
 import Jobs
 import KubeClient
+import ServiceRuntime
 
 extension Provisioner {
     /// Waits until the release's Deployments and StatefulSets are ready at their current generation and
@@ -12,8 +13,10 @@ extension Provisioner {
             let store = try await self.store(context)
             let selector = [("labelSelector", "app.kubernetes.io/instance=\(store.release)")]
             var lastMessage = ""
+            var looks = 0
             while true {
                 try context.checkpoint()
+                looks += 1
                 var total = 0
                 var ready = 0
                 var waiting: [String] = []
@@ -44,7 +47,7 @@ extension Provisioner {
                     await context.report(message)
                     lastMessage = message
                 }
-                try await Task.sleep(for: .seconds(2))
+                try await Self.readinessPolls.sleep(after: looks)
             }
             guard settings.storefrontCheck else {
                 await context.report("all workloads ready (storefront check off)")
@@ -53,8 +56,10 @@ extension Provisioner {
             // Ready pods are not yet a shop: the check passes once the store's own API lists products.
             let storefront = StorefrontCheck(kube: kube)
             var emptyAnswers = 0
+            looks = 0
             while true {
                 try context.checkpoint()
+                looks += 1
                 let message: String
                 switch try await storefront.check(store) {
                 case .sells(let products):
@@ -74,10 +79,14 @@ extension Provisioner {
                     await context.report(message)
                     lastMessage = message
                 }
-                try await Task.sleep(for: .seconds(2))
+                try await Self.readinessPolls.sleep(after: looks)
             }
         }
     }
+
+    /// Workloads usually become ready seconds after the release, so the first looks come quickly
+    /// (0.5 s, then 0.75, 1.1, 1.7 s); a slow store is looked at every 2 s, about five API calls each.
+    static let readinessPolls = PollSchedule(first: 0.5, growth: 1.5, longest: 2)
 
     /// The first reason a pod of the store is stuck, from pod status and warning events.
     func stuckReason(_ store: StoreRecord) async throws -> String? {

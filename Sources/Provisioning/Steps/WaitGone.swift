@@ -1,6 +1,7 @@
 import Foundation
 import Jobs
 import KubeClient
+import ServiceRuntime
 
 extension Provisioner {
     /// Waits until the namespace is gone; when it takes too long, the error names what blocks it.
@@ -8,8 +9,10 @@ extension Provisioner {
         StepDefinition("wait-gone", timeout: settings.readinessTimeout, retry: RetryPolicy(maxAttempts: 3, initialDelay: 10, maxDelay: 60)) { context in
             let store = try await self.store(context)
             let started = Date()
+            var looks = 0
             while true {
                 try context.checkpoint()
+                looks += 1
                 let namespace: JSON
                 do {
                     namespace = try await kube.get(Paths.namespace(store.namespace))
@@ -21,10 +24,13 @@ extension Provisioner {
                 await context.report("namespace \(store.namespace) is \(namespace.at("status", "phase")?.string ?? "present") for \(Int(Date().timeIntervalSince(started)))s"
                     + (finalizers.isEmpty ? "" : "; finalizers: \(finalizers.joined(separator: ", "))")
                     + (remaining.isEmpty ? "" : "; still inside: \(remaining.joined(separator: ", "))"))
-                try await Task.sleep(for: .seconds(1))
+                try await Self.namespaceGonePolls.sleep(after: looks)
             }
         }
     }
+
+    /// A namespace goes once its objects are deleted, often within a second or two.
+    static let namespaceGonePolls = PollSchedule(first: 0.25, growth: 1.5, longest: 2)
 
     private func remainingObjects(_ namespace: String) async throws -> [String] {
         var names: [String] = []
