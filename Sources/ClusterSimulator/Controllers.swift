@@ -23,6 +23,21 @@ final class Controllers: Sendable {
     let store: ObjectStore
     let faults: LockedState<FaultSettings>
     let timing: LockedState<SimulatorTiming>
+    /// What each workload was last reconciled to. A workload whose inputs have not changed since (same
+    /// generation, readiness, fault and quota verdict, its pods still there) is left alone: rewriting
+    /// its pods and status every tick cost more CPU than everything else the simulator does.
+    private let reconciled = LockedState<[ObjectKey: Verdict]>([:])
+    /// The quota verdicts and the store revision they were computed at: they change only with objects.
+    private let quotaVerdicts = LockedState<(revision: Int, blocked: [ObjectKey: String])?>(nil)
+
+    struct Verdict: Equatable {
+        let generation: Int
+        let replicas: Int
+        let changed: Date
+        let ready: Bool
+        let stuck: String?
+        let quotaMessage: String?
+    }
 
     init(store: ObjectStore, faults: LockedState<FaultSettings>, timing: LockedState<SimulatorTiming>) {
         self.store = store
@@ -51,11 +66,27 @@ final class Controllers: Sendable {
         let faults = self.faults.withLock { $0 }
         finishNamespaceDeletions(now: now, timing: timing, faults: faults)
         collectOrphans()
-        let quotaBlocked = overQuotaWorkloads()
+        let revision = store.revision
+        let quotaBlocked: [ObjectKey: String]
+        if let cached = quotaVerdicts.withLock({ $0 }), cached.revision == revision {
+            quotaBlocked = cached.blocked
+        } else {
+            quotaBlocked = overQuotaWorkloads()
+            quotaVerdicts.withLock { $0 = (revision, quotaBlocked) }
+        }
+        var seen: Set<ObjectKey> = []
         for type in [Self.deployments, Self.statefulSets, Self.jobs] {
             for (key, object) in store.all(type) {
+                seen.insert(key)
                 reconcile(key, object, now: now, timing: timing, faults: faults, quotaMessage: quotaBlocked[key])
             }
+        }
+        reconciled.withLock { verdicts in verdicts = verdicts.filter { seen.contains($0.key) } }
+    }
+
+    private func podNames(of key: ObjectKey, count: Int) -> [String] {
+        (0..<count).map { index in
+            key.type == Self.statefulSets ? "\(key.name)-\(index)" : "\(key.name)-\(Self.suffix(key.name))-\(index)"
         }
     }
 
@@ -78,6 +109,13 @@ final class Controllers: Sendable {
         let changed = store.specChangedAt(key) ?? now
         let delay = isJob ? timing.jobDelay : timing.readyDelay
         let stuck = faults.neverReady(name: key.name, images: images)
+        let verdict = Verdict(generation: generation, replicas: replicas, changed: changed,
+                              ready: quotaMessage == nil && stuck == nil && now.timeIntervalSince(changed) >= delay,
+                              stuck: stuck, quotaMessage: quotaMessage)
+        let podsPresent = quotaMessage != nil
+            || podNames(of: key, count: replicas).allSatisfy { (try? store.get(Self.pods, namespace: key.namespace, name: $0)) != nil }
+        if podsPresent, reconciled.withLock({ $0[key] }) == verdict { return }
+        reconciled.withLock { $0[key] = verdict }
 
         if let quotaMessage {
             recordEvent(for: key, reason: "FailedCreate", message: quotaMessage)
@@ -122,8 +160,7 @@ final class Controllers: Sendable {
     private func upsertPods(of key: ObjectKey, object: JSON, count: Int, ready: Bool, stuckPattern: String?, images: [String]) {
         let labels = object.at("spec", "template", "metadata", "labels") ?? [:]
         let kind = key.type.kind
-        for index in 0..<count {
-            let name = key.type == Self.statefulSets ? "\(key.name)-\(index)" : "\(key.name)-\(Self.suffix(key.name))-\(index)"
+        for name in podNames(of: key, count: count) {
             var containerStatuses: [JSON] = []
             for (position, image) in images.enumerated() {
                 let state: JSON
@@ -197,10 +234,11 @@ final class Controllers: Sendable {
         let defaultsByNamespace = Dictionary(grouping: store.all(Self.limitRanges), by: { $0.0.namespace ?? "" })
         let workloads = [Self.deployments, Self.statefulSets, Self.jobs].flatMap { store.all($0) }
             .sorted { ($0.1.at("metadata", "creationTimestamp")?.string ?? "", $0.0.name) < ($1.1.at("metadata", "creationTimestamp")?.string ?? "", $1.0.name) }
+        let workloadsByNamespace = Dictionary(grouping: workloads, by: { $0.0.namespace ?? "" })
         for (namespace, quotas) in quotasByNamespace {
             let defaults = defaultsByNamespace[namespace]?.first?.1
             var used: [String: Double] = [:]
-            for (key, object) in workloads where key.namespace == namespace {
+            for (key, object) in workloadsByNamespace[namespace] ?? [] {
                 let replicas = Double(key.type == Self.jobs ? 1 : (object.at("spec", "replicas")?.int ?? 1))
                 var demand: [String: Double] = ["pods": replicas]
                 for container in object.at("spec", "template", "spec", "containers")?.arrayValue ?? [] {

@@ -28,6 +28,9 @@ public final class ObjectStore: Sendable {
 
     public var count: Int { state.withLock { $0.objects.count } }
 
+    /// Grows with every change to any object: equal revisions mean nothing changed in between.
+    var revision: Int { state.withLock { $0.resourceVersion } }
+
     // MARK: - Reads
 
     public func get(_ type: ResourceType, namespace: String?, name: String) throws(APIError) -> JSON {

@@ -27,6 +27,17 @@ public struct ResourceType: Sendable, Hashable {
         }
     }
 
+    // A type is its group and plural (each is served in one version): every object key hashes and
+    // compares its type, and the controllers do that thousands of times a tick.
+    public static func == (lhs: ResourceType, rhs: ResourceType) -> Bool {
+        lhs.plural == rhs.plural && lhs.group == rhs.group
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(plural)
+        hasher.combine(group)
+    }
+
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
     /// The path prefix of the group and version: /api/v1 or /apis/apps/v1.
     public var groupVersionPath: String { group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)" }
