@@ -9,15 +9,7 @@ public enum JSON: Sendable, Equatable {
     case array([JSON])
     case object([String: JSON])
 
-    public init(parsing data: Data) throws {
-        self = try JSONDecoder().decode(JSON.self, from: data)
-    }
-
-    public func serialized() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
-    }
+    // Parsing and writing JSON text: JSONText.swift.
 
     public subscript(key: String) -> JSON? {
         get {
