@@ -13,6 +13,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 # shellcheck source=scripts/lib/stack.sh
 source scripts/lib/stack.sh
+# shellcheck source=scripts/lib/debian.sh
+source scripts/lib/debian.sh
+ensure_debian_packages "${STOREFLEET_BUILD_PACKAGES[@]}" python3 python3-venv python3-pip ca-certificates
 # shellcheck source=scripts/install-tools.sh
 source scripts/install-tools.sh >/dev/null
 
@@ -24,8 +27,9 @@ echo "==> release build"
 swift build -c release --product storefleet-gateway >/dev/null 2>&1
 swift build -c release --product storefleet-worker >/dev/null 2>&1
 swift build -c release --product kube-sim >/dev/null 2>&1
+swift build -c release --product helm-sim >/dev/null 2>&1
 
-export HELM_BIN="$repo/scripts/helm-sim" CHARTS_DIR="$repo/charts"
+export HELM_BIN="$repo/.build/release/helm-sim" CHARTS_DIR="$repo/charts"
 export RATE_LIMIT_BURST=100000 RATE_LIMIT_PER_MINUTE=1000000 LOG_LEVEL=warning
 results=()
 work=""
@@ -49,7 +53,7 @@ for workers in "${counts[@]}"; do
 done
 
 echo
-echo "workers  stores  seconds  stores/min  efficiency  overhead ms (median, p95)"
+echo "workers  stores  seconds  stores/min  efficiency  overhead ms (median, p95)  median s: queued, release, readiness"
 python3 - "${results[@]}" <<'PY'
 import json, sys
 rows = [(int(a.split(" ", 1)[0]), json.loads(a.split(" ", 1)[1])) for a in sys.argv[1:]]
@@ -57,5 +61,6 @@ base = rows[0][1]["stores_per_minute"] / rows[0][0]
 for workers, r in rows:
     efficiency = r["stores_per_minute"] / (base * workers) if base else 0
     print(f"{workers:>7}  {r['stores']:>6}  {r['seconds']:>7}  {r['stores_per_minute']:>10}  {efficiency:>10.2f}  "
-          f"{r['overhead_ms_median']}, {r['overhead_ms_p95']}")
+          f"{r['overhead_ms_median']:>17}, {r['overhead_ms_p95']:<4}  "
+          f"{r['queued_s_median']}, {r['release_s_median']}, {r['readiness_s_median']}")
 PY

@@ -300,14 +300,19 @@ def bench(args):
     report = json.load(open(args.report))
     overheads = []
     finished = []
+    # Where a store's time goes: queued (created until first claimed), helm, and waiting for workloads.
+    phases = {"queued": [], "release": [], "readiness": []}
     for job_id in report["jobs"]:
         job = call("GET", f"/api/jobs/{job_id}")
         if job["status"] != "succeeded":
             continue
         run = parse_time(job["finished_at"]) - parse_time(job["started_at"])
-        waiting = sum(step.get("duration_ms", 0) for step in job["steps"] if step["name"] in ("release", "readiness")) / 1000
-        overheads.append(run - waiting)
+        durations = {step["name"]: step.get("duration_ms", 0) / 1000 for step in job["steps"]}
+        overheads.append(run - durations.get("release", 0) - durations.get("readiness", 0))
         finished.append(parse_time(job["finished_at"]))
+        phases["queued"].append(parse_time(job["started_at"]) - parse_time(job["created_at"]))
+        phases["release"].append(durations.get("release", 0))
+        phases["readiness"].append(durations.get("readiness", 0))
     overheads.sort()
     wall = (max(finished) if finished else report["ready_at"]) - report["started"]
     result = {
@@ -316,6 +321,9 @@ def bench(args):
         "overhead_ms_median": round(overheads[len(overheads) // 2] * 1000) if overheads else None,
         "overhead_ms_p95": round(overheads[max(int(len(overheads) * 0.95) - 1, 0)] * 1000) if overheads else None,
     }
+    for phase, values in phases.items():
+        values.sort()
+        result[phase + "_s_median"] = round(values[len(values) // 2], 2) if values else None
     print("bench: " + json.dumps(result, sort_keys=True))
     return code
 
