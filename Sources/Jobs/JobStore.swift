@@ -401,6 +401,11 @@ public struct JobStore: Sendable {
 
     /// Several jobs with their steps, in one query (one row per step; a job and its steps are read
     /// from the same snapshot, so they always agree). Missing jobs are absent from the answer.
+    ///
+    /// The steps are read per job through their primary key whatever the statistics say: as a plain
+    /// join, the prepared statement's generic plan, made while the tables were young and unanalysed,
+    /// hashed a sequential scan of every step ever written on each read (OFFSET 0 keeps the planner
+    /// from flattening the lateral subquery back into that join).
     public func snapshots(_ jobs: [UUID]) async throws -> [UUID: JobSnapshot] {
         guard !jobs.isEmpty else { return [:] }
         let rows = try await postgres.query("""
@@ -409,7 +414,8 @@ public struct JobStore: Sendable {
                    s.position, s.name, s.status AS step_status, s.attempts, s.started_at AS step_started_at,
                    s.finished_at AS step_finished_at, s.message,
                    extract(epoch FROM (coalesce(s.finished_at, clock_timestamp()) - s.started_at)) * 1000 AS duration_ms
-            FROM jobs j LEFT JOIN job_steps s ON s.job_id = j.id
+            FROM jobs j
+            LEFT JOIN LATERAL (SELECT * FROM job_steps WHERE job_id = j.id OFFSET 0) s ON true
             WHERE j.id = ANY(\(PostgresTextArray(jobs.map { $0.uuidString }))::uuid[])
             ORDER BY j.id, s.position
             """).rows
