@@ -19,13 +19,14 @@
 # Usage: scripts/bench-gateway.sh [scenario[@RATE]...]
 #        (default: healthz store-get job-get job-get@2000 store-list store-post store-post@500)
 # Each scenario prints wrk's report, then one line: scenario=… rps=… p50_ms=… p99_ms=… errors=….
-# Knobs: BENCH_DURATION (10s), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_CONFIG (release),
+# Knobs: BENCH_DURATION (10s), BENCH_WARMUP (3s, run first and not counted), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_CONFIG (release),
 #        BENCH_TENANTS (32), BENCH_STATIC (1: link the Swift runtime statically, as the image does).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 duration="${BENCH_DURATION:-10s}"
+warmup="${BENCH_WARMUP:-3s}"
 connections="${BENCH_CONNECTIONS:-32}"
 threads="${BENCH_THREADS:-2}"
 config="${BENCH_CONFIG:-release}"
@@ -119,8 +120,9 @@ if rate > 0 then
 end
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("scenario=%s rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d\n", os.getenv("BENCH_SCENARIO"),
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+  io.write(string.format("scenario=%s rps=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%d\n",
+    os.getenv("BENCH_SCENARIO"), summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
     e.connect + e.read + e.write + e.status + e.timeout))
 end
 LUA
@@ -141,7 +143,7 @@ end
 function request()
   n = n + 1
   local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1] }
-  return wrk.format("POST", "/api/stores", headers, string.format('{"name":"b%d-%d","engine":"medusa"}', tid, n))
+  return wrk.format("POST", "/api/stores", headers, string.format('{"name":"b%s-%d-%d","engine":"medusa"}', os.getenv("BENCH_RUN"), tid, n))
 end
 LUA
 
@@ -161,7 +163,11 @@ for scenario in "${scenarios[@]}"; do
     store-post) script=post.lua path=/api/stores ;;
     *) echo "bench-gateway: unknown scenario $scenario" >&2; exit 2 ;;
   esac
-  output=$(BENCH_SCENARIO="$scenario" BENCH_RATE="$rate"     wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/$script" "$base$path")
+  # Store names must be new in every run: BENCH_RUN sets them apart. A warm-up run first, its numbers
+  # dropped, so that connections, prepared statements and caches are as in a server that has been up.
+  BENCH_SCENARIO="$scenario" BENCH_RATE="$rate" BENCH_RUN="w${#summaries[@]}" \
+    wrk -t"$threads" -c"$connections" -d"$warmup" -s "$work/$script" "$base$path" >/dev/null
+  output=$(BENCH_SCENARIO="$scenario" BENCH_RATE="$rate" BENCH_RUN="${#summaries[@]}"     wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/$script" "$base$path")
   echo "$output"
   summaries+=("$(grep '^scenario=' <<<"$output")")
 done
