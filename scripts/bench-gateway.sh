@@ -37,7 +37,7 @@ scenarios=("$@")
 source scripts/lib/debian.sh
 ensure_debian_packages "${STOREFLEET_BUILD_PACKAGES[@]}" wrk python3
 
-# Built as the gateway image builds it (deploy/images/gateway): the Swift runtime and Foundation linked
+# Built as the gateway image builds it (deploy/images/platform): the Swift runtime and Foundation linked
 # statically, in a build folder of its own. BENCH_STATIC=0 measures the default dynamic build instead.
 build=(swift build -c "$config")
 [ "${BENCH_STATIC:-1}" = 0 ] || build+=(--static-swift-stdlib --scratch-path "$repo/.build-static")

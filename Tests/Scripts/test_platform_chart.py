@@ -553,47 +553,68 @@ def test_ingress_one_host_for_dashboard_and_api():
 
 # --- images and scripts -------------------------------------------------------------------------------
 
-def _dockerfile(name):
-    return (REPO / "deploy" / "images" / name / "Dockerfile").read_text()
+DOCKERFILE = REPO / "deploy" / "images" / "platform" / "Dockerfile"
 
 
-def test_dockerfiles_build_the_right_products_with_their_resources():
+def _stages():
+    """The Dockerfile's stages by name: FROM line and body."""
+    stages = {}
+    for chunk in ("\n" + DOCKERFILE.read_text()).split("\nFROM ")[1:]:
+        first, _, body = chunk.partition("\n")
+        name = first.split(" AS ")[1].strip() if " AS " in first else None
+        stages[name] = (first, body)
+    return stages
+
+
+def test_one_build_stage_makes_both_images_with_their_resources():
     package = (REPO / "Package.swift").read_text()
     products = dict(re.findall(r'\.executable\(name: "([^"]+)", targets: \["([^"]+)"\]\)', package))
     assert "storefleet-gateway" in products and "storefleet-worker" in products
     # Targets with resources: their bundles (storefleet_<Target>.resources) must ship next to the binaries.
     with_resources = set(re.findall(r'name: "(\w+)",(?:(?!\.target|\.executableTarget).)*?resources:', package, re.S))
-    assert with_resources == {"Jobs", "GatewayKit"}, f"new resource bundles: {with_resources}; copy them in the Dockerfiles"
+    assert with_resources == {"Jobs", "GatewayKit"}, f"new resource bundles: {with_resources}; copy them in the Dockerfile"
+    stages = _stages()
+    assert set(stages) == {"build", "helm", "runtime", "worker", "gateway"}
+    build_from, build = stages["build"]
+    assert re.fullmatch(r"swift:\d+\.\d+(\.\d+)?-bookworm AS build", build_from)
+    runtime_from, runtime = stages["runtime"]
+    assert runtime_from.startswith("debian:12.") and "-slim" in runtime_from
+    packages = re.search(r"--no-install-recommends ([^\\\n]+)", runtime).group(1).split()
+    assert set(packages) == {"ca-certificates", "libpq5", "libhiredis0.14", "libcurl4"}
     needs = {"gateway": {"Jobs", "GatewayKit"}, "worker": {"Jobs"}}
     for name, bundles in needs.items():
-        text = _dockerfile(name)
-        assert f"--product storefleet-{name}" in text and "--static-swift-stdlib" in text
-        for target in bundles:
-            assert f"storefleet_{target}.resources" in text
-        assert re.search(r"^FROM swift:\d+\.\d+(\.\d+)?-bookworm AS build$", text, re.M)
-        runtime = text.rsplit("\nFROM ", 1)[1]
-        assert runtime.startswith("debian:12.") and "-slim" in runtime.splitlines()[0]
-        packages = re.search(r"--no-install-recommends ([^\\\n]+)", runtime).group(1).split()
-        assert set(packages) == {"ca-certificates", "libpq5", "libhiredis0.14", "libcurl4"}
-        assert re.search(r"^USER 10001:10001$", runtime, re.M)
-        assert re.search(rf'^ENTRYPOINT \["/opt/storefleet/bin/storefleet-{name}"\]$', runtime, re.M)
-        ignore = (REPO / "deploy" / "images" / name / "Dockerfile.dockerignore").read_text()
-        assert ignore.splitlines()[1] == "*" or "\n*\n" in ignore
+        assert f"--static-swift-stdlib --product storefleet-{name}" in build
+        copied = re.search(rf"cp -R ([^\n]+) /out/{name}/", build).group(1)
+        assert set(re.findall(r'"\$bin/storefleet_(\w+)\.resources"', copied)) == bundles
+        image_from, image = stages[name]
+        assert image_from == f"runtime AS {name}"
+        assert f"COPY --from=build /out/{name}/ /opt/storefleet/bin/" in image
+        assert re.search(r"^USER 10001:10001$", image, re.M)
+        assert re.search(rf'^ENTRYPOINT \["/opt/storefleet/bin/storefleet-{name}"\]$', image, re.M)
+    ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text()
+    assert ignore.splitlines()[1] == "*"
+    for needed in ("Package.swift", "Sources/", "charts/woocommerce/", "charts/medusa/", "deploy/images/platform/"):
+        assert f"!{needed}" in ignore
 
 
 def test_worker_image_pins_helm_and_ships_the_store_charts():
-    text = _dockerfile("worker")
-    req = (REPO / "deploy" / "images" / "worker" / "helm-requirements.txt").read_text()
+    stages = _stages()
+    helm = stages["helm"][1]
+    worker = stages["worker"][1]
+    here = DOCKERFILE.parent
+    req = (here / "helm-requirements.txt").read_text()
     tools = (REPO / "scripts" / "install-tools.sh").read_text()
     pkg = re.search(r'layer_pkg="([^"]+)"', tools).group(1)
     assert pkg in req and re.search(r"--hash=sha256:[0-9a-f]{64}", req)
-    assert "--require-hashes" in text and "sha256sum -c helm.sha256" in text
+    assert "--require-hashes" in helm and "sha256sum -c helm.sha256" in helm
     helm_version = re.search(r'helm_version="([^"]+)"', tools).group(1)
-    assert f"grep -qx '{helm_version}'" in text
-    assert re.fullmatch(r"[0-9a-f]{64}  /out/helm\n", (REPO / "deploy" / "images" / "worker" / "helm.sha256").read_text())
+    assert f"grep -qx '{helm_version}'" in helm
+    assert re.fullmatch(r"[0-9a-f]{64}  /out/helm\n", (here / "helm.sha256").read_text())
+    assert "COPY --from=helm /out/helm /usr/local/bin/helm" in worker
     for chart in ("woocommerce", "medusa"):
-        assert f"COPY charts/{chart} /opt/storefleet/charts/{chart}" in text
-    assert "HELM_BIN=/usr/local/bin/helm" in text and "CHARTS_DIR=/opt/storefleet/charts" in text
+        assert f"COPY charts/{chart} /opt/storefleet/charts/{chart}" in worker
+    assert "HELM_BIN=/usr/local/bin/helm" in worker and "CHARTS_DIR=/opt/storefleet/charts" in worker
+    assert "helm" not in stages["gateway"][1], "the gateway image carries no helm"
 
 
 def test_deploy_scripts_pin_versions_and_fail_fast():

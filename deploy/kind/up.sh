@@ -31,7 +31,7 @@ for tool in docker kind kubectl helm; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not on PATH (helm and kubectl: scripts/install-tools.sh; kind: https://kind.sigs.k8s.io)"
 done
 docker info >/dev/null 2>&1 || die "cannot talk to the Docker daemon"
-# The worker image's helm binary is linux/amd64 (deploy/images/worker/Dockerfile).
+# The worker image's helm binary is linux/amd64 (deploy/images/platform/Dockerfile).
 case "$(docker info --format '{{.Architecture}}')" in
     x86_64 | amd64) ;;
     *) echo "up.sh: warning: this Docker host is not amd64; the worker image is built for linux/amd64 and runs emulated, if at all" >&2 ;;
@@ -56,13 +56,14 @@ helm --kube-context "$context" upgrade --install ingress-nginx ingress-nginx \
     -f "$here/ingress-nginx-values.yaml" --wait --timeout 5m
 
 # --- 3. images --------------------------------------------------------------------------------------
-build() { # build TAG DOCKERFILE CONTEXT
+build() { # build TAG DOCKERFILE CONTEXT [docker build flags...]
     say "building $1"
-    docker build --platform linux/amd64 -t "$1" -f "$2" "$3"
+    docker build --platform linux/amd64 -t "$1" -f "$2" "${@:4}" "$3"
     kind load docker-image --name "$CLUSTER" "$1"
 }
-build "storefleet/gateway:$IMAGE_TAG" deploy/images/gateway/Dockerfile .
-build "storefleet/worker:$IMAGE_TAG" deploy/images/worker/Dockerfile .
+# One Dockerfile, two targets: the second build reuses the first one's Swift build stage.
+build "storefleet/gateway:$IMAGE_TAG" deploy/images/platform/Dockerfile . --target gateway
+build "storefleet/worker:$IMAGE_TAG" deploy/images/platform/Dockerfile . --target worker
 if [ "${SKIP_MEDUSA:-0}" != 1 ]; then
     # The worker installs charts/medusa with its default values.yaml, whose images are
     # ghcr.io/storefleet/medusa-*:0.1.0 (IfNotPresent): loading them under that name means no pull.
