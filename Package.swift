@@ -35,9 +35,11 @@ let package = Package(
         // What every Storefleet process needs at start-up: validated configuration, logging, backoff.
         .target(
             name: "ServiceRuntime",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["CProcessShims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // One libc call Swift's Glibc module does not expose (pipe2), for ChildProcess.
+        .target(name: "CProcessShims"),
         // A Postgres client over libpq: pool, parameterized queries, transactions, typed rows, migrations.
         .target(
             name: "Postgres",

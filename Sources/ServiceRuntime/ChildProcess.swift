@@ -1,3 +1,4 @@
+import CProcessShims
 import Foundation
 
 #if canImport(Glibc)
@@ -70,7 +71,13 @@ public enum ChildProcess {
         var stdoutPipe: [Int32] = [0, 0]
         var stderrPipe: [Int32] = [0, 0]
         var stdinPipe: [Int32] = [0, 0]
-        guard pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0, pipe(&stdinPipe) == 0 else {
+        // Close-on-exec from the start (pipe2, not pipe then fcntl): a program another thread spawns
+        // meanwhile must not inherit these ends. It did: holding the write end of this child's stdout
+        // or stdin, it kept our reads from seeing end-of-file (or this child from seeing the end of its
+        // input) until it exited itself, so concurrent helm runs finished only together, and a kubectl
+        // reading `-f -` waited for an input that never ended. The child's own 0, 1 and 2 are made by
+        // dup2, which clears the flag on them.
+        guard storefleet_pipe_cloexec(&stdoutPipe) == 0, storefleet_pipe_cloexec(&stderrPipe) == 0, storefleet_pipe_cloexec(&stdinPipe) == 0 else {
             throw SpawnError(executable: executable, code: errno)
         }
         var actions = posix_spawn_file_actions_t()

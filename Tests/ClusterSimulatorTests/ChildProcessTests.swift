@@ -21,6 +21,30 @@ struct ChildProcessTests {
         #expect(ContinuousClock.now - started < .seconds(10))
     }
 
+    @Test("programs started at the same time do not hold each other's pipes open")
+    func concurrentProgramsFinishOnTheirOwn() async throws {
+        // Each `cat` ends when its input ends; each sleeper lives 3 s. Spawned together from many
+        // threads, a sleeper that inherited a cat's stdin (or stdout) would keep that cat waiting 3 s.
+        let slowest = try await withThrowingTaskGroup(of: Duration?.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    if index % 2 == 0 {
+                        _ = try await ChildProcess.run("/bin/sleep", ["3"], timeout: 10)
+                        return nil
+                    }
+                    let started = ContinuousClock.now
+                    let outcome = try await ChildProcess.run("/bin/cat", [], input: Array("line \(index)\n".utf8), timeout: 10)
+                    #expect(outcome.standardOutput == "line \(index)\n")
+                    return ContinuousClock.now - started
+                }
+            }
+            var slowest = Duration.zero
+            for try await duration in group { if let duration { slowest = max(slowest, duration) } }
+            return slowest
+        }
+        #expect(slowest < .seconds(2.5), "a cat waited for a sleeper: \(slowest)")
+    }
+
     @Test("a program that ignores SIGTERM is killed after the grace period; a timeout says so")
     func graceThenKill() async throws {
         let started = ContinuousClock.now
