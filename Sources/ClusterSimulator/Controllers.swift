@@ -82,6 +82,7 @@ final class Controllers: Sendable {
             }
         }
         reconciled.withLock { verdicts in verdicts = verdicts.filter { seen.contains($0.key) } }
+        publishKeys()
     }
 
     private func podNames(of key: ObjectKey, count: Int) -> [String] {
@@ -130,7 +131,6 @@ final class Controllers: Sendable {
 
         let ready = stuck == nil && now.timeIntervalSince(changed) >= delay
         upsertPods(of: key, object: object, count: replicas, ready: ready, stuckPattern: stuck, images: images)
-        if isJob, ready { publishKeys(afterSetupJob: key, object) }
         if let stuck {
             recordEvent(for: key, reason: "BackOff", message: "Back-off pulling image \"\(images.first { $0.contains(stuck) } ?? images.first ?? stuck)\"")
         }

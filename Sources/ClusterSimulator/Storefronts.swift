@@ -102,10 +102,18 @@ extension Controllers {
 
     /// What the Medusa setup Job does at its end: write a publishable key into the ConfigMap the chart
     /// made for it (the setup component's ConfigMap), unless one is there already.
-    func publishKeys(afterSetupJob key: ObjectKey, _ job: JSON) {
-        guard job.at("metadata", "labels", "app.kubernetes.io/component")?.string == "setup" else { return }
-        for (mapKey, map) in store.all(Self.configMaps) where mapKey.namespace == key.namespace
-            && map.at("metadata", "labels", "app.kubernetes.io/component")?.string == "setup" && map.at("data", "token") == nil {
+    /// Every setup ConfigMap still without a key gets one once its namespace's setup Job has succeeded,
+    /// whichever of the two was created first.
+    func publishKeys() {
+        let waiting = store.all(Self.configMaps).filter { _, map in
+            map.at("metadata", "labels", "app.kubernetes.io/component")?.string == "setup" && map.at("data", "token") == nil
+        }
+        guard !waiting.isEmpty else { return }
+        let done = Set(store.all(Self.jobs).compactMap { key, job -> String? in
+            job.at("metadata", "labels", "app.kubernetes.io/component")?.string == "setup"
+                && (job.at("status", "succeeded")?.int ?? 0) >= 1 ? key.namespace : nil
+        })
+        for (mapKey, _) in waiting where done.contains(mapKey.namespace ?? "") {
             let token = "pk_sim_" + (0..<24).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
             store.updateStatus(mapKey) { object in object.set(["data", "token"], to: .string(token)) }
         }

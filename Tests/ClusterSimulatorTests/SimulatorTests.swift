@@ -110,7 +110,9 @@ struct SimulatorTests {
     @Test("namespaced objects are refused in a missing or terminating namespace; deletion cascades after a delay")
     func namespaceLifecycle() async throws {
         var timing = fast
-        timing.namespaceDeletionDelay = 3
+        // Long enough that the refused create below still finds the namespace Terminating when the
+        // suites' parallel tests load the machine (3 s was not, once).
+        timing.namespaceDeletionDelay = 8
         try await SimulatorHarness.with(timing: timing) { sim in
             let missing = try await sim.request("POST", "/api/v1/namespaces/ghost/secrets", body: secret("s"))
             #expect(missing.status == 404)
@@ -121,7 +123,7 @@ struct SimulatorTests {
             let refused = try await sim.request("POST", "/api/v1/namespaces/shop/secrets", body: secret("t"))
             #expect(refused.status == 403)
             #expect(refused.body["message"]?.string?.contains("being terminated") == true)
-            try await eventually(within: 15) {
+            try await eventually(within: 30) {
                 guard try await sim.request("GET", "/api/v1/namespaces/shop").status == 404 else { throw CancellationError() }
             }
             #expect(sim.simulator.store.objects(inNamespace: "shop").isEmpty)
