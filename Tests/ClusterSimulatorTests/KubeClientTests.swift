@@ -80,12 +80,14 @@ struct KubeClientTests {
     @Test("retryable answers are retried call by call, so a flaky API server does not fail the caller")
     func retriesPerCall() async throws {
         try await SimulatorHarness.with { sim in
-            let kube = try client(sim, retries: 6)
+            // 30 calls at 30% failures: some certainly fail (all but 0.002% of runs) and none runs out of
+            // its 10 retries (0.3^11 per call); at 50% and 6 retries one run in 13 failed the test.
+            let kube = try client(sim, retries: 10)
             try await kube.create("/api/v1/namespaces", ["metadata": ["name": "flaky"]])
             var faults = FaultSettings()
-            faults.errors = [.init(verb: "get", resource: "namespaces", rate: 0.5, status: 503)]
+            faults.errors = [.init(verb: "get", resource: "namespaces", rate: 0.3, status: 503)]
             sim.simulator.setFaults(faults)
-            for _ in 0..<10 {
+            for _ in 0..<30 {
                 let namespace = try await kube.get("/api/v1/namespaces/flaky")
                 #expect(namespace.at("metadata", "name")?.string == "flaky")
             }
