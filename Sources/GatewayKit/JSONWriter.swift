@@ -1,4 +1,5 @@
 import Foundation
+import ServiceRuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -20,24 +21,7 @@ struct JSONWriter {
     }
 
     mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case UInt8(ascii: "\n"): raw("\\n")
-            case UInt8(ascii: "\r"): raw("\\r")
-            case UInt8(ascii: "\t"): raw("\\t")
-            case 0x08: raw("\\b")
-            case 0x0c: raw("\\f")
-            case 0..<0x20:
-                raw("\\u00")
-                bytes.append(Self.hexDigits[Int(byte >> 4)])
-                bytes.append(Self.hexDigits[Int(byte & 0x0f)])
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
+        JSONEscaping.appendQuoted(value, to: &bytes)
     }
 
     mutating func int(_ value: Int) {
@@ -70,8 +54,6 @@ struct JSONWriter {
         raw(name)
         raw("\":")
     }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
 
 /// RFC 3339 timestamps in UTC with milliseconds, as the API writes them: `2026-11-23T10:04:05.123Z`.

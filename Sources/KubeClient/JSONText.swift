@@ -1,4 +1,5 @@
 import Foundation
+import ServiceRuntime
 
 /// JSON text to `JSON` and back, written by hand: Foundation's Codable coders, which `JSON` went
 /// through before, decode an untyped value by trying each type in turn and throwing on every miss,
@@ -26,8 +27,6 @@ extension JSON {
         return Data(out)
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     private func write(to out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
@@ -41,7 +40,7 @@ extension JSON {
             } else {
                 out.append(contentsOf: "null".utf8)
             }
-        case .string(let value): Self.write(string: value, to: &out)
+        case .string(let value): JSONEscaping.appendQuoted(value, to: &out)
         case .array(let values):
             out.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
@@ -53,33 +52,12 @@ extension JSON {
             out.append(UInt8(ascii: "{"))
             for (index, key) in values.keys.sorted().enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                Self.write(string: key, to: &out)
+                JSONEscaping.appendQuoted(key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 values[key]!.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
-    }
-
-    private static func write(string: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
-            case UInt8(ascii: "\n"): out.append(contentsOf: #"\n"#.utf8)
-            case UInt8(ascii: "\r"): out.append(contentsOf: #"\r"#.utf8)
-            case UInt8(ascii: "\t"): out.append(contentsOf: #"\t"#.utf8)
-            case 0x08: out.append(contentsOf: #"\b"#.utf8)
-            case 0x0C: out.append(contentsOf: #"\f"#.utf8)
-            case 0..<0x20:
-                out.append(contentsOf: #"\u00"#.utf8)
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 }
 
