@@ -129,7 +129,7 @@ final class Controllers: Sendable {
             return
         }
 
-        let ready = stuck == nil && now.timeIntervalSince(changed) >= delay
+        let ready = verdict.ready
         upsertPods(of: key, object: object, count: replicas, ready: ready, stuckPattern: stuck, images: images)
         if let stuck {
             recordEvent(for: key, reason: "BackOff", message: "Back-off pulling image \"\(images.first { $0.contains(stuck) } ?? images.first ?? stuck)\"")

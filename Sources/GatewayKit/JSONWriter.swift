@@ -21,7 +21,7 @@ struct JSONWriter {
     }
 
     mutating func string(_ value: String) {
-        JSONEscaping.appendQuoted(value, to: &bytes)
+        JSONBytes.appendQuoted(value, to: &bytes)
     }
 
     mutating func int(_ value: Int) {
@@ -34,11 +34,7 @@ struct JSONWriter {
 
     /// As `JSONEncoder` writes a Double: integral values without a fraction.
     mutating func double(_ value: Double) {
-        if value.isFinite, value.rounded() == value, abs(value) < 1e15 {
-            int(Int(value))
-        } else {
-            bytes.append(contentsOf: value.description.utf8)
-        }
+        JSONBytes.appendNumber(value, to: &bytes)
     }
 
     mutating func date(_ value: Date) {

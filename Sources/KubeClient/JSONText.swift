@@ -31,16 +31,8 @@ extension JSON {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
-        case .number(let value):
-            // Kubernetes integers (replicas, ports) must stay integers on the wire.
-            if value == value.rounded(), abs(value) < 1e15 {
-                out.append(contentsOf: String(Int(value)).utf8)
-            } else if value.isFinite {
-                out.append(contentsOf: value.description.utf8)
-            } else {
-                out.append(contentsOf: "null".utf8)
-            }
-        case .string(let value): JSONEscaping.appendQuoted(value, to: &out)
+        case .number(let value): JSONBytes.appendNumber(value, to: &out)
+        case .string(let value): JSONBytes.appendQuoted(value, to: &out)
         case .array(let values):
             out.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
@@ -52,7 +44,7 @@ extension JSON {
             out.append(UInt8(ascii: "{"))
             for (index, key) in values.keys.sorted().enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONEscaping.appendQuoted(key, to: &out)
+                JSONBytes.appendQuoted(key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 values[key]!.write(to: &out)
             }

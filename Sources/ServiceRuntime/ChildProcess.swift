@@ -77,8 +77,16 @@ public enum ChildProcess {
         // input) until it exited itself, so concurrent helm runs finished only together, and a kubectl
         // reading `-f -` waited for an input that never ended. The child's own 0, 1 and 2 are made by
         // dup2, which clears the flag on them.
-        guard storefleet_pipe_cloexec(&stdoutPipe) == 0, storefleet_pipe_cloexec(&stderrPipe) == 0, storefleet_pipe_cloexec(&stdinPipe) == 0 else {
-            throw SpawnError(executable: executable, code: errno)
+        guard storefleet_pipe_cloexec(&stdoutPipe) == 0 else { throw SpawnError(executable: executable, code: errno) }
+        guard storefleet_pipe_cloexec(&stderrPipe) == 0 else {
+            let code = errno
+            stdoutPipe.forEach { close($0) }
+            throw SpawnError(executable: executable, code: code)
+        }
+        guard storefleet_pipe_cloexec(&stdinPipe) == 0 else {
+            let code = errno
+            (stdoutPipe + stderrPipe).forEach { close($0) }
+            throw SpawnError(executable: executable, code: code)
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

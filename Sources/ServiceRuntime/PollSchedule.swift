@@ -1,23 +1,19 @@
 /// How long to wait between looks at something that changes on its own, such as workloads becoming
 /// ready: soon at first, because most waits are short and a fixed long interval adds up to a whole
 /// interval of latency to each of them; then less often, so that a long wait does not flood the API
-/// server. Each wait is jittered by ±10% so that many stores started together do not poll in lockstep.
+/// server. The waits grow as `Backoff`'s ceilings do, but each is jittered by only ±10%: a poll wants
+/// its rhythm kept, just not in lockstep with the many stores started together.
 public struct PollSchedule: Sendable, Hashable {
-    public var first: Double
-    public var growth: Double
-    public var longest: Double
+    public let growth: Backoff
 
     public init(first: Double, growth: Double = 1.5, longest: Double) {
-        precondition(first > 0 && growth >= 1 && longest >= first)
-        self.first = first
-        self.growth = growth
-        self.longest = longest
+        precondition(first > 0)
+        self.growth = Backoff(initialDelay: first, multiplier: growth, maxDelay: longest)
     }
 
     /// The nominal wait after look `look` (1-based), before jitter.
     public func nominal(after look: Int) -> Double {
-        let raw = first * pow(growth, Double(max(0, look - 1)))
-        return raw.isFinite ? min(longest, raw) : longest
+        growth.ceiling(attempt: look)
     }
 
     public func wait(after look: Int) -> Double {
@@ -30,11 +26,3 @@ public struct PollSchedule: Sendable, Hashable {
         try await Task.sleep(for: .seconds(wait(after: look)))
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -1,8 +1,21 @@
-/// A JSON string literal appended to UTF-8 bytes, escaped as `JSONEncoder` escapes it (slashes left
-/// alone): shared by the hand-written JSON writers of the gateway and of the Kubernetes client.
-public enum JSONEscaping {
+/// JSON scalars appended to UTF-8 bytes as `JSONEncoder` writes them: shared by the hand-written JSON
+/// writers of the gateway and of the Kubernetes client.
+public enum JSONBytes {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
+    /// Integral values without a fraction (Kubernetes replicas and ports must stay integers on the
+    /// wire), others as Swift prints them; NaN and infinities, which JSON cannot say, as null.
+    public static func appendNumber(_ value: Double, to out: inout [UInt8]) {
+        if value.isFinite, value.rounded() == value, abs(value) < 1e15 {
+            out.append(contentsOf: String(Int(value)).utf8)
+        } else if value.isFinite {
+            out.append(contentsOf: value.description.utf8)
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
+    }
+
+    /// A string literal, escaped as `JSONEncoder` escapes it (slashes left alone).
     public static func appendQuoted(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
