@@ -9,11 +9,6 @@ public struct HelmRunner: Sendable {
     public let binary: String
     public let kubeconfig: String?
 
-    public struct ReleaseStatus: Sendable {
-        public let status: String
-        public let revision: Int
-    }
-
     /// helm processes running in this worker now, for `/metrics`.
     public static var running: Int { active.withLock { $0 } }
     private static let active = LockedState(0)
@@ -26,17 +21,6 @@ public struct HelmRunner: Sendable {
             throw StepFailure.retryable("helm \(arguments.first ?? "") did not finish within \(formatSeconds(timeout)) and was stopped")
         }
         return outcome
-    }
-
-    /// The release's latest status, or nil when there is none.
-    func status(release: String, namespace: String) async throws -> ReleaseStatus? {
-        let outcome = try await run(["status", release, "-n", namespace, "-o", "json"], timeout: 60)
-        guard outcome.succeeded else {
-            if outcome.standardError.contains("not found") { return nil }
-            throw StepFailure.retryable("helm status failed: \(Self.message(outcome))")
-        }
-        let json = try JSON(parsing: Data(outcome.stdout))
-        return ReleaseStatus(status: json.at("info", "status")?.string ?? "unknown", revision: json["version"]?.int ?? 0)
     }
 
     static func message(_ outcome: ChildProcess.Outcome) -> String {

@@ -1,6 +1,7 @@
 import KubeClient
 import ClusterSimulator
 import Foundation
+@testable import Provisioning
 import ServiceRuntime
 import Testing
 import TestSupport
@@ -176,6 +177,28 @@ struct HelmStandInTests {
             #expect(again.standardError.contains("release: not found"))
             let journal = try String(contentsOfFile: helm.journal, encoding: .utf8).split(separator: "\n")
             #expect(journal.count == 4, "start and end of the install and of the uninstall")
+        }
+    }
+
+    @Test("the worker reads a release's state from helm's storage, and it agrees with helm status")
+    func storageAgreesWithStatus() async throws {
+        try await withHelm { helm, sim in
+            let storage = HelmStorage(kube: KubeClient(configuration: try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/kubeconfig")))
+            #expect(try await helm.install("shop9", namespace: "shop", host: "shop9.example").succeeded)
+            #expect(try await helm.install("shop9", namespace: "shop", host: "shop9.example").succeeded)
+            try helm.setFaults(["stuck": ["shop10"]])
+            _ = try await helm.install("shop10", namespace: "shop", host: "shop10.example")
+            try helm.setFaults([:])
+            // Another release of the same name elsewhere and a release whose name shop9 prefixes must not count.
+            #expect(try await helm.install("shop9", namespace: "other", host: "shop9.example").succeeded)
+            #expect(try await helm.install("shop99", namespace: "shop", host: "shop99.example").succeeded)
+
+            #expect(try await storage.latest(release: "shop9", namespace: "shop") == .init(status: "deployed", revision: 2))
+            #expect(try await helm.status("shop9", namespace: "shop") == "deployed")
+            #expect(try await storage.latest(release: "shop10", namespace: "shop") == .init(status: "pending-install", revision: 1))
+            #expect(try await helm.status("shop10", namespace: "shop") == "pending-install")
+            #expect(try await storage.latest(release: "shop11", namespace: "shop") == nil)
+            #expect(try await helm.status("shop11", namespace: "shop") == nil)
         }
     }
 }

@@ -10,7 +10,7 @@ extension Provisioner {
     func releaseStep() -> StepDefinition {
         StepDefinition("release", timeout: settings.releaseTimeout + 120, retry: RetryPolicy(maxAttempts: 5, initialDelay: 5, maxDelay: 60)) { context in
             let store = try await self.store(context)
-            if let current = try await helm.status(release: store.release, namespace: store.namespace) {
+            if let current = try await HelmStorage(kube: kube).latest(release: store.release, namespace: store.namespace) {
                 switch current.status {
                 case "pending-install", "pending-upgrade", "pending-rollback":
                     await context.report("remediating release left \(current.status) by an interrupted run")
