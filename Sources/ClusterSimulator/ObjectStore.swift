@@ -175,21 +175,21 @@ public final class ObjectStore: Sendable {
         }
     }
 
-    /// Marks a namespace Terminating; the controller removes it and its contents later.
+    /// Marks a namespace Terminating; the controller removes it and its contents later. A second delete
+    /// while it terminates is refused with 409 Conflict, as the API server refuses it.
     public func beginNamespaceDeletion(_ name: String) throws(APIError) -> JSON {
         let type = ResourceCatalog.type(group: "", version: "v1", plural: "namespaces")!
         let key = ObjectKey(type: type, namespace: nil, name: name)
         return try state.withLock { state throws(APIError) -> JSON in
             guard var object = state.objects[key] else { throw APIError.notFound(type, name) }
-            if object.at("metadata", "deletionTimestamp") == nil {
-                state.resourceVersion += 1
-                object.set(["metadata", "deletionTimestamp"], to: .string(Self.timestamp(Date())))
-                object.set(["status", "phase"], to: "Terminating")
-                object.set(["spec", "finalizers"], to: ["kubernetes"])
-                object.set(["metadata", "resourceVersion"], to: .string(String(state.resourceVersion)))
-                state.objects[key] = object
-                state.deletionStartedAt[key] = Date()
-            }
+            guard object.at("metadata", "deletionTimestamp") == nil else { throw APIError.namespaceTerminating(name) }
+            state.resourceVersion += 1
+            object.set(["metadata", "deletionTimestamp"], to: .string(Self.timestamp(Date())))
+            object.set(["status", "phase"], to: "Terminating")
+            object.set(["spec", "finalizers"], to: ["kubernetes"])
+            object.set(["metadata", "resourceVersion"], to: .string(String(state.resourceVersion)))
+            state.objects[key] = object
+            state.deletionStartedAt[key] = Date()
             return object
         }
     }

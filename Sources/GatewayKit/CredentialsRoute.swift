@@ -42,6 +42,26 @@ extension Gateway {
         } catch let error as KubeError {
             throw Problem(.badGateway, "cluster-error", "Bad Gateway", detail: "the cluster did not answer as expected: \(error.reason.rawValue) (\(error.code))")
         }
+        // The namespace is named after the store, so it may be another owner's: a store whose create
+        // stopped at "namespace … does not belong to this store" must not read that owner's Secret. The
+        // worker labels the Secret with the store's ID; one without the label (made before the label
+        // was) counts only if this store's own secrets step succeeded.
+        let storeID = id.uuidString.lowercased()
+        if let label = secret.at("metadata", "labels", "storefleet.io/store-id")?.string {
+            guard label == storeID else {
+                throw Problem.conflict("credentials-not-owned", "the Secret in namespace \(store.namespace) does not belong to store \(store.name)")
+            }
+        } else {
+            let made = try await postgres.withConnection { connection in
+                try await connection.query("""
+                    SELECT 1 FROM job_steps s JOIN jobs j ON j.id = s.job_id
+                    WHERE j.store_id = \(id) AND s.name = 'secrets' AND s.status = 'succeeded' LIMIT 1
+                    """).first != nil
+            }
+            guard made else {
+                throw Problem.conflict("credentials-not-owned", "the Secret in namespace \(store.namespace) was not made for store \(store.name)")
+            }
+        }
         func value(_ key: String) -> String? {
             secret.at("data", key)?.string.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
         }

@@ -22,6 +22,10 @@ public struct StepDefinition: Sendable {
 public struct JobDefinition: Sendable {
     public let kind: String
     public let steps: [StepDefinition]
+    /// Runs before the job is marked failed and outside any transaction, so that it may call other
+    /// systems (clean up in the cluster) without holding the job's row lock while they answer; returns
+    /// the failure message to record. It must bound its own time: the job ends only after it.
+    public let beforeFailing: (@Sendable (ClaimedJob, String) async -> String)?
     /// Runs in the same transaction that marks the job failed (for example to mark its store failed).
     public let onFailed: (@Sendable (PostgresConnection, ClaimedJob, String) async throws -> Void)?
     /// Runs in the same transaction that marks the job cancelled.
@@ -29,11 +33,13 @@ public struct JobDefinition: Sendable {
 
     public init(
         kind: String, steps: [StepDefinition],
+        beforeFailing: (@Sendable (ClaimedJob, String) async -> String)? = nil,
         onFailed: (@Sendable (PostgresConnection, ClaimedJob, String) async throws -> Void)? = nil,
         onCancelled: (@Sendable (PostgresConnection, ClaimedJob) async throws -> Void)? = nil
     ) {
         self.kind = kind
         self.steps = steps
+        self.beforeFailing = beforeFailing
         self.onFailed = onFailed
         self.onCancelled = onCancelled
     }

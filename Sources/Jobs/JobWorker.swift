@@ -343,6 +343,7 @@ public final class JobWorker: Sendable {
     }
 
     private func end(_ job: ClaimedJob, definition: JobDefinition?, position: Int, durationMs: Double, status: JobStatus, message: String, logger: Logger) async {
+        let message = if status == .failed, let beforeFailing = definition?.beforeFailing { await beforeFailing(job, message) } else { message }
         var hook: (@Sendable (PostgresConnection) async throws -> Void)?
         if status == .failed, let onFailed = definition?.onFailed {
             hook = { connection in try await onFailed(connection, job, message) }

@@ -3,6 +3,7 @@ import Jobs
 import KubeClient
 import Logging
 import Postgres
+import ServiceRuntime
 
 /// What every provisioning step works with: the cluster, the database, the helm binary and the settings.
 public struct Provisioner: Sendable {
@@ -30,30 +31,55 @@ public struct Provisioner: Sendable {
             JobDefinition(
                 kind: StorePlans.createKind,
                 steps: [namespaceStep(), guardrailsStep(), secretsStep(), releaseStep(), readinessStep(), finalizeCreateStep()],
+                beforeFailing: { job, message in await removeFailedStore(job, message) },
                 onFailed: { connection, job, message in
-                    var recorded = message
-                    if settings.failedStorePolicy == "delete",
-                       let namespace = try await connection.query("SELECT namespace FROM stores WHERE id = \(job.storeID)").first?.decode("namespace", as: String.self) {
-                        // Best effort: a cluster that cannot be reached now must not keep the failure unrecorded.
-                        let removed = (try? await kube.delete(Paths.namespace(namespace))) != nil
-                        recorded += removed ? " (namespace \(namespace) deleted: FAILED_STORE_POLICY=delete)" : " (namespace \(namespace) could not be deleted; delete the store to clean up)"
-                    }
                     try await connection.query("""
-                        UPDATE stores SET status = 'failed', last_error = \(recorded), updated_at = now()
+                        UPDATE stores SET status = 'failed', last_error = \(message), updated_at = now()
                         WHERE id = \(job.storeID) AND status = 'provisioning'
                         """)
+                    if settings.failedStorePolicy == "delete" {
+                        // Its namespace is gone, or going: a retry must start over from the namespace step.
+                        try await connection.query("UPDATE jobs SET current_step = 0 WHERE id = \(job.id)")
+                    }
                 }
             ),
             JobDefinition(
                 kind: StorePlans.deleteKind,
                 steps: [uninstallStep(), deleteNamespaceStep(), waitGoneStep(), finalizeDeleteStep()],
                 onFailed: { connection, job, message in
+                    // Failed, not stuck in deleting: the store can be retried (POST /retry runs the delete
+                    // again from its failed step) or deleted again.
                     try await connection.query("""
-                        UPDATE stores SET last_error = \(message), updated_at = now() WHERE id = \(job.storeID)
+                        UPDATE stores SET status = 'failed', last_error = \(message), updated_at = now()
+                        WHERE id = \(job.storeID) AND status = 'deleting'
                         """)
                 }
             ),
         ]
+    }
+}
+
+extension Provisioner {
+    /// FAILED_STORE_POLICY=delete: removes a failed store's namespace, if it is the store's, and says
+    /// so in the failure message. Bounded to 30 s: a cluster that cannot be reached now must not keep
+    /// the failure unrecorded, and the store can still be deleted later.
+    func removeFailedStore(_ job: ClaimedJob, _ message: String) async -> String {
+        guard settings.failedStorePolicy == "delete" else { return message }
+        do {
+            let store = try await StoreRecord.load(job.storeID, from: postgres)
+            let removed = try await withTimeout(seconds: 30, operation: "deleting the failed store's namespace") { () async throws -> Bool in
+                guard case .ours(let namespace) = try await self.namespaceOwnership(store) else { return false }
+                if namespace.at("metadata", "deletionTimestamp") == nil {
+                    do {
+                        try await self.kube.delete(Paths.namespace(store.namespace))
+                    } catch let error as KubeError where error.reason == .conflict {}
+                }
+                return true
+            }
+            return message + (removed ? " (namespace \(store.namespace) deleted: FAILED_STORE_POLICY=delete)" : "")
+        } catch {
+            return message + " (its namespace could not be deleted: \(error); delete the store to clean up)"
+        }
     }
 }
 

@@ -24,7 +24,7 @@ struct StorePipelineTests {
     }
 
     /// `inProcessWorker: false` leaves the jobs to worker processes the test starts itself.
-    func withStack(inProcessWorker: Bool = true, _ body: (Stack) async throws -> Void) async throws {
+    func withStack(inProcessWorker: Bool = true, settings extra: [String: String] = [:], _ body: (Stack) async throws -> Void) async throws {
         var timing = SimulatorTiming()
         timing.readyDelay = 0.3
         timing.jobDelay = 0.3
@@ -40,7 +40,7 @@ struct StorePipelineTests {
                 let root = TestEnvironment.repositoryRoot.path
                 let settings = try ProvisioningSettings(from: ConfigurationReader([
                     "HELM_BIN": TestEnvironment.productsDirectory.appendingPathComponent("helm-sim").path, "CHARTS_DIR": "\(root)/charts", "READINESS_TIMEOUT": "60s",
-                ]))
+                ].merging(extra) { $1 }))
                 let configuration = try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/kubeconfig")
                 let kube = KubeClient(configuration: configuration)
                 let provisioner = Provisioner(kube: kube, postgres: postgres, settings: settings, kubeconfig: configuration.kubeconfigPath)
@@ -239,18 +239,100 @@ struct StorePipelineTests {
         }
     }
 
-    @Test("a namespace that belongs to another store fails the create at once with a clear message")
+    @Test("a namespace that belongs to another store fails the create at once, without naming the owner; deleting the store leaves it alone")
     func foreignNamespace() async throws {
         try await withStack { stack in
             let store = try await createStore(stack, engine: "woocommerce")
-            try await stack.kube.create("/api/v1/namespaces", ["metadata": ["name": .string("store-\(store.name)"), "labels": ["storefleet.io/store-id": "someone-else"]]])
+            let namespace = "store-\(store.name)"
+            let other = UUID().uuidString.lowercased()
+            try await stack.kube.create("/api/v1/namespaces", ["metadata": ["name": .string(namespace), "labels": ["storefleet.io/store-id": .string(other)]]])
+            try await stack.kube.create("/api/v1/namespaces/\(namespace)/secrets", [
+                "metadata": ["name": "store-credentials", "labels": ["storefleet.io/store-id": .string(other)]], "stringData": ["admin-password": "theirs"],
+            ])
             let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .failed)
-            #expect(job.error?.contains("belongs to store someone-else") == true)
+            #expect(job.error?.contains("does not belong to this store") == true, "\(job.error ?? "")")
+            #expect(job.error?.contains(other) == false, "another store's ID is not shown")
             #expect(job.steps[0].attempts == 1)
             let status = try await stack.postgres.query("SELECT status, last_error FROM stores WHERE id = \(store.id)").first
             #expect(try status?.decode("status", as: String.self) == "failed")
-            #expect(try status?.decode("last_error", as: String?.self)?.contains("belongs to") == true)
+            #expect(try status?.decode("last_error", as: String?.self)?.contains("does not belong to this store") == true)
+
+            try await stack.postgres.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
+            let deleted = try await run(stack, kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, store: store.id, tenant: store.tenant)
+            #expect(deleted.status == .succeeded, "\(deleted.error ?? "")")
+            #expect(deleted.steps.first { $0.name == "namespace" }?.message?.contains("left alone") == true)
+            let kept = try await stack.kube.get("/api/v1/namespaces/\(namespace)")
+            #expect(kept.at("metadata", "labels", "storefleet.io/store-id")?.string == other)
+            #expect(kept.at("metadata", "deletionTimestamp") == nil, "the other owner's namespace is not deleted")
+            #expect(try await stack.kube.get("/api/v1/namespaces/\(namespace)/secrets/store-credentials").at("metadata", "name")?.string == "store-credentials")
+        }
+    }
+
+    @Test("a delete finds the namespace already terminating (a lost answer, or FAILED_STORE_POLICY=delete) and still succeeds")
+    func deleteOfTerminatingNamespace() async throws {
+        try await withStack { stack in
+            let store = try await createStore(stack, engine: "medusa")
+            let namespace = "store-\(store.name)"
+            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(created.status == .succeeded, "\(created.error ?? "")")
+            var timing = SimulatorTiming()
+            timing.namespaceDeletionDelay = 3
+            stack.sim.simulator.setTiming(timing)
+            #expect(try await stack.kube.delete("/api/v1/namespaces/\(namespace)"))
+            // The API server refuses a second delete while the first is under way.
+            let refused = await #expect(throws: KubeError.self) { try await stack.kube.delete("/api/v1/namespaces/\(namespace)") }
+            #expect(refused?.reason == .conflict)
+
+            try await stack.postgres.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
+            let deleted = try await run(stack, kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, store: store.id, tenant: store.tenant)
+            #expect(deleted.status == .succeeded, "\(deleted.error ?? "") \(deleted.steps.map { "\($0.name): \($0.message ?? "")" })")
+            #expect(deleted.steps.allSatisfy { $0.attempts == 1 }, "nothing had to be retried")
+            let status = try await stack.postgres.query("SELECT status FROM stores WHERE id = \(store.id)").first?.decode("status", as: String.self)
+            #expect(status == "deleted")
+        }
+    }
+
+    @Test("FAILED_STORE_POLICY=delete removes a failed store's namespace, never another owner's, and a retry starts over")
+    func failedStorePolicyDelete() async throws {
+        try await withStack(settings: ["FAILED_STORE_POLICY": "delete"]) { stack in
+            var faults = FaultSettings()
+            faults.errors = [.init(verb: "create", resource: "secrets", rate: 1, status: 403)]
+            stack.sim.simulator.setFaults(faults)
+            let store = try await createStore(stack, engine: "woocommerce")
+            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(job.status == .failed)
+            #expect(job.error?.contains("namespace store-\(store.name) deleted: FAILED_STORE_POLICY=delete") == true, "\(job.error ?? "")")
+            let namespace = try? await stack.kube.get("/api/v1/namespaces/store-\(store.name)")
+            #expect(namespace == nil || namespace?.at("metadata", "deletionTimestamp") != nil, "deleted or being deleted")
+            #expect(job.currentStep == 0, "a retry starts from the namespace step")
+
+            let foreign = try await createStore(stack, engine: "woocommerce")
+            let other = UUID().uuidString.lowercased()
+            try await stack.kube.create("/api/v1/namespaces", ["metadata": ["name": .string("store-\(foreign.name)"), "labels": ["storefleet.io/store-id": .string(other)]]])
+            let refused = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: foreign.id, tenant: foreign.tenant)
+            #expect(refused.status == .failed)
+            #expect(refused.error?.contains("deleted") == false, "\(refused.error ?? "")")
+            let kept = try await stack.kube.get("/api/v1/namespaces/store-\(foreign.name)")
+            #expect(kept.at("metadata", "deletionTimestamp") == nil, "another owner's namespace is never deleted")
+        }
+    }
+
+    @Test("a delete that fails for good leaves the store failed with the reason, not stuck deleting")
+    func failedDelete() async throws {
+        try await withStack { stack in
+            let store = try await createStore(stack, engine: "woocommerce")
+            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(created.status == .succeeded, "\(created.error ?? "")")
+            var faults = FaultSettings()
+            faults.errors = [.init(verb: "delete", resource: "namespaces", rate: 1, status: 403)]
+            stack.sim.simulator.setFaults(faults)
+            try await stack.postgres.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
+            let deleted = try await run(stack, kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, store: store.id, tenant: store.tenant)
+            #expect(deleted.status == .failed)
+            let row = try #require(try await stack.postgres.query("SELECT status, last_error FROM stores WHERE id = \(store.id)").first)
+            #expect(try row.decode("status", as: String.self) == "failed")
+            #expect(try row.decode("last_error", as: String?.self)?.contains("step namespace failed") == true)
         }
     }
 

@@ -25,10 +25,32 @@ struct CredentialsTests {
                 #expect(early.status == .conflict, "no Secret yet: \(early.text)")
                 #expect(early.text.contains("credentials-not-ready"))
 
-                // What the worker's secrets step creates.
+                // Someone else's Secret in a namespace of the same name is never handed out.
                 try await kube.create("/api/v1/namespaces", ["metadata": ["name": "store-creds-shop"]])
                 try await kube.create("/api/v1/namespaces/store-creds-shop/secrets", [
-                    "metadata": ["name": "store-credentials"],
+                    "metadata": ["name": "store-credentials", "labels": ["storefleet.io/store-id": .string(UUID().uuidString.lowercased())]],
+                    "stringData": ["admin-username": "admin", "admin-password": "Not-yours", "admin-email": "admin@elsewhere.example"],
+                ])
+                let theirs = try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token)
+                #expect(theirs.status == .conflict, "\(theirs.text)")
+                #expect(theirs.text.contains("credentials-not-owned") && !theirs.text.contains("Not-yours"))
+                // Nor one without the label while this store's secrets step has not succeeded.
+                _ = try await kube.delete("/api/v1/namespaces/store-creds-shop/secrets/store-credentials")
+                try await kube.create("/api/v1/namespaces/store-creds-shop/secrets", [
+                    "metadata": ["name": "store-credentials"], "stringData": ["admin-username": "admin", "admin-password": "Not-yours"],
+                ])
+                #expect(try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token).status == .conflict)
+                // Once it has (a Secret made before the worker labelled them), the unlabelled one is the store's.
+                try await harness.postgres.query("""
+                    UPDATE job_steps SET status = 'succeeded' WHERE name = 'secrets' AND job_id IN (SELECT id FROM jobs WHERE store_id = \(UUID(uuidString: id)!))
+                    """)
+                #expect(try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token).json["password"] as? String == "Not-yours")
+                try await harness.postgres.query("UPDATE job_steps SET status = 'pending' WHERE name = 'secrets'")
+                _ = try await kube.delete("/api/v1/namespaces/store-creds-shop/secrets/store-credentials")
+
+                // What the worker's secrets step creates.
+                try await kube.create("/api/v1/namespaces/store-creds-shop/secrets", [
+                    "metadata": ["name": "store-credentials", "labels": ["storefleet.io/store-id": .string(id)]],
                     "stringData": ["admin-username": "admin", "admin-password": "S3cret-from-CSPRNG", "admin-email": "admin@creds-shop.example"],
                 ])
                 let read = try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token)
@@ -44,11 +66,11 @@ struct CredentialsTests {
                 #expect(admin.status == .ok)
 
                 let audits = try await harness.postgres.query("SELECT count(*) AS n FROM audit_events WHERE action = 'store.credentials.view' AND target_id = \(id)").first!.decode("n", as: Int.self)
-                #expect(audits == 2)
+                #expect(audits == 3, "refused reads are not audited as views")
                 let named = try await harness.postgres.query("""
                     SELECT count(*) AS n FROM audit_events WHERE action = 'store.credentials.view' AND target_id = \(id) AND details->>'name' IS NOT NULL
                     """).first!.decode("n", as: Int.self)
-                #expect(named == 2, "the audit row names the store, so the activity log reads as words")
+                #expect(named == 3, "the audit row names the store, so the activity log reads as words")
                 let leaked = try await harness.postgres.query("SELECT count(*) AS n FROM audit_events WHERE details::text LIKE '%S3cret%'").first!.decode("n", as: Int.self)
                 #expect(leaked == 0, "the password is never stored")
             }

@@ -1,11 +1,28 @@
 import Jobs
+import KubeClient
 
 extension Provisioner {
-    /// Deletes the store's namespace (and so everything left in it); a missing namespace is fine.
+    /// Deletes the store's namespace (and so everything left in it). A missing namespace is fine, one
+    /// already terminating is fine (the API answers a second delete with 409 Conflict), and one that is
+    /// not this store's is left alone.
     func deleteNamespaceStep() -> StepDefinition {
         StepDefinition("namespace", timeout: 30, retry: RetryPolicy(maxAttempts: 8, initialDelay: 1, maxDelay: 20)) { context in
             let store = try await self.store(context)
-            try await kube.delete(Paths.namespace(store.namespace))
+            switch try await namespaceOwnership(store) {
+            case .absent:
+                return
+            case .foreign:
+                await context.report("namespace \(store.namespace) does not belong to this store; left alone")
+                return
+            case .ours(let namespace):
+                if namespace.at("metadata", "deletionTimestamp") != nil { return }
+                do {
+                    try await kube.delete(Paths.namespace(store.namespace))
+                } catch let error as KubeError where error.reason == .conflict {
+                    // "The system is ensuring all content is removed from this namespace": a delete
+                    // whose answer was lost, or another one, got there first. wait-gone waits for it.
+                }
+            }
         }
     }
 }

@@ -7,11 +7,13 @@ extension Provisioner {
     func namespaceStep() -> StepDefinition {
         StepDefinition("namespace", timeout: 30, retry: RetryPolicy(maxAttempts: 8, initialDelay: 1, maxDelay: 20)) { context in
             let store = try await self.store(context)
-            if let existing = try? await kube.get(Paths.namespace(store.namespace)) {
-                let owner = existing.at("metadata", "labels", "storefleet.io/store-id")?.string
-                if owner != store.id.uuidString.lowercased() {
-                    throw StepFailure.permanent("namespace \(store.namespace) already exists and belongs to \(owner.map { "store \($0)" } ?? "something else"); delete it or choose another store name")
-                }
+            switch try await namespaceOwnership(store) {
+            case .absent:
+                break
+            case .foreign:
+                // The owner is not named: it may be another tenant's store.
+                throw StepFailure.permanent("namespace \(store.namespace) already exists and does not belong to this store; delete it or choose another store name")
+            case .ours(let existing):
                 if existing.at("status", "phase")?.string == "Terminating" {
                     throw StepFailure.retryable("namespace \(store.namespace) is still terminating from an earlier run; waiting for it to go", after: 5)
                 }
@@ -35,5 +37,27 @@ extension Provisioner {
             ]
             try await kube.apply(Paths.namespace(store.namespace), namespace)
         }
+    }
+
+    enum NamespaceOwnership {
+        case absent
+        /// Exists and carries this store's ID.
+        case ours(JSON)
+        /// Exists and is someone else's: another store's, or made by hand. Never changed or deleted.
+        case foreign
+    }
+
+    /// Whether the store's namespace exists and is this store's. Only a 404 means absent: a timeout or
+    /// a refusal must not be mistaken for it, or a create would label, and a delete remove, a namespace
+    /// it does not own.
+    func namespaceOwnership(_ store: StoreRecord) async throws -> NamespaceOwnership {
+        let existing: JSON
+        do {
+            existing = try await kube.get(Paths.namespace(store.namespace))
+        } catch where error.reason == .notFound {
+            return .absent
+        }
+        let owner = existing.at("metadata", "labels", "storefleet.io/store-id")?.string
+        return owner == store.id.uuidString.lowercased() ? .ours(existing) : .foreign
     }
 }

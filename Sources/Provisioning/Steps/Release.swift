@@ -22,7 +22,11 @@ extension Provisioner {
                         throw StepFailure.retryable("could not remediate release \(current.status): \(HelmRunner.message(outcome))")
                     }
                 case "failed" where current.revision <= 1:
-                    _ = try await helm.run(["uninstall", store.release, "-n", store.namespace], timeout: 120)
+                    await context.report("uninstalling the failed first install before installing again")
+                    let outcome = try await helm.run(["uninstall", store.release, "-n", store.namespace], timeout: 120)
+                    guard outcome.succeeded || HelmRunner.message(outcome).contains("not found") else {
+                        throw StepFailure.retryable("could not uninstall the failed first install: \(HelmRunner.message(outcome))")
+                    }
                 default:
                     break
                 }

@@ -29,7 +29,7 @@ extension Provisioner {
             }
             let secret: JSON = [
                 "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                "metadata": ["name": "store-credentials", "labels": ["app.kubernetes.io/managed-by": "storefleet"]],
+                "metadata": ["name": "store-credentials", "labels": ["app.kubernetes.io/managed-by": "storefleet", "storefleet.io/store-id": .string(store.id.uuidString.lowercased())]],
                 "stringData": .object(values.mapValues { .string($0) }),
             ]
             do {

@@ -13,12 +13,8 @@ extension Provisioner {
             while true {
                 try context.checkpoint()
                 looks += 1
-                let namespace: JSON
-                do {
-                    namespace = try await kube.get(Paths.namespace(store.namespace))
-                } catch let error as KubeError where error.reason == .notFound {
-                    return
-                }
+                // Gone, or gone and made again by someone else: either way this store's is no more.
+                guard case .ours(let namespace) = try await namespaceOwnership(store) else { return }
                 let finalizers = (namespace.at("spec", "finalizers")?.arrayValue ?? []).compactMap(\.string)
                 let remaining = try await remainingObjects(store.namespace)
                 await context.report("namespace \(store.namespace) is \(namespace.at("status", "phase")?.string ?? "present") for \(Int(Date().timeIntervalSince(started)))s"
