@@ -69,6 +69,9 @@ public final class JobWorker: Sendable {
     private struct RunningJob {
         var task: Task<Void, any Error>?
         var stopReason: StopReason?
+        /// When the lease surely ends, by this process's clock: the claim or last renewal was sent before
+        /// the server stamped `now() + lease`, so this is never later than the server's expiry.
+        var leaseEnds: ContinuousClock.Instant
     }
 
     private struct State {
@@ -117,6 +120,7 @@ public final class JobWorker: Sendable {
                 group.addTask { await self.takeJobs(slot: slot) }
             }
             group.addTask { await self.every(self.settings.renewInterval) { await self.heartbeat() } }
+            group.addTask { await self.every(0.25) { self.stopJobsOutlivingTheirLeases() } }
             group.addTask { await self.every(self.settings.promoteInterval) { await self.promoteDueRetries() } }
             group.addTask { await self.every(self.settings.maintenanceInterval) { await self.maintain() } }
             // The slots end first (after their jobs); then the background loops see `stopping` and end too.
@@ -186,6 +190,7 @@ public final class JobWorker: Sendable {
 
     private func take(_ id: UUID, processing: String) async {
         let outcome: JobStore.ClaimOutcome
+        let asked = ContinuousClock.now
         do {
             outcome = try await claims.submit(id)
         } catch {
@@ -199,7 +204,7 @@ public final class JobWorker: Sendable {
         case .claimed(let job, let cancelRequested):
             // The job is now owned in Postgres under a lease; Redis need not remember it.
             _ = try? await finishes.submit(id)
-            await execute(job, cancelRequested: cancelRequested)
+            await execute(job, cancelRequested: cancelRequested, leaseEnds: asked + .seconds(settings.lease))
         case .notClaimable:
             _ = try? await finishes.submit(id)
         case .early:
@@ -212,12 +217,12 @@ public final class JobWorker: Sendable {
 
     // MARK: - Running a job
 
-    private func execute(_ job: ClaimedJob, cancelRequested: Bool) async {
+    private func execute(_ job: ClaimedJob, cancelRequested: Bool, leaseEnds: ContinuousClock.Instant) async {
         var logger = self.logger
         logger[metadataKey: "job"] = "\(job.id)"
         logger[metadataKey: "kind"] = "\(job.kind)"
         if let store = job.storeID { logger[metadataKey: "store"] = "\(store)" }
-        state.withLock { $0.running[job.id] = RunningJob(task: nil, stopReason: cancelRequested ? .cancelRequested : nil) }
+        state.withLock { $0.running[job.id] = RunningJob(task: nil, stopReason: cancelRequested ? .cancelRequested : nil, leaseEnds: leaseEnds) }
         defer { _ = state.withLock { $0.running.removeValue(forKey: job.id) } }
         metrics.jobStarted(kind: job.kind)
 
@@ -427,24 +432,51 @@ public final class JobWorker: Sendable {
         }
         let ids = state.withLock { Array($0.running.keys) }
         guard !ids.isEmpty else { return }
+        let sent = ContinuousClock.now
+        var owned: [UUID: Bool]?
         do {
-            let owned = try await store.renewLeases(ids, worker: settings.workerID, lease: settings.lease)
-            let toCancel = state.withLock { state -> [Task<Void, any Error>] in
-                var tasks: [Task<Void, any Error>] = []
-                for id in ids where state.running[id] != nil && state.running[id]?.stopReason == nil {
-                    switch owned[id] {
-                    case nil: state.running[id]?.stopReason = .leaseLost
-                    case true?: state.running[id]?.stopReason = .cancelRequested
-                    case false?: continue
-                    }
-                    if let task = state.running[id]?.task { tasks.append(task) }
-                }
-                return tasks
+            // Bounded: a renewal stuck behind a busy pool must not outlive the lease it is renewing.
+            owned = try await withTimeout(seconds: settings.renewInterval, operation: "lease renewal") { [store, settings] in
+                try await store.renewLeases(ids, worker: settings.workerID, lease: settings.lease)
             }
-            toCancel.forEach { $0.cancel() }
         } catch {
             logger.warning("cannot renew leases; will retry", metadata: ["error": "\(error)"])
         }
+        let toCancel = state.withLock { state -> [Task<Void, any Error>] in
+            var tasks: [Task<Void, any Error>] = []
+            guard let owned else { return tasks }
+            for id in ids where state.running[id] != nil && state.running[id]?.stopReason == nil {
+                switch owned[id] {
+                case nil: state.running[id]?.stopReason = .leaseLost
+                case true?: state.running[id]?.stopReason = .cancelRequested
+                case false?:
+                    state.running[id]?.leaseEnds = sent + .seconds(settings.lease)
+                    continue
+                }
+                if let task = state.running[id]?.task { tasks.append(task) }
+            }
+            return tasks
+        }
+        toCancel.forEach { $0.cancel() }
+    }
+
+    /// Stops a job whose lease could run out before it is renewed (Postgres unreachable from this
+    /// worker, or renewals stuck behind a busy pool), before another worker's reaper can hand it out:
+    /// the same step must never run in two places. The margin leaves time for the step to stop (helm
+    /// gets SIGTERM) while the lease still holds.
+    private func stopJobsOutlivingTheirLeases() {
+        let stopBy = ContinuousClock.now + .seconds(settings.lease * 0.2)
+        let toCancel = state.withLock { state -> [Task<Void, any Error>] in
+            var tasks: [Task<Void, any Error>] = []
+            for (id, job) in state.running where job.stopReason == nil && job.leaseEnds < stopBy {
+                state.running[id]?.stopReason = .leaseLost
+                if let task = job.task { tasks.append(task) }
+            }
+            return tasks
+        }
+        guard !toCancel.isEmpty else { return }
+        logger.error("stopping jobs whose leases could not be renewed in time; another worker will run them", metadata: ["count": "\(toCancel.count)"])
+        toCancel.forEach { $0.cancel() }
     }
 
     private func promoteDueRetries() async {

@@ -250,6 +250,26 @@ struct EngineTests {
             #expect(job.steps[1].attempts == 1)
         }
     }
+
+    @Test("a worker that cannot renew a lease in time stops the step itself, before another worker could be handed the job")
+    func stopsBeforeItsLeaseRunsOut() async throws {
+        try await EngineHarness.with { h in
+            h.startWorker("unrenewed", concurrency: 1) { settings in
+                settings.lease = 1.5
+                settings.renewInterval = 60  // no renewal comes in time
+                settings.maintenanceInterval = 60  // nor a reaper: only the worker's own watch can stop the step
+            }
+            // 1.9 s runs past the lease but within the lab step's 2 s timeout.
+            let id = try await h.queue.enqueue(h.scripted(["one": .init(sleepMs: 1900)]))
+            let run = try await eventually(within: 10) { () throws -> EngineHarness.Run in
+                guard let run = try await h.runs(id).first, run.finishedAt != nil else { throw CancellationError() }
+                return run
+            }
+            #expect(run.outcome == "interrupted", "the step was stopped, not left to run on without a lease")
+            let snapshot = try #require(try await h.queue.snapshot(id))
+            #expect(snapshot.steps[0].status == .running, "and nothing was recorded by a worker that no longer holds the job")
+        }
+    }
 }
 
 @Suite("Job engine across crashes and restarts", .serialized)
