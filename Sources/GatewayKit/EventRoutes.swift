@@ -77,11 +77,18 @@ struct EventStream: Sendable {
         var since = storesSince
         var storeStates: [String: String] = [:]
         var lastWrite = ContinuousClock.now
+        var lastTokenCheck = ContinuousClock.now
         try await writer.write(ByteBuffer(string: "retry: 3000\n: connected\n\n"))
         while !Task.isCancelled && !Task.isShuttingDownGracefully && ContinuousClock.now - started < .seconds(settings.eventStreamMaxSeconds) {
+            // A revoked token stops working on its next request; a stream is one long request, so it
+            // looks again every few seconds and ends when the token is gone.
+            if ContinuousClock.now - lastTokenCheck > .seconds(Self.tokenCheckSeconds) {
+                guard try await tokenStillValid() else { break }
+                lastTokenCheck = ContinuousClock.now
+            }
             var out = ""
             // Never below the starting point: what precedes it the client has (or did not ask for).
-            for event in try await jobEvents(from: max(after, highest - Self.lookback)) where !sent.contains(event.id) {
+            for event in try await jobEvents(from: max(after, highest - Self.lookback), above: highest, except: sent) where !sent.contains(event.id) {
                 sent.insert(event.id)
                 highest = max(highest, event.id)
                 out += "id: \(highest)\nevent: job\ndata: \(String(decoding: JSONCoding.encode(event), as: UTF8.self))\n\n"
@@ -105,11 +112,24 @@ struct EventStream: Sendable {
         try await writer.finish(nil)
     }
 
-    func jobEvents(from id: Int64) async throws -> [JobEvent] {
+    static let tokenCheckSeconds = 5.0
+
+    func tokenStillValid() async throws -> Bool {
+        try await gateway.postgres.query("""
+            SELECT 1 FROM api_tokens WHERE id = \(caller.tokenID) AND revoked_at IS NULL
+            """).first != nil
+    }
+
+    /// Events after `from`: every one above `above` (the highest sent), and below it only those not in
+    /// `except` (late commits). Leaving the sent ones out in the query, not after it, matters: with 500
+    /// already-sent events in the lookback window, a LIMIT would return them again and again and
+    /// never reach the new ones.
+    func jobEvents(from id: Int64, above highest: Int64, except sent: Set<Int64>) async throws -> [JobEvent] {
         try await gateway.postgres.query("""
             SELECT t.id, t.job_id, j.store_id, j.kind, t.step, t.position, t.attempt, t.status, t.at, t.duration_ms, t.message
             FROM job_transitions t JOIN jobs j ON j.id = t.job_id
-            WHERE t.id > \(id) AND (\(caller.isAdmin) OR j.tenant_id = \(caller.tenantID))
+            WHERE t.id > \(id) AND (t.id > \(highest) OR t.id <> ALL(\(PostgresTextArray(sent.map(String.init)))::bigint[]))
+              AND (\(caller.isAdmin) OR j.tenant_id = \(caller.tenantID))
             ORDER BY t.id LIMIT 500
             """).rows.map { row in
             JobEvent(

@@ -85,4 +85,38 @@ import TestSupport
             #expect(try await client.call(.get, "/api/events").status == .unauthorized)
         }
     }
+
+    @Test func moreThanAPageOfEventsStillFlowsAndNewOnesFollow() async throws {
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 4 }) { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "busy", "engine": "medusa"])
+            let jobID = try #require(UUID(uuidString: (created.json["job"] as? [String: Any])?["id"] as? String ?? ""))
+            async let stream = client.call(.get, "/api/events", token: token)
+            try await Task.sleep(for: .milliseconds(500))
+            // More transitions at once than one poll reads (500), then a few more later.
+            try await harness.postgres.query("""
+                INSERT INTO job_transitions (job_id, attempt, status, message) SELECT \(jobID), 0, 'retrying', 'burst ' || n FROM generate_series(1, 700) n
+                """)
+            try await Task.sleep(for: .milliseconds(1500))
+            try await harness.postgres.query("""
+                INSERT INTO job_transitions (job_id, attempt, status, message) SELECT \(jobID), 0, 'retrying', 'later ' || n FROM generate_series(1, 5) n
+                """)
+            let messages = Self.parse(try await stream.text).filter { $0.name == "job" }.compactMap { $0.data["message"] as? String }
+            #expect(messages.filter { $0.hasPrefix("burst ") }.count == 700)
+            #expect(messages.filter { $0.hasPrefix("later ") } == (1...5).map { "later \($0)" })
+        }
+    }
+
+    @Test func aRevokedTokensStreamEnds() async throws {
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 60 }) { harness, client in
+            let (tenant, token) = try await harness.tenant(client)
+            let started = ContinuousClock.now
+            async let stream = client.call(.get, "/api/events", token: token)
+            try await Task.sleep(for: .milliseconds(500))
+            try await harness.postgres.query("UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = \(UUID(uuidString: tenant)!)")
+            let events = Self.parse(try await stream.text)
+            #expect(events.last?.name == "close")
+            #expect(ContinuousClock.now - started < .seconds(30), "ended by the revocation, not by the stream's 60 s limit")
+        }
+    }
 }
