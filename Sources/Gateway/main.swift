@@ -24,17 +24,28 @@ await ProcessEntry.run("storefleet-gateway") {
     let gateway = Gateway(postgres: backends.postgres, redis: backends.redis, settings: settings.api, logger: logger, kube: kube)
     try await gateway.bootstrapAdmin()
     let app = Application(
-        router: gateway.buildRouter(),
+        router: gateway.buildRouter(metrics: settings.metricsPort == nil),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "storefleet-gateway"),
         onServerRunning: { channel in
             logger.info("gateway ready", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         },
         logger: logger
     )
+    var services: [any Service] = [app, GatewayMaintenance(gateway: gateway)]
+    if let metricsPort = settings.metricsPort {
+        services.append(Application(
+            router: gateway.buildMetricsRouter(),
+            configuration: .init(address: .hostname(settings.host, port: metricsPort), serverName: "storefleet-gateway-metrics"),
+            onServerRunning: { channel in
+                logger.info("metrics ready", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            },
+            logger: logger
+        ))
+    }
     // On SIGTERM the server stops accepting, lets in-flight requests finish and ends event streams
     // (they watch for graceful shutdown), then the backends close.
     let group = ServiceGroup(
-        configuration: .init(services: [app, GatewayMaintenance(gateway: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     )
     try await group.run()
     await backends.shutdown()

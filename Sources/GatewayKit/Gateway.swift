@@ -74,11 +74,13 @@ public struct Gateway: Sendable {
         public let description: String
     }
 
-    public func buildRouter() -> Router<GatewayContext> {
+    /// The API's router; `metrics: false` when `/metrics` is served on a port of its own
+    /// (`buildMetricsRouter`).
+    public func buildRouter(metrics withMetrics: Bool = true) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
         let table = RouteTable()
         router.add(middleware: RequestIDMiddleware(metrics: metrics, routes: table))
-        addOperationalRoutes(to: router)
+        addOperationalRoutes(to: router, metrics: withMetrics)
         // Files are looked up only for paths no route answers, so the API always wins.
         if let dashboard = dashboardDirectory {
             router.add(middleware: DashboardHeadersMiddleware())

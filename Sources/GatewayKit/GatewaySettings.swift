@@ -6,6 +6,9 @@ import ServiceRuntime
 public struct GatewaySettings: Sendable {
     public var host: String
     public var port: Int
+    /// Where `/metrics` is served instead of the API's port, so that an Ingress in front of the API
+    /// cannot publish platform-wide figures; nil keeps it on the API's port (local runs).
+    public var metricsPort: Int?
     public var backends: Backends.Settings
     public var logging: LoggingSettings
     public var api: APISettings
@@ -14,6 +17,11 @@ public struct GatewaySettings: Sendable {
         logging = try LoggingSettings(from: reader)
         host = reader.string("GATEWAY_HOST", default: "127.0.0.1")
         port = try reader.int("GATEWAY_PORT", default: 8080, range: 0...65535)
+        let metrics = try reader.int("GATEWAY_METRICS_PORT", default: -1, range: -1...65535)
+        metricsPort = metrics < 0 ? nil : metrics
+        if let metricsPort, metricsPort != 0, metricsPort == port {
+            throw ConfigurationError(variable: "GATEWAY_METRICS_PORT", problem: "must differ from GATEWAY_PORT (\(port))")
+        }
         backends = try Backends.Settings(from: reader, applicationName: "storefleet-gateway")
         api = try APISettings(from: reader)
     }
@@ -82,6 +90,11 @@ public struct APISettings: Sendable {
         }
         if let token = bootstrapAdminToken, token.count < 32 {
             throw ConfigurationError(variable: "BOOTSTRAP_ADMIN_TOKEN", problem: "must be at least 32 characters")
+        }
+        // The API accepts only tokens that look like its own; any other bootstrap token would start
+        // fine and then never sign in.
+        if let token = bootstrapAdminToken, !token.hasPrefix(APIToken.prefix) {
+            throw ConfigurationError(variable: "BOOTSTRAP_ADMIN_TOKEN", problem: "must start with \(APIToken.prefix), like the tokens the API issues")
         }
     }
 }

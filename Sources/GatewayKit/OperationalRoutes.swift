@@ -5,8 +5,8 @@ import Postgres
 import Redis
 
 extension Gateway {
-    /// Liveness, readiness, Prometheus metrics and queue statistics.
-    func addOperationalRoutes(to router: Router<GatewayContext>) {
+    /// Liveness and readiness, and the Prometheus metrics unless they have a port of their own.
+    func addOperationalRoutes(to router: Router<GatewayContext>, metrics withMetrics: Bool = true) {
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         router.get("/readyz") { _, _ -> Response in
             let problems = await Backends(postgres: postgres, redis: redis).check()
@@ -16,6 +16,17 @@ extension Gateway {
             }
             return Self.text("ready\n")
         }
+        if withMetrics { addMetricsRoute(to: router) }
+    }
+
+    /// The router of the metrics port: `/metrics` only.
+    public func buildMetricsRouter() -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
+        addMetricsRoute(to: router)
+        return router
+    }
+
+    func addMetricsRoute(to router: Router<GatewayContext>) {
         router.get("/metrics") { _, _ -> Response in
             var out = metrics.render()
             let stats = try? await self.stats()

@@ -42,6 +42,25 @@ import Jobs
         }
     }
 
+    @Test func metricsOnAPortOfTheirOwnAreNotServedWithTheAPI() async throws {
+        try await GatewayHarness.with { harness, _ in
+            // GATEWAY_METRICS_PORT: what an Ingress in front of the API port can reach has no /metrics.
+            try await Application(router: harness.gateway.buildRouter(metrics: false)).test(.router) { api in
+                let metrics = try await api.call(.get, "/metrics")
+                #expect(metrics.status == .notFound)
+                let health = try await api.call(.get, "/healthz")
+                #expect(health.status == .ok)
+            }
+            try await Application(router: harness.gateway.buildMetricsRouter()).test(.router) { metrics in
+                let scraped = try await metrics.call(.get, "/metrics")
+                #expect(scraped.status == .ok)
+                #expect(scraped.text.contains("storefleet_queue_depth"))
+                let api = try await metrics.call(.get, "/api/stores")
+                #expect(api.status == .notFound, "the metrics port serves nothing else")
+            }
+        }
+    }
+
     @Test func statsNeedATokenAndReportTheQueue() async throws {
         try await GatewayHarness.with { harness, client in
             #expect(try await client.call(.get, "/api/stats").status == .unauthorized)

@@ -21,7 +21,7 @@ import TestSupport
         #expect(fromFile.storeTLS && fromFile.storeDomain == "shops.example.com")
     }
 
-    @Test func badValuesNameTheirVariableAndNeverEchoTheToken() {
+    @Test func badValuesNameTheirVariableAndNeverEchoTheToken() throws {
         let short = "sfk_short"
         #expect(throws: ConfigurationError.self) { try APISettings(from: ConfigurationReader(["BOOTSTRAP_ADMIN_TOKEN": short])) }
         do {
@@ -31,6 +31,14 @@ import TestSupport
             #expect(!error.description.contains(short))
         }
         #expect(throws: ConfigurationError.self) { try APISettings(from: ConfigurationReader(["BOOTSTRAP_ADMIN_TOKEN_FILE": "/nonexistent/token"])) }
+        let unprefixed = String(repeating: "ab12", count: 12)
+        #expect(throws: ConfigurationError.self, "a token the API would never accept") { try APISettings(from: ConfigurationReader(["BOOTSTRAP_ADMIN_TOKEN": unprefixed])) }
+        let backends = ["DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db", "REDIS_URL": "redis://127.0.0.1:6379/0"]
+        #expect(throws: ConfigurationError.self) {
+            try GatewaySettings(from: ConfigurationReader(backends.merging(["GATEWAY_PORT": "8080", "GATEWAY_METRICS_PORT": "8080"]) { $1 }))
+        }
+        #expect(try GatewaySettings(from: ConfigurationReader(backends)).metricsPort == nil, "metrics on the API's port by default")
+        #expect(try GatewaySettings(from: ConfigurationReader(backends.merging(["GATEWAY_METRICS_PORT": "9090"]) { $1 })).metricsPort == 9090)
         #expect(throws: ConfigurationError.self) { try APISettings(from: ConfigurationReader(["RATE_LIMIT_BURST": "0"])) }
         #expect(throws: ConfigurationError.self) { try APISettings(from: ConfigurationReader(["STORE_TLS": "maybe"])) }
     }

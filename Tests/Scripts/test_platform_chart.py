@@ -389,6 +389,16 @@ def test_gateway_settings():
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     svc = named(docs, "Service", "sf-gateway")
     assert svc["spec"]["ports"][0]["targetPort"] == "http"
+    # /metrics has a port of its own that neither the Service nor the Ingress forwards to; scrapers
+    # find it on the pod.
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert env["GATEWAY_METRICS_PORT"]["value"] == str(ports["metrics"]) != env["GATEWAY_PORT"]["value"]
+    assert gw["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(ports["metrics"])
+    assert [p["targetPort"] for p in svc["spec"]["ports"]] == ["http"]
+    ingress = named(docs, "Ingress", "sf-gateway")
+    backends = [path["backend"]["service"] for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
+    assert backends and all(b["name"] == "sf-gateway" for b in backends)
+    assert all(b["port"].get("name") == "http" or b["port"].get("number") == svc["spec"]["ports"][0]["port"] for b in backends)
 
 
 def test_worker_settings():
