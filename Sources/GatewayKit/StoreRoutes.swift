@@ -92,7 +92,8 @@ extension Gateway {
             SELECT * FROM stores
             WHERE (\(caller.isAdmin) OR tenant_id = \(caller.tenantID))
               AND (\(status)::text IS NULL OR status = \(status)::text)
-              AND (\(cursor)::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM stores WHERE id = \(cursor)::uuid))
+              AND (\(cursor)::uuid IS NULL OR (created_at, id) < (
+                    SELECT created_at, id FROM stores WHERE id = \(cursor)::uuid AND (\(caller.isAdmin) OR tenant_id = \(caller.tenantID))))
             ORDER BY created_at DESC, id DESC
             LIMIT \(limit + 1)
             """).rows

@@ -72,6 +72,11 @@ extension Gateway {
             var errors: [Problem.FieldError] = []
             let name = body.string("name", errors: &errors, required: false) ?? ""
             if name.count > 100 { errors.append(.init("name", "must be at most 100 characters")) }
+            if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                errors.append(.init("name", "must not contain control characters"))
+            }
+            // The gateway retires the admin tenant's tokens named so whenever BOOTSTRAP_ADMIN_TOKEN changes.
+            if name == "bootstrap" { errors.append(.init("name", "\"bootstrap\" is reserved for the token from BOOTSTRAP_ADMIN_TOKEN")) }
             guard errors.isEmpty else { throw Problem.validation(errors) }
             guard request.headers[IdempotencyKeys.header] == nil else {
                 throw Problem(.badRequest, "idempotency-not-supported", "Idempotency-Key not supported",
@@ -93,10 +98,13 @@ extension Gateway {
                                        caller: caller, context: context, tenant: tenant, on: connection)
                 return created
             }
-            return JSONCoding.response(
+            var response = JSONCoding.response(
                 IssuedToken(id: id.lower, tenantId: tenant.lower, name: name, prefix: APIToken.displayPrefix(token), token: token, createdAt: created),
                 status: .created
             )
+            // The token is shown once: no cache on the way may keep a copy.
+            response.headers[.cacheControl] = "no-store"
+            return response
         }
 
         api.delete("tenants/:id/tokens/:token") { request, context -> Response in

@@ -93,7 +93,14 @@ import TestSupport
             #expect(keyed.status == .badRequest)
             let missing = try await client.call(.post, "/api/tenants/\(UUID().uuidString)/tokens", token: GatewayHarness.adminToken, json: [:])
             #expect(missing.status == .notFound)
+            let control = try await client.call(.post, "/api/tenants/\(tenant)/tokens", token: GatewayHarness.adminToken, json: ["name": "ci\u{0}"])
+            #expect(control.status == .unprocessableContent, "a NUL would fail in Postgres as a 500")
+            let reserved = try await client.call(.post, "/api/tenants/\(tenant)/tokens", token: GatewayHarness.adminToken, json: ["name": "bootstrap"])
+            #expect(reserved.status == .unprocessableContent)
             #expect(try await harness.count("api_tokens") == 2)
+            let issued = try await client.call(.post, "/api/tenants/\(tenant)/tokens", token: GatewayHarness.adminToken, json: ["name": "deploy"])
+            #expect(issued.status == .created)
+            #expect(issued.header("Cache-Control") == "no-store", "a token is shown once; no cache keeps it")
         }
     }
 }

@@ -76,6 +76,11 @@ import TestSupport
             let page2 = try await client.call(.get, "/api/stores?limit=2&cursor=\(cursor)", token: token)
             #expect((page2.json["items"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["alpha"])
             #expect(page2.json["next_cursor"] == nil || page2.json["next_cursor"] is NSNull)
+            // Another tenant's store ID is no cursor: it pages nothing, so it tells nothing about that store.
+            let theirs = try await client.call(.get, "/api/stores", token: other)
+            let theirID = try #require((theirs.json["items"] as? [[String: Any]])?.first?["id"] as? String)
+            let probed = try await client.call(.get, "/api/stores?cursor=\(theirID)", token: token)
+            #expect((probed.json["items"] as? [[String: Any]])?.isEmpty == true)
 
             let ready = try await client.call(.get, "/api/stores?status=ready", token: token)
             #expect((ready.json["items"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["alpha"])
