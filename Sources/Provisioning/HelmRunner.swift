@@ -16,11 +16,26 @@ public struct HelmRunner: Sendable {
     func run(_ arguments: [String], timeout: Double) async throws -> ChildProcess.Outcome {
         Self.active.withLock { $0 += 1 }
         defer { Self.active.withLock { $0 -= 1 } }
-        let outcome = try await ChildProcess.run(binary, arguments + (kubeconfig.map { ["--kubeconfig", $0] } ?? []), timeout: timeout)
+        let outcome = try await ChildProcess.run(
+            binary, arguments + (kubeconfig.map { ["--kubeconfig", $0] } ?? []), environment: Self.environment, timeout: timeout)
         if outcome.timedOut {
             throw StepFailure.retryable("helm \(arguments.first ?? "") did not finish within \(formatSeconds(timeout)) and was stopped")
         }
         return outcome
+    }
+
+    /// What helm gets of the worker's environment: what helm itself reads (its own HELM_* settings,
+    /// the in-cluster API address, proxies, locale, certificates), never the worker's secrets such as
+    /// DATABASE_URL or REDIS_URL with their passwords, which a plugin or post-renderer could read.
+    static let environment = childEnvironment(ProcessInfo.processInfo.environment)
+
+    static func childEnvironment(_ parent: [String: String]) -> [String: String] {
+        let names: Set<String> = [
+            "PATH", "HOME", "TMPDIR", "USER", "LANG", "KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
+            "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
+        ]
+        let prefixes = ["HELM_", "XDG_", "LC_"]
+        return parent.filter { name, _ in names.contains(name) || prefixes.contains { name.hasPrefix($0) } }
     }
 
     static func message(_ outcome: ChildProcess.Outcome) -> String {
