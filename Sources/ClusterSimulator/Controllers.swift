@@ -35,6 +35,7 @@ final class Controllers: Sendable {
         let replicas: Int
         let changed: Date
         let ready: Bool
+        let failed: Bool
         let stuck: String?
         let quotaMessage: String?
     }
@@ -110,9 +111,10 @@ final class Controllers: Sendable {
         let changed = store.specChangedAt(key) ?? now
         let delay = isJob ? timing.jobDelay : timing.readyDelay
         let stuck = faults.neverReady(name: key.name, images: images)
+        let due = quotaMessage == nil && stuck == nil && now.timeIntervalSince(changed) >= delay
+        let failing = isJob && faults.failsJob(key.name)
         let verdict = Verdict(generation: generation, replicas: replicas, changed: changed,
-                              ready: quotaMessage == nil && stuck == nil && now.timeIntervalSince(changed) >= delay,
-                              stuck: stuck, quotaMessage: quotaMessage)
+                              ready: due && !failing, failed: due && failing, stuck: stuck, quotaMessage: quotaMessage)
         let podsPresent = quotaMessage != nil
             || podNames(of: key, count: replicas).allSatisfy { (try? store.get(Self.pods, namespace: key.namespace, name: $0)) != nil }
         if podsPresent, reconciled.withLock({ $0[key] }) == verdict { return }
@@ -136,7 +138,15 @@ final class Controllers: Sendable {
         }
         store.updateStatus(key) { status in
             if isJob {
-                status.set(["status", "active"], to: ready ? nil : 1)
+                status.set(["status", "active"], to: ready || verdict.failed ? nil : 1)
+                if verdict.failed {
+                    let limit = object.at("spec", "backoffLimit")?.int ?? 6
+                    status.set(["status", "failed"], to: .number(Double(limit + 1)))
+                    status.set(["status", "conditions"], to: [
+                        ["type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"],
+                        ["type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"],
+                    ])
+                }
                 if ready {
                     status.set(["status", "succeeded"], to: 1)
                     status.set(["status", "completionTime"], to: .string(ObjectStore.timestamp(now)))

@@ -53,6 +53,9 @@ public struct FaultSettings: Codable, Sendable, Equatable {
     /// Namespaces (names, or "*") whose storefront answers with no products, as a store whose setup
     /// did not seed its catalog would.
     public var emptyCatalog: [String] = []
+    /// Jobs whose name contains one of these fail for good once their delay has passed, as a Job does
+    /// past its backoffLimit: `status.failed` over the limit and a `Failed` condition.
+    public var failJobs: [String] = []
 
     public init() {}
 
@@ -65,6 +68,7 @@ public struct FaultSettings: Codable, Sendable, Equatable {
         neverReady = try container.decodeIfPresent([String].self, forKey: .neverReady) ?? []
         hangNamespaceDeletion = try container.decodeIfPresent([String].self, forKey: .hangNamespaceDeletion) ?? []
         emptyCatalog = try container.decodeIfPresent([String].self, forKey: .emptyCatalog) ?? []
+        failJobs = try container.decodeIfPresent([String].self, forKey: .failJobs) ?? []
     }
 
     func errorRule(verb: String, resource: String, userAgent: String? = nil) -> ErrorRule? {
@@ -81,6 +85,10 @@ public struct FaultSettings: Codable, Sendable, Equatable {
 
     func hangs(namespace: String) -> Bool {
         hangNamespaceDeletion.contains("*") || hangNamespaceDeletion.contains(namespace)
+    }
+
+    func failsJob(_ name: String) -> Bool {
+        failJobs.contains { name.contains($0) }
     }
 
     func neverReady(name: String, images: [String]) -> String? {

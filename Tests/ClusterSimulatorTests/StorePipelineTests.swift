@@ -4,7 +4,7 @@ import Jobs
 import KubeClient
 import Logging
 import Postgres
-import Provisioning
+@testable import Provisioning
 import Redis
 import ServiceRuntime
 import Testing
@@ -316,6 +316,34 @@ struct StorePipelineTests {
             let kept = try await stack.kube.get("/api/v1/namespaces/store-\(foreign.name)")
             #expect(kept.at("metadata", "deletionTimestamp") == nil, "another owner's namespace is never deleted")
         }
+    }
+
+    @Test("a setup Job that failed for good fails readiness at once with the Job's reason and where to look")
+    func failedSetupJob() async throws {
+        try await withStack { stack in
+            var faults = FaultSettings()
+            faults.failJobs = ["-setup-"]
+            stack.sim.simulator.setFaults(faults)
+            let store = try await createStore(stack, engine: "medusa")
+            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(job.status == .failed)
+            let readiness = try #require(job.steps.first { $0.name == "readiness" })
+            #expect(readiness.attempts == 1, "a failed Job does not heal by waiting")
+            #expect(job.error?.contains("BackoffLimitExceeded") == true, "\(job.error ?? "")")
+            #expect(job.error?.contains("kubectl -n store-\(store.name) logs job/") == true)
+        }
+    }
+
+    @Test("a workload counts as rolled out only when its replicas are updated to the current spec and ready")
+    func rolloutRule() throws {
+        func workload(_ status: JSON, replicas: Int = 2, generation: Int = 3) -> JSON {
+            ["metadata": ["generation": .number(Double(generation))], "spec": ["replicas": .number(Double(replicas))], "status": status]
+        }
+        #expect(Provisioner.rolledOut(workload(["observedGeneration": 3, "updatedReplicas": 2, "readyReplicas": 2])))
+        #expect(!Provisioner.rolledOut(workload(["observedGeneration": 3, "updatedReplicas": 1, "readyReplicas": 2])), "old pods still serve")
+        #expect(!Provisioner.rolledOut(workload(["observedGeneration": 2, "updatedReplicas": 2, "readyReplicas": 2])), "the new spec is not seen yet")
+        #expect(!Provisioner.rolledOut(workload(["observedGeneration": 3, "updatedReplicas": 2, "readyReplicas": 2,
+                                                 "currentRevision": "db-1", "updateRevision": "db-2"])), "a StatefulSet mid-rollout")
     }
 
     @Test("a delete that fails for good leaves the store failed with the reason, not stuck deleting")

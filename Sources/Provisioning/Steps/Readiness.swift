@@ -8,6 +8,25 @@ extension Provisioner {
     /// its newest setup Job has succeeded, reporting "2/3 workloads ready" and, for a stuck pod, why
     /// (ImagePullBackOff, CrashLoopBackOff, Pending for quota or storage). Then the store must sell: its
     /// storefront API lists products (see `StorefrontCheck`).
+    /// A Deployment or StatefulSet is rolled out when the controller has seen its current spec and
+    /// every wanted replica is both updated to it and ready: ready replicas alone count the old pods of
+    /// an upgrade still in progress.
+    static func rolledOut(_ workload: JSON) -> Bool {
+        let wanted = workload.at("spec", "replicas")?.int ?? 1
+        let observed = (workload.at("status", "observedGeneration")?.int ?? 0) >= (workload.at("metadata", "generation")?.int ?? 1)
+        let updated = workload.at("status", "updatedReplicas")?.int ?? 0
+        let ready = workload.at("status", "readyReplicas")?.int ?? 0
+        // A StatefulSet's rollout is over when its current revision is the update revision.
+        let current = workload.at("status", "currentRevision")?.string
+        let update = workload.at("status", "updateRevision")?.string
+        let revisionDone = current == nil || update == nil || current == update
+        return observed && updated >= wanted && ready >= wanted && revisionDone
+    }
+
+    static func condition(_ type: String, of object: JSON) -> JSON? {
+        (object.at("status", "conditions")?.arrayValue ?? []).first { $0["type"]?.string == type && $0["status"]?.string == "True" }
+    }
+
     func readinessStep() -> StepDefinition {
         StepDefinition("readiness", timeout: settings.readinessTimeout, retry: RetryPolicy(maxAttempts: 3, initialDelay: 5, maxDelay: 30)) { context in
             let store = try await self.store(context)
@@ -24,18 +43,19 @@ extension Provisioner {
                     for item in try await kube.get(Paths.group(group, store.namespace, plural), query: selector)["items"]?.arrayValue ?? [] {
                         total += 1
                         let name = item.at("metadata", "name")?.string ?? "?"
-                        let wanted = item.at("spec", "replicas")?.int ?? 1
-                        let current = (item.at("status", "observedGeneration")?.int ?? 0) >= (item.at("metadata", "generation")?.int ?? 1)
-                        if current, (item.at("status", "readyReplicas")?.int ?? 0) >= wanted { ready += 1 } else { waiting.append(name) }
+                        if Self.rolledOut(item) { ready += 1 } else { waiting.append(name) }
                     }
                 }
                 let jobs = try await kube.get(Paths.group("batch/v1", store.namespace, "jobs"), query: selector)["items"]?.arrayValue ?? []
                 if let newest = jobs.max(by: { ($0.at("metadata", "creationTimestamp")?.string ?? "") < ($1.at("metadata", "creationTimestamp")?.string ?? "") }) {
                     total += 1
+                    let name = newest.at("metadata", "name")?.string ?? ""
                     if (newest.at("status", "succeeded")?.int ?? 0) >= 1 {
                         ready += 1
-                    } else if (newest.at("status", "failed")?.int ?? 0) >= 6 {
-                        throw StepFailure.permanent("setup job \(newest.at("metadata", "name")?.string ?? "") failed; see its logs with kubectl -n \(store.namespace) logs job/\(newest.at("metadata", "name")?.string ?? "")")
+                    } else if let failed = Self.condition("Failed", of: newest) {
+                        // Past its backoffLimit or its activeDeadlineSeconds: the Job will not run again.
+                        let why = [failed["reason"]?.string, failed["message"]?.string].compactMap { $0 }.joined(separator: ": ")
+                        throw StepFailure.permanent("setup job \(name) failed (\(why.isEmpty ? "no reason given" : why)); see its logs with kubectl -n \(store.namespace) logs job/\(name), then retry the store")
                     } else {
                         waiting.append(newest.at("metadata", "name")?.string ?? "setup")
                     }
