@@ -30,6 +30,9 @@ extension Gateway {
         let row = try await postgres.withConnection { try await visibleStore(id, caller: caller, on: $0) }
         let store = try StoreView(row: row, settings: settings)
         guard store.status != "deleted" else { throw Problem.conflict("store-deleted", "store \(store.name) is deleted; its credentials are gone") }
+        // Each read calls the cluster and writes an audit row: it spends the tenant's request budget
+        // like a write does.
+        try await rateLimiter.take(tenant: caller.tenantID)
         guard let kube else {
             throw Problem(.serviceUnavailable, "no-cluster", "Service Unavailable",
                           detail: "the gateway has no cluster configured (KUBECONFIG or an in-cluster service account), so it cannot read store credentials")

@@ -68,11 +68,20 @@ struct EventStream: Sendable {
     /// Transaction IDs are not commit order: a row may become visible after a higher ID was already
     /// delivered. Re-reading this many IDs back, minus those already sent, catches such late commits.
     static let lookback: Int64 = 1000
+    /// Events read per poll at most.
+    static let page = 500
 
     func run(_ writer: inout any ResponseBodyWriter) async throws {
         let settings = gateway.settings
         let started = ContinuousClock.now
         var highest = after
+        // Where the search for events starts, apart from the lookback behind the highest sent: a
+        // tenant with few events would otherwise search from `after` through every other tenant's
+        // events, more of them at every poll. Raised to the table's top minus the lookback once a poll
+        // finds the stream caught up; the top of the poll before, not this one, so that a transaction
+        // that took its ID then still has a poll interval to commit.
+        var floor = after
+        var previousTop: Int64?
         var sent = Set<Int64>()
         var since = storesSince
         var storeStates: [String: String] = [:]
@@ -87,12 +96,16 @@ struct EventStream: Sendable {
                 lastTokenCheck = ContinuousClock.now
             }
             var out = ""
+            let top = try await gateway.postgres.query("SELECT coalesce(max(id), 0) AS id FROM job_transitions").first!.decode("id", as: Int64.self)
             // Never below the starting point: what precedes it the client has (or did not ask for).
-            for event in try await jobEvents(from: max(after, highest - Self.lookback), above: highest, except: sent) where !sent.contains(event.id) {
+            let events = try await jobEvents(from: max(floor, highest - Self.lookback), above: highest, except: sent)
+            for event in events where !sent.contains(event.id) {
                 sent.insert(event.id)
                 highest = max(highest, event.id)
                 out += "id: \(highest)\nevent: job\ndata: \(String(decoding: JSONCoding.encode(event), as: UTF8.self))\n\n"
             }
+            if events.count < Self.page, let previousTop { floor = max(floor, previousTop - Self.lookback) }
+            previousTop = top
             sent = sent.filter { $0 > highest - Self.lookback }
             let (stores, newest) = try await storeEvents(since: since.addingTimeInterval(-2))
             for (event, version) in stores where storeStates[event.id] != version {
@@ -130,7 +143,7 @@ struct EventStream: Sendable {
             FROM job_transitions t JOIN jobs j ON j.id = t.job_id
             WHERE t.id > \(id) AND (t.id > \(highest) OR t.id <> ALL(\(PostgresTextArray(sent.map(String.init)))::bigint[]))
               AND (\(caller.isAdmin) OR j.tenant_id = \(caller.tenantID))
-            ORDER BY t.id LIMIT 500
+            ORDER BY t.id LIMIT \(Self.page)
             """).rows.map { row in
             JobEvent(
                 id: try row.decode("id"), jobId: try row.decode("job_id", as: UUID.self).lower,

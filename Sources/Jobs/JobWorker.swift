@@ -419,9 +419,14 @@ public final class JobWorker: Sendable {
     // MARK: - Background loops
 
     private func every(_ interval: Double, _ body: @Sendable () async -> Void) async {
-        while !isStopping || runningCount > 0 {
+        func keepGoing() -> Bool { !isStopping || runningCount > 0 }
+        while keepGoing() {
             await body()
-            try? await Task.sleep(for: .seconds(interval))
+            // In slices, so that a worker stopping does not wait out a long interval.
+            let next = ContinuousClock.now + .seconds(interval)
+            while keepGoing(), ContinuousClock.now < next {
+                try? await Task.sleep(for: min(next - ContinuousClock.now, .milliseconds(250)))
+            }
         }
     }
 

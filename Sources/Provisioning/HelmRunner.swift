@@ -40,6 +40,11 @@ public struct HelmRunner: Sendable {
 
     static func message(_ outcome: ChildProcess.Outcome) -> String {
         let text = outcome.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? "exit code \(outcome.exitCode.map(String.init) ?? "?")" : text
+        if !text.isEmpty { return text }
+        if let signal = outcome.signal {
+            // Said plainly: a SIGKILL nobody here sent is most often the kernel's out-of-memory killer.
+            return "helm was ended by signal \(signal)" + (signal == SIGKILL ? " (SIGKILL: out of memory, or killed from outside)" : "")
+        }
+        return "exit code \(outcome.exitCode.map(String.init) ?? "?")"
     }
 }

@@ -126,9 +126,9 @@ public enum ChildProcess {
         var timedOut = false
         var killAt: Double?
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while !open.isEmpty {
-            // Short waits, so that a cancelled caller stops its program within a quarter second.
-            var waitMs: Int32 = 250
+        /// Past the deadline or on cancellation: SIGTERM to the group, then SIGKILL after the grace.
+        /// Returns how long the next wait may be, in milliseconds, or nil when a signal was just sent.
+        func enforce() -> Int32? {
             let now = monotonicNow()
             if let at = killAt {
                 if now >= at {
@@ -136,17 +136,21 @@ public enum ChildProcess {
                     kill(pid, SIGKILL)
                     killAt = .infinity
                 }
-            } else {
-                let expired = deadline.map { now >= $0 } ?? false
-                if expired || stop?.withLock({ $0 }) == true {
-                    timedOut = expired
-                    kill(-pid, SIGTERM)
-                    kill(pid, SIGTERM)
-                    killAt = now + grace
-                    continue
-                }
-                if let deadline { waitMs = Int32(min((deadline - now) * 1000, 250).rounded(.up)) }
+                return 250
             }
+            let expired = deadline.map { now >= $0 } ?? false
+            if expired || stop?.withLock({ $0 }) == true {
+                timedOut = expired
+                kill(-pid, SIGTERM)
+                kill(pid, SIGTERM)
+                killAt = now + grace
+                return nil
+            }
+            return deadline.map { Int32(min(($0 - now) * 1000, 250).rounded(.up)) } ?? 250
+        }
+        while !open.isEmpty {
+            // Short waits, so that a cancelled caller stops its program within a quarter second.
+            guard let waitMs = enforce() else { continue }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let ready = poll(&fds, nfds_t(fds.count), waitMs)
             if ready < 0 {
@@ -164,8 +168,22 @@ public enum ChildProcess {
             }
         }
         for fd in open { close(fd) }
-        let status = waitForExit(pid)
-        return Outcome(exitCode: status.exitCode, signal: status.signal, stdout: out, stderr: err, timedOut: timedOut)
+        // A program can close its output and run on (a daemon, or `exec >&-`): its exit is waited for
+        // under the same deadline and cancellation as its output was.
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { break }
+            if reaped < 0 {
+                if errno == EINTR { continue }
+                return Outcome(exitCode: nil, signal: nil, stdout: out, stderr: err, timedOut: timedOut)
+            }
+            guard let waitMs = enforce() else { continue }
+            usleep(UInt32(min(waitMs, 20)) * 1000)
+        }
+        let signal = status & 0x7F
+        return Outcome(exitCode: signal == 0 ? (status >> 8) & 0xFF : nil, signal: signal == 0 ? nil : signal,
+                       stdout: out, stderr: err, timedOut: timedOut)
     }
 
     static func launch(

@@ -53,4 +53,13 @@ struct ChildProcessTests {
         #expect(outcome.signal == SIGKILL)
         #expect(ContinuousClock.now - started < .seconds(10))
     }
+
+    @Test("a program that closes its output and runs on is still stopped at its timeout")
+    func closedOutputStillTimesOut() async throws {
+        let started = ContinuousClock.now
+        let outcome = try await ChildProcess.run("/bin/sh", ["-c", "exec >&- 2>&-; sleep 30"], timeout: 0.5, terminationGrace: 1)
+        #expect(outcome.timedOut)
+        #expect(outcome.signal == SIGTERM)
+        #expect(ContinuousClock.now - started < .seconds(10), "not left waiting for the exit of a program with no output open")
+    }
 }

@@ -46,4 +46,12 @@ struct ProvisioningSettingsTests {
         #expect(Set(child.keys) == ["PATH", "HOME", "HELM_CACHE_HOME", "KUBERNETES_SERVICE_HOST", "HTTPS_PROXY", "LC_ALL"])
         #expect(!child.values.contains { $0.contains("secret") })
     }
+
+    @Test("a helm ended by a signal says which, instead of an exit code")
+    func signalMessage() async throws {
+        let killed = try await ChildProcess.run("/bin/sh", ["-c", "kill -9 $$"])
+        #expect(HelmRunner.message(killed).contains("signal 9 (SIGKILL: out of memory, or killed from outside)"))
+        let failed = try await ChildProcess.run("/bin/sh", ["-c", "exit 3"])
+        #expect(HelmRunner.message(failed) == "exit code 3")
+    }
 }

@@ -9,6 +9,13 @@ extension Provisioner {
     /// before trying again.
     func releaseStep() -> StepDefinition {
         StepDefinition("release", timeout: settings.releaseTimeout + 120, retry: RetryPolicy(maxAttempts: 5, initialDelay: 5, maxDelay: 60)) { context in
+            // One budget for the whole attempt, a little inside the step's own limit: the step's timeout
+            // must never be what stops helm, since a helm killed mid-install leaves the release pending.
+            let budgetEnds = ContinuousClock.now + .seconds(settings.releaseTimeout + 110)
+            func remaining() -> Double {
+                let left = budgetEnds - ContinuousClock.now
+                return Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
+            }
             let store = try await self.store(context)
             if let current = try await HelmStorage(kube: kube).latest(release: store.release, namespace: store.namespace) {
                 switch current.status {
@@ -17,13 +24,13 @@ extension Provisioner {
                     let remedy = current.revision <= 1 || current.status == "pending-install"
                         ? ["uninstall", store.release, "-n", store.namespace]
                         : ["rollback", store.release, "-n", store.namespace]
-                    let outcome = try await helm.run(remedy, timeout: 120)
+                    let outcome = try await helm.run(remedy, timeout: min(120, remaining()))
                     guard outcome.succeeded else {
                         throw StepFailure.retryable("could not remediate release \(current.status): \(HelmRunner.message(outcome))")
                     }
                 case "failed" where current.revision <= 1:
                     await context.report("uninstalling the failed first install before installing again")
-                    let outcome = try await helm.run(["uninstall", store.release, "-n", store.namespace], timeout: 120)
+                    let outcome = try await helm.run(["uninstall", store.release, "-n", store.namespace], timeout: min(120, remaining()))
                     guard outcome.succeeded || HelmRunner.message(outcome).contains("not found") else {
                         throw StepFailure.retryable("could not uninstall the failed first install: \(HelmRunner.message(outcome))")
                     }
@@ -37,11 +44,15 @@ extension Provisioner {
             try values.serialized().write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
             let chart = "\(settings.chartsDirectory)/\(store.engine)"
+            let limit = min(settings.releaseTimeout, remaining())
+            guard limit >= min(30, settings.releaseTimeout) else {
+                throw StepFailure.retryable("remediation used this attempt's time; installing in the next attempt")
+            }
             await context.report("helm upgrade --install \(store.release) \(chart)")
             let outcome = try await helm.run([
                 "upgrade", "--install", store.release, chart, "-n", store.namespace, "-f", file.path,
-                "--timeout", "\(Int(settings.releaseTimeout))s",
-            ], timeout: settings.releaseTimeout)
+                "--timeout", "\(Int(limit))s",
+            ], timeout: limit)
             guard outcome.succeeded else {
                 let message = HelmRunner.message(outcome)
                 // Chart and values errors do not fix themselves; everything else may be passing.
