@@ -24,11 +24,29 @@ extension Gateway {
                 after = try await postgres.query("SELECT coalesce(max(id), 0) AS id FROM job_transitions").first!.decode("id", as: Int64.self)
             }
             let since = try await postgres.query("SELECT now() AS now").first!.decode("now", as: Date.self)
+            let limit = settings.eventStreamsPerTenant
+            let streamID = UUID()
+            let now = ContinuousClock.now
+            let oldest = now - .seconds(settings.eventStreamMaxSeconds + 30)
+            let admitted = openStreams.withLock { open -> Bool in
+                var mine = open[caller.tenantID, default: [:]].filter { $0.value > oldest }
+                guard mine.count < limit else { return false }
+                mine[streamID] = now
+                open[caller.tenantID] = mine
+                return true
+            }
+            guard admitted else {
+                throw Problem(.tooManyRequests, "too-many-streams", "Too Many Requests",
+                              detail: "this tenant already has \(limit) event streams open here; close one (a dashboard tab) or poll GET /api/jobs/:id")
+            }
             let stream = EventStream(gateway: self, caller: caller, after: after, storesSince: since)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPFields.Element.Name("X-Accel-Buffering")!: "no"],
-                body: ResponseBody { writer in try await stream.run(&writer) }
+                body: ResponseBody { writer in
+                    defer { openStreams.withLock { _ = $0[caller.tenantID]?.removeValue(forKey: streamID) } }
+                    try await stream.run(&writer)
+                }
             )
         }
     }

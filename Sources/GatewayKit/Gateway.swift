@@ -5,6 +5,7 @@ import KubeClient
 import Logging
 import Postgres
 import Redis
+import ServiceRuntime
 
 /// The gateway's HTTP API: its dependencies and the router that serves it.
 public struct Gateway: Sendable {
@@ -17,6 +18,9 @@ public struct Gateway: Sendable {
     let idempotency: IdempotencyKeys
     let rateLimiter: RateLimiter
     let reads: CoalescedReads
+    /// Open event streams per tenant on this replica, each with when it opened: an entry whose stream
+    /// never ran (the client left before the body started) ages out after the streams' maximum age.
+    let openStreams = LockedState([UUID: [UUID: ContinuousClock.Instant]]())
     /// Reads store Secrets for the credentials endpoint; nil when no cluster is configured.
     let kube: KubeClient?
 

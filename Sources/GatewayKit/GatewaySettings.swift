@@ -46,6 +46,8 @@ public struct APISettings: Sendable {
     /// How long one event stream lasts before the server ends it (the client reconnects with
     /// Last-Event-ID and loses nothing).
     public var eventStreamMaxSeconds: Double
+    /// Open event streams one tenant may hold on one replica: each polls Postgres twice a second.
+    public var eventStreamsPerTenant: Int = 10
     /// Where the dashboard's files are; nil serves the copy bundled with the gateway.
     public var dashboardDirectory: String?
     /// Tells the dashboard that stores land on the cluster simulator (scripts/run.sh without a cluster),
@@ -78,6 +80,7 @@ public struct APISettings: Sendable {
         idempotencyTTL = try reader.seconds("IDEMPOTENCY_TTL", default: 86_400, range: 60...(30 * 86_400))
         eventPollInterval = try reader.seconds("EVENTS_POLL_INTERVAL", default: 0.5, range: 0.05...10)
         eventStreamMaxSeconds = try reader.seconds("EVENTS_MAX_STREAM", default: 300, range: 1...86_400)
+        eventStreamsPerTenant = try reader.int("EVENTS_MAX_STREAMS_PER_TENANT", default: 10, range: 1...10_000)
         dashboardDirectory = reader.raw("DASHBOARD_DIR").flatMap { $0.isEmpty ? nil : $0 }
         simulatedCluster = try reader.bool("SIMULATED_CLUSTER", default: false)
         if let token = reader.raw("BOOTSTRAP_ADMIN_TOKEN"), !token.isEmpty {

@@ -54,14 +54,24 @@ extension Gateway {
                 guard let value = Int(text) else { throw Problem.validation([.init("cursor", "is not a cursor this API returned")]) }
                 cursor = value
             }
-            // Tenant-scoped: members see their tenant's trail, admins everyone's.
+            // Tenant-scoped: members see their tenant's trail, admins everyone's. An admin's action on a
+            // member's store is in the member's trail, but not the admin's token or address.
             let rows = try await postgres.query("""
-                SELECT id, tenant_id, token_id, action, target_type, target_id, client_ip, request_id, details, at
-                FROM audit_events
-                WHERE (\(caller.isAdmin) OR tenant_id = \(caller.tenantID)) AND (\(cursor)::bigint IS NULL OR id < \(cursor)::bigint)
-                ORDER BY id DESC LIMIT \(limit + 1)
+                SELECT a.id, a.tenant_id, a.token_id, a.action, a.target_type, a.target_id, a.client_ip, a.request_id, a.details, a.at,
+                       (k.tenant_id IS DISTINCT FROM a.tenant_id) AS other_tenants_token
+                FROM audit_events a LEFT JOIN api_tokens k ON k.id = a.token_id
+                WHERE (\(caller.isAdmin) OR a.tenant_id = \(caller.tenantID)) AND (\(cursor)::bigint IS NULL OR a.id < \(cursor)::bigint)
+                ORDER BY a.id DESC LIMIT \(limit + 1)
                 """).rows
-            let events = try rows.prefix(limit).map(AuditEventView.init(row:))
+            let events = try rows.prefix(limit).map { row in
+                var event = try AuditEventView(row: row)
+                if !caller.isAdmin, try row.decode("other_tenants_token", as: Bool.self), event.tokenId != nil {
+                    event.tokenId = nil
+                    event.clientIp = nil
+                    event.byAdmin = true
+                }
+                return event
+            }
             return JSONCoding.response(Page(items: events, nextCursor: rows.count > limit ? events.last.map { String($0.id) } : nil))
         }
     }
@@ -78,6 +88,9 @@ struct AuditEventView: Codable, Sendable {
     var requestId: String?
     var details: [String: String]
     var at: Date
+    /// Set on a member's trail for what a platform admin did there; the admin's token and address
+    /// are not shown to the member.
+    var byAdmin: Bool?
 
     init(row: PostgresRow) throws {
         id = try row.decode("id")

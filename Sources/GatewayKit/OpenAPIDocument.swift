@@ -101,6 +101,7 @@ public enum OpenAPIDocument {
             "AuditEvent": object([
                 "id": integer, "tenant_id": uuid, "token_id": uuid, "action": string, "target_type": string, "target_id": string,
                 "client_ip": string, "request_id": string, "details": ["type": "object", "additionalProperties": string], "at": time,
+                "by_admin": boolean,
             ], required: ["id", "action", "target_type", "details", "at"]),
             "AuditPage": object(["items": array(ref("AuditEvent")), "next_cursor": string], required: ["items"]),
             "Tenant": object(["id": uuid, "name": string, "role": enumeration(["admin", "member"]), "store_limit": integer, "created_at": time],

@@ -440,10 +440,11 @@ public final class JobWorker: Sendable {
         let sent = ContinuousClock.now
         var owned: [UUID: Bool]?
         do {
-            // Bounded: a renewal stuck behind a busy pool must not outlive the lease it is renewing.
-            owned = try await withTimeout(seconds: settings.renewInterval, operation: "lease renewal") { [store, settings] in
-                try await store.renewLeases(ids, worker: settings.workerID, lease: settings.lease)
-            }
+            // Not under a timeout: one cannot stop the query already sent (the task group would wait for
+            // it anyway) and would throw away a renewal that did land. A renewal stuck behind a busy
+            // pool is `stopJobsOutlivingTheirLeases`'s business; when it lands late, its lease still
+            // counts from when it was sent.
+            owned = try await store.renewLeases(ids, worker: settings.workerID, lease: settings.lease)
         } catch {
             logger.warning("cannot renew leases; will retry", metadata: ["error": "\(error)"])
         }

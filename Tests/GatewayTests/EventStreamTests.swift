@@ -119,4 +119,23 @@ import TestSupport
             #expect(ContinuousClock.now - started < .seconds(30), "ended by the revocation, not by the stream's 60 s limit")
         }
     }
+
+    @Test func aTenantsOpenStreamsAreCapped() async throws {
+        try await GatewayHarness.with(configure: { $0.eventStreamsPerTenant = 2; $0.eventStreamMaxSeconds = 2 }) { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let (_, other) = try await harness.tenant(client)
+            async let first = client.call(.get, "/api/events", token: token)
+            async let second = client.call(.get, "/api/events", token: token)
+            try await Task.sleep(for: .milliseconds(500))
+            let third = try await client.call(.get, "/api/events", token: token)
+            #expect(third.status == .tooManyRequests)
+            #expect(third.text.contains("too-many-streams"))
+            let elsewhere = try await client.call(.get, "/api/events", token: other)
+            #expect(elsewhere.status == .ok, "another tenant is not affected")
+            #expect(try await first.status == .ok)
+            #expect(try await second.status == .ok)
+            let again = try await client.call(.get, "/api/events", token: token)
+            #expect(again.status == .ok, "a stream that ended frees its place")
+        }
+    }
 }

@@ -228,6 +228,22 @@ import TestSupport
             let items = try #require(audit.json["items"] as? [[String: Any]])
             #expect(items.compactMap { $0["action"] as? String } == ["store.delete", "store.create", "token.issued", "tenant.create"])
             #expect(items.allSatisfy { $0["tenant_id"] as? String == tenant && $0["request_id"] is String })
+
+            // What a platform admin does to the member's store is in the member's trail, without the
+            // admin's token or address.
+            let other = try await client.call(.post, "/api/stores", token: token, json: ["name": "audited-2", "engine": "medusa"])
+            let otherID = try #require((other.json["store"] as? [String: Any])?["id"] as? String)
+            _ = try await client.call(.delete, "/api/stores/\(otherID)", token: GatewayHarness.adminToken)
+            let member = try #require(try await client.call(.get, "/api/audit", token: token).json["items"] as? [[String: Any]])
+            let byAdmin = try #require(member.first)
+            #expect(byAdmin["action"] as? String == "store.delete" && byAdmin["by_admin"] as? Bool == true)
+            func absent(_ value: Any?) -> Bool { value == nil || value is NSNull }
+            #expect(absent(byAdmin["token_id"]) && absent(byAdmin["client_ip"]))
+            // The admin also made the tenant and issued its token; the member's own actions keep their token.
+            #expect(member.filter { $0["by_admin"] as? Bool == true }.compactMap { $0["action"] as? String } == ["store.delete", "token.issued", "tenant.create"])
+            #expect(member.filter { absent($0["by_admin"]) }.allSatisfy { $0["token_id"] is String })
+            let admin = try #require(try await client.call(.get, "/api/audit", token: GatewayHarness.adminToken).json["items"] as? [[String: Any]])
+            #expect(admin.first?["token_id"] is String, "admins still see who did it")
         }
     }
 }
