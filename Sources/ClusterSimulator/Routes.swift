@@ -220,6 +220,15 @@ extension ClusterSimulator {
             return Reply(status: created ? 201 : 200, body: object)
         case "delete":
             guard let name else { throw APIError.methodNotAllowed("collection deletion is not supported by the simulator") }
+            // DeleteOptions.preconditions.uid: only that object, as the API server checks it.
+            if !body.isEmpty, let uid = (try? JSON(parsing: body))?.at("preconditions", "uid")?.string {
+                let current = try store.get(type, namespace: namespace, name: name)
+                if let actual = current.at("metadata", "uid")?.string, actual != uid {
+                    throw APIError(code: 409, reason: "Conflict",
+                                   message: "Operation cannot be fulfilled on \(type.plural) \"\(name)\": Precondition failed: UID in precondition: \(uid), UID in object meta: \(actual)",
+                                   details: ["name": .string(name), "kind": .string(type.plural)])
+                }
+            }
             if type.kind == "Namespace" { return Reply(status: 200, body: try store.beginNamespaceDeletion(name)) }
             return Reply(status: 200, body: try store.delete(type, namespace: namespace, name: name))
         default:

@@ -142,7 +142,8 @@ public enum OpenAPIDocument {
             "/api/stores/{id}/credentials": [
                 "get": operation("the store's admin URL, user and password, read from its Secret now (owner or admin; audited; never stored)", parameters: [path("id")], [
                     "200": json("StoreCredentials", "the credentials"), "401": unauthorized, "404": notFound,
-                    "409": problem("store deleted, or credentials not created yet"), "502": problem("the cluster failed"),
+                    "409": problem("store deleted, credentials not created yet, or the Secret is not this store's"), "429": problem("rate limited"),
+                    "502": problem("the cluster failed"),
                     "503": problem("no cluster configured"),
                 ]),
             ],
@@ -158,6 +159,7 @@ public enum OpenAPIDocument {
             ], ["200": json("Job", "the job"), "401": unauthorized, "404": notFound, "422": problem("unknown include")])],
             "/api/events": ["get": operation("Server-Sent Events: `job` (one per transition, id = transition ID) and `store` (status changes); resumable with Last-Event-ID; ends with `close`", parameters: [header("Last-Event-ID")], [
                 "200": text("text/event-stream", "the event stream"), "401": unauthorized, "422": problem("bad Last-Event-ID"),
+                "429": problem("the tenant has EVENTS_MAX_STREAMS_PER_TENANT streams open on this replica"),
             ])],
             "/api/audit": ["get": operation("the audit trail, tenant-scoped (admins: all), newest first", parameters: [query("limit", integer), query("cursor", string)], [
                 "200": json("AuditPage", "audit events"), "401": unauthorized, "422": problem("bad limit or cursor"),

@@ -188,9 +188,11 @@ extension Gateway {
                 // A retry gives the failed step a fresh budget of attempts: a step that failed by using
                 // them all up would otherwise give up again at once. The earlier attempts stay in the
                 // history, before the "retried on request" entry; numbering starts again after it.
+                // Every step from where the job resumes starts afresh: usually that is the failed step,
+                // but a create whose namespace FAILED_STORE_POLICY=delete removed resumes at the first.
                 try await connection.query("""
                     UPDATE job_steps SET status = 'pending', finished_at = NULL, attempts = 0
-                    WHERE job_id = \(jobID) AND position >= \(step) AND status IN ('failed', 'cancelled')
+                    WHERE job_id = \(jobID) AND position >= \(step)
                     """)
                 try await connection.query("""
                     INSERT INTO job_transitions (job_id, attempt, status, message)

@@ -12,7 +12,11 @@ public struct JobWorkerSettings: Sendable {
     /// How long a claim lasts without renewal.
     public var lease: Double = 10
     /// How often leases are renewed (well before they expire) and cancellation requests picked up.
-    public var renewInterval: Double = 3
+    public var renewInterval: Double = 2
+    /// A job whose lease has less than this left without a renewal is stopped by this worker itself:
+    /// time for its step to stop (helm gets SIGTERM, then SIGKILL after a 3 s grace) while the lease
+    /// still holds. With the defaults, three renewals in a row must fail first.
+    public var leaseStopMargin: Double = 4
     /// How long a heartbeat keeps this worker's processing list from being reclaimed.
     public var heartbeatTTL: Double = 6
     /// How long one BLMOVE waits before checking for shutdown.
@@ -120,6 +124,7 @@ public final class JobWorker: Sendable {
                 group.addTask { await self.takeJobs(slot: slot) }
             }
             group.addTask { await self.every(self.settings.renewInterval) { await self.heartbeat() } }
+            group.addTask { await self.every(self.settings.renewInterval) { await self.renewLeases() } }
             group.addTask { await self.every(0.25) { self.stopJobsOutlivingTheirLeases() } }
             group.addTask { await self.every(self.settings.promoteInterval) { await self.promoteDueRetries() } }
             group.addTask { await self.every(self.settings.maintenanceInterval) { await self.maintain() } }
@@ -348,7 +353,12 @@ public final class JobWorker: Sendable {
     }
 
     private func end(_ job: ClaimedJob, definition: JobDefinition?, position: Int, durationMs: Double, status: JobStatus, message: String, logger: Logger) async {
-        let message = if status == .failed, let beforeFailing = definition?.beforeFailing { await beforeFailing(job, message) } else { message }
+        // Not for a job this worker no longer holds: another worker may be running it.
+        let message = if status == .failed, stopReason(job.id) == nil, let beforeFailing = definition?.beforeFailing {
+            await beforeFailing(job, message)
+        } else {
+            message
+        }
         var hook: (@Sendable (PostgresConnection) async throws -> Void)?
         if status == .failed, let onFailed = definition?.onFailed {
             hook = { connection in try await onFailed(connection, job, message) }
@@ -421,20 +431,25 @@ public final class JobWorker: Sendable {
     private func every(_ interval: Double, _ body: @Sendable () async -> Void) async {
         func keepGoing() -> Bool { !isStopping || runningCount > 0 }
         while keepGoing() {
+            // At a fixed rate: a slow round does not push the next one later by its own length.
+            let next = ContinuousClock.now + .seconds(interval)
             await body()
             // In slices, so that a worker stopping does not wait out a long interval.
-            let next = ContinuousClock.now + .seconds(interval)
             while keepGoing(), ContinuousClock.now < next {
                 try? await Task.sleep(for: min(next - ContinuousClock.now, .milliseconds(250)))
             }
         }
     }
 
-    /// Keeps this worker visible, renews its leases, and stops jobs that were cancelled or lost.
+    /// Keeps this worker visible, so that its processing list is not reclaimed.
     private func heartbeat() async {
-        if !isStopping {
-            _ = try? await redis.run(EngineScripts.heartbeat, keys: [keys.workers], arguments: [settings.workerID, Int(settings.heartbeatTTL * 1000)])
-        }
+        guard !isStopping else { return }
+        _ = try? await redis.run(EngineScripts.heartbeat, keys: [keys.workers], arguments: [settings.workerID, Int(settings.heartbeatTTL * 1000)])
+    }
+
+    /// Renews the leases of running jobs and stops those that were cancelled or lost. Its own loop, not
+    /// the heartbeat's: a Redis stall must not delay the renewals.
+    private func renewLeases() async {
         let ids = state.withLock { Array($0.running.keys) }
         guard !ids.isEmpty else { return }
         let sent = ContinuousClock.now
@@ -471,7 +486,7 @@ public final class JobWorker: Sendable {
     /// the same step must never run in two places. The margin leaves time for the step to stop (helm
     /// gets SIGTERM) while the lease still holds.
     private func stopJobsOutlivingTheirLeases() {
-        let stopBy = ContinuousClock.now + .seconds(settings.lease * 0.2)
+        let stopBy = ContinuousClock.now + .seconds(settings.leaseStopMargin)
         let toCancel = state.withLock { state -> [Task<Void, any Error>] in
             var tasks: [Task<Void, any Error>] = []
             for (id, job) in state.running where job.stopReason == nil && job.leaseEnds < stopBy {

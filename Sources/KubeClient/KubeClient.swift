@@ -134,9 +134,13 @@ public final class KubeClient: Sendable {
 
     /// DELETE; returns false when the object was already gone.
     @discardableResult
-    public func delete(_ path: String) async throws(KubeError) -> Bool {
+    /// Deletes an object; false when it was already gone. With `uid`, only the object of that UID: one
+    /// deleted and made again by someone else since it was read answers 409 Conflict instead.
+    public func delete(_ path: String, uid: String? = nil) async throws(KubeError) -> Bool {
+        var options: JSON = ["propagationPolicy": "Background"]
+        if let uid { options["preconditions"] = ["uid": .string(uid)] }
         do {
-            _ = try await send("DELETE", path, body: Array(#"{"propagationPolicy":"Background"}"#.utf8))
+            _ = try await send("DELETE", path, body: Array(options.serialized()))
             return true
         } catch where error.reason == .notFound {
             return false

@@ -35,7 +35,8 @@ public struct HelmRunner: Sendable {
             "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
         ]
         let prefixes = ["HELM_", "XDG_", "LC_"]
-        return parent.filter { name, _ in names.contains(name) || prefixes.contains { name.hasPrefix($0) } }
+        // helm keeps releases in Secrets, where HelmStorage reads them; another driver would hide them.
+        return parent.filter { name, _ in (names.contains(name) || prefixes.contains { name.hasPrefix($0) }) && name != "HELM_DRIVER" }
     }
 
     static func message(_ outcome: ChildProcess.Outcome) -> String {

@@ -71,8 +71,11 @@ extension Provisioner {
                 guard case .ours(let namespace) = try await self.namespaceOwnership(store) else { return false }
                 if namespace.at("metadata", "deletionTimestamp") == nil {
                     do {
-                        try await self.kube.delete(Paths.namespace(store.namespace))
-                    } catch let error as KubeError where error.reason == .conflict {}
+                        try await self.kube.delete(Paths.namespace(store.namespace), uid: namespace.at("metadata", "uid")?.string)
+                    } catch let error as KubeError where error.reason == .conflict {
+                        // Made again by someone else since it was read: not the store's to delete.
+                        if error.message.contains("Precondition failed") { return false }
+                    }
                 }
                 return true
             }

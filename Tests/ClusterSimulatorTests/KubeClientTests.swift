@@ -158,4 +158,22 @@ struct KubeClientTests {
             #expect(lenient["kind"]?.string == "NamespaceList")
         }
     }
+
+    @Test("a delete with the UID read earlier removes only that object; one made again since is a 409 and stays")
+    func deleteWithUIDPrecondition() async throws {
+        try await SimulatorHarness.with { sim in
+            let kube = try client(sim)
+            _ = try await kube.create("/api/v1/namespaces", ["metadata": ["name": "shop"]])
+            let first = try await kube.create("/api/v1/namespaces/shop/configmaps", ["metadata": ["name": "c"]])
+            _ = try await kube.delete("/api/v1/namespaces/shop/configmaps/c")
+            _ = try await kube.create("/api/v1/namespaces/shop/configmaps", ["metadata": ["name": "c"]])
+            let stale = await #expect(throws: KubeError.self) {
+                try await kube.delete("/api/v1/namespaces/shop/configmaps/c", uid: first.at("metadata", "uid")?.string)
+            }
+            #expect(stale?.reason == .conflict)
+            #expect(stale?.message.contains("Precondition failed") == true)
+            let current = try await kube.get("/api/v1/namespaces/shop/configmaps/c")
+            #expect(try await kube.delete("/api/v1/namespaces/shop/configmaps/c", uid: current.at("metadata", "uid")?.string))
+        }
+    }
 }

@@ -38,7 +38,7 @@ struct ProvisioningSettingsTests {
     @Test("helm gets what it reads of the worker's environment, never the worker's secrets")
     func helmEnvironment() {
         let child = HelmRunner.childEnvironment([
-            "PATH": "/usr/bin", "HOME": "/home/w", "HELM_CACHE_HOME": "/tmp/helm", "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+            "PATH": "/usr/bin", "HOME": "/home/w", "HELM_CACHE_HOME": "/tmp/helm", "HELM_DRIVER": "configmap", "KUBERNETES_SERVICE_HOST": "10.0.0.1",
             "HTTPS_PROXY": "http://proxy:3128", "LC_ALL": "C.UTF-8",
             "DATABASE_URL": "postgres://storefleet:secret@db/storefleet", "REDIS_URL": "redis://:secret@redis:6379",
             "STOREFLEET_DB_PASSWORD": "secret", "BOOTSTRAP_ADMIN_TOKEN": "sfk_x",

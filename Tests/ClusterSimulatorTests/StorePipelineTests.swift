@@ -342,6 +342,10 @@ struct StorePipelineTests {
         }
         #expect(Provisioner.rolledOut(workload(["observedGeneration": 3, "updatedReplicas": 2, "readyReplicas": 2])))
         #expect(!Provisioner.rolledOut(workload(["observedGeneration": 3, "updatedReplicas": 1, "readyReplicas": 2])), "old pods still serve")
+        #expect(!Provisioner.rolledOut(workload(["observedGeneration": 3, "replicas": 3, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2])),
+                "an old pod is still there")
+        #expect(!Provisioner.rolledOut(workload(["observedGeneration": 3, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 1])),
+                "an updated pod is not available yet")
         #expect(!Provisioner.rolledOut(workload(["observedGeneration": 2, "updatedReplicas": 2, "readyReplicas": 2])), "the new spec is not seen yet")
         #expect(!Provisioner.rolledOut(workload(["observedGeneration": 3, "updatedReplicas": 2, "readyReplicas": 2,
                                                  "currentRevision": "db-1", "updateRevision": "db-2"])), "a StatefulSet mid-rollout")

@@ -256,6 +256,7 @@ struct EngineTests {
         try await EngineHarness.with { h in
             h.startWorker("unrenewed", concurrency: 1) { settings in
                 settings.lease = 1.5
+                settings.leaseStopMargin = 0.5
                 settings.renewInterval = 60  // no renewal comes in time
                 settings.maintenanceInterval = 60  // nor a reaper: only the worker's own watch can stop the step
             }

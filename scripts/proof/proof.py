@@ -154,9 +154,12 @@ def verify(args):
     statuses = collections.Counter()
     retries = collections.Counter()
     attempts_by_job = {}
+    failures = []
     for job_id in report["jobs"]:
         job = call("GET", f"/api/jobs/{job_id}?include=transitions")
         statuses[job["status"]] += 1
+        if job["status"] == "failed":
+            failures.append(f"{job['kind']} {job_id}: {job.get('error', '')}")
         if job["status"] not in ("succeeded", "failed", "cancelled"):
             problems.append(f"job {job_id} ended {job['status']}")
             continue
@@ -220,6 +223,9 @@ def verify(args):
     if args.kills and os.path.exists(args.kills):
         summary.update(recoveries(args.kills, attempts_by_job))
     print("summary: " + json.dumps(summary, sort_keys=True))
+    # Allowed failures (a create out of attempts under the injected faults) still say why.
+    for failure in failures[:10]:
+        print("failed: " + failure)
     for problem in problems[:50]:
         print("PROBLEM: " + problem)
     if len(problems) > 50:

@@ -17,8 +17,11 @@ extension Provisioner {
             case .ours(let namespace):
                 if namespace.at("metadata", "deletionTimestamp") != nil { return }
                 do {
-                    try await kube.delete(Paths.namespace(store.namespace))
+                    // Only the namespace just read: one deleted and made again by someone else since must
+                    // not go (409 below, and the step runs again and finds it foreign).
+                    try await kube.delete(Paths.namespace(store.namespace), uid: namespace.at("metadata", "uid")?.string)
                 } catch let error as KubeError where error.reason == .conflict {
+                    if error.message.contains("Precondition failed") { throw StepFailure.retryable("namespace \(store.namespace) changed while being deleted; looking again") }
                     // "The system is ensuring all content is removed from this namespace": a delete
                     // whose answer was lost, or another one, got there first. wait-gone waits for it.
                 }

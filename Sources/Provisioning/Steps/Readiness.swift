@@ -16,11 +16,15 @@ extension Provisioner {
         let observed = (workload.at("status", "observedGeneration")?.int ?? 0) >= (workload.at("metadata", "generation")?.int ?? 1)
         let updated = workload.at("status", "updatedReplicas")?.int ?? 0
         let ready = workload.at("status", "readyReplicas")?.int ?? 0
+        // As `kubectl rollout status` reads it: no old replica left, and the updated ones available
+        // (readyReplicas counts ready pods of the old ReplicaSet as well).
+        let total = workload.at("status", "replicas")?.int ?? updated
+        let available = workload.at("status", "availableReplicas")?.int ?? ready
         // A StatefulSet's rollout is over when its current revision is the update revision.
         let current = workload.at("status", "currentRevision")?.string
         let update = workload.at("status", "updateRevision")?.string
         let revisionDone = current == nil || update == nil || current == update
-        return observed && updated >= wanted && ready >= wanted && revisionDone
+        return observed && updated >= wanted && total <= updated && ready >= wanted && available >= updated && revisionDone
     }
 
     static func condition(_ type: String, of object: JSON) -> JSON? {
