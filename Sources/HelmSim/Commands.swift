@@ -131,17 +131,19 @@ struct Commands {
         } catch {
             errors.append(error.message)
         }
-        guard errors.isEmpty else {
-            journal.end(operation, outcome: "failed")
-            throw HelmFailure("uninstallation completed with \(errors.count) error(s): \(errors.joined(separator: "; "))")
-        }
+        // As helm's action/uninstall.go: the release's records are purged even when some objects could
+        // not be deleted, and those errors are reported after.
         for revision in history {
             do {
                 try await releases.remove(revision)
             } catch {
-                journal.end(operation, outcome: "failed")
-                throw error
+                errors.append("uninstall: Failed to purge the release: \(error.message)")
+                break
             }
+        }
+        guard errors.isEmpty else {
+            journal.end(operation, outcome: "failed")
+            throw HelmFailure("uninstallation completed with \(errors.count) error(s): \(errors.joined(separator: "; "))")
         }
         journal.end(operation, outcome: "uninstalled")
         say("release \"\(name)\" uninstalled")

@@ -39,6 +39,14 @@ public struct HelmRunner: Sendable {
         return parent.filter { name, _ in (names.contains(name) || prefixes.contains { name.hasPrefix($0) }) && name != "HELM_DRIVER" }
     }
 
+    /// Whether a failed `helm uninstall` still removed the release: it was not there, or helm purged its
+    /// records but could not delete some objects ("uninstallation completed with N error(s)"); the
+    /// install that follows adopts what is left, and a namespace delete removes it.
+    static func releaseGone(_ outcome: ChildProcess.Outcome) -> Bool {
+        let text = message(outcome)
+        return text.contains("not found") || text.contains("uninstallation completed with")
+    }
+
     static func message(_ outcome: ChildProcess.Outcome) -> String {
         let text = outcome.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
         if !text.isEmpty { return text }

@@ -201,4 +201,23 @@ struct HelmStandInTests {
             #expect(try await helm.status("shop11", namespace: "shop") == nil)
         }
     }
+
+    @Test("an uninstall that cannot delete some objects still purges the release, as helm does, and the next install adopts what is left")
+    func partialUninstall() async throws {
+        try await withHelm { helm, sim in
+            #expect(try await helm.install("shop12", namespace: "shop", host: "shop12.example").succeeded)
+            var faults = FaultSettings()
+            faults.errors = [.init(verb: "delete", resource: "services", rate: 1, status: 503, userAgent: "helm/")]
+            sim.simulator.setFaults(faults)
+            let partial = try await helm.run(["uninstall", "shop12", "-n", "shop"])
+            #expect(!partial.succeeded)
+            #expect(partial.standardError.contains("uninstallation completed with 2 error(s)"), "both Services: \(partial.standardError)")
+            #expect(try await helm.status("shop12", namespace: "shop") == nil, "the records are purged all the same")
+            #expect(try await sim.request("GET", "/api/v1/namespaces/shop/services/shop12-web").status == 200, "the Service is left")
+            sim.simulator.setFaults(FaultSettings())
+            let again = try await helm.install("shop12", namespace: "shop", host: "shop12.example")
+            #expect(again.succeeded, "\(again.standardError)")
+            #expect(try await helm.status("shop12", namespace: "shop") == "deployed")
+        }
+    }
 }

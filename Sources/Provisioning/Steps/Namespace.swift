@@ -47,6 +47,20 @@ extension Provisioner {
         case foreign
     }
 
+    /// The store's namespace for a delete step to act on: nil when it is gone, or when it is someone
+    /// else's (then said in the step's message, `leftAlone` naming what was not done).
+    func namespaceToClean(_ store: StoreRecord, _ context: StepContext, leftAlone: String) async throws -> JSON? {
+        switch try await namespaceOwnership(store) {
+        case .absent:
+            return nil
+        case .foreign:
+            await context.report("namespace \(store.namespace) does not belong to this store; \(leftAlone)")
+            return nil
+        case .ours(let namespace):
+            return namespace
+        }
+    }
+
     /// Whether the store's namespace exists and is this store's. Only a 404 means absent: a timeout or
     /// a refusal must not be mistaken for it, or a create would label, and a delete remove, a namespace
     /// it does not own.

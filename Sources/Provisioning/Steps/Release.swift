@@ -25,13 +25,13 @@ extension Provisioner {
                         ? ["uninstall", store.release, "-n", store.namespace]
                         : ["rollback", store.release, "-n", store.namespace]
                     let outcome = try await helm.run(remedy, timeout: min(120, remaining()))
-                    guard outcome.succeeded else {
+                    guard outcome.succeeded || (remedy[0] == "uninstall" && HelmRunner.releaseGone(outcome)) else {
                         throw StepFailure.retryable("could not remediate release \(current.status): \(HelmRunner.message(outcome))")
                     }
                 case "failed" where current.revision <= 1:
                     await context.report("uninstalling the failed first install before installing again")
                     let outcome = try await helm.run(["uninstall", store.release, "-n", store.namespace], timeout: min(120, remaining()))
-                    guard outcome.succeeded || HelmRunner.message(outcome).contains("not found") else {
+                    guard outcome.succeeded || HelmRunner.releaseGone(outcome) else {
                         throw StepFailure.retryable("could not uninstall the failed first install: \(HelmRunner.message(outcome))")
                     }
                 default:

@@ -6,19 +6,12 @@ extension Provisioner {
     func uninstallStep() -> StepDefinition {
         StepDefinition("uninstall", timeout: settings.releaseTimeout, retry: RetryPolicy(maxAttempts: 5, initialDelay: 2, maxDelay: 30)) { context in
             let store = try await self.store(context)
-            switch try await namespaceOwnership(store) {
-            case .absent:
-                return
-            case .foreign:
-                await context.report("namespace \(store.namespace) does not belong to this store; nothing of it uninstalled")
-                return
-            case .ours:
-                break
-            }
+            guard try await namespaceToClean(store, context, leftAlone: "nothing of it uninstalled") != nil else { return }
             let outcome = try await helm.run(["uninstall", store.release, "-n", store.namespace], timeout: settings.releaseTimeout)
-            if !outcome.succeeded {
-                let message = HelmRunner.message(outcome)
-                guard message.contains("not found") else { throw StepFailure.retryable("helm uninstall failed: \(message)") }
+            // An uninstall that purged the release but left some objects is done here: the namespace
+            // step deletes whatever is left.
+            guard outcome.succeeded || HelmRunner.releaseGone(outcome) else {
+                throw StepFailure.retryable("helm uninstall failed: \(HelmRunner.message(outcome))")
             }
         }
     }
