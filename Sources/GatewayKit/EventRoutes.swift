@@ -21,7 +21,7 @@ extension Gateway {
                 }
                 after = value
             } else {
-                after = try await postgres.query("SELECT coalesce(max(id), 0) AS id FROM job_transitions").first!.decode("id", as: Int64.self)
+                after = try await EventStream.latestTransitionID(postgres)
             }
             let since = try await postgres.query("SELECT now() AS now").first!.decode("now", as: Date.self)
             let limit = settings.eventStreamsPerTenant
@@ -114,7 +114,7 @@ struct EventStream: Sendable {
                 lastTokenCheck = ContinuousClock.now
             }
             var out = ""
-            let top = try await gateway.postgres.query("SELECT coalesce(max(id), 0) AS id FROM job_transitions").first!.decode("id", as: Int64.self)
+            let top = try await Self.latestTransitionID(gateway.postgres)
             // Never below the starting point: what precedes it the client has (or did not ask for).
             let events = try await jobEvents(from: max(floor, highest - Self.lookback), above: highest, except: sent)
             for event in events where !sent.contains(event.id) {
@@ -144,6 +144,10 @@ struct EventStream: Sendable {
     }
 
     static let tokenCheckSeconds = 5.0
+
+    static func latestTransitionID(_ postgres: PostgresPool) async throws -> Int64 {
+        try await postgres.query("SELECT coalesce(max(id), 0) AS id FROM job_transitions").first!.decode("id", as: Int64.self)
+    }
 
     func tokenStillValid() async throws -> Bool {
         try await gateway.postgres.query("""

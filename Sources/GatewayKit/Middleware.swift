@@ -43,7 +43,7 @@ struct RequestIDMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - started
         metrics.request(
             method: request.method.rawValue, route: context.endpointPath ?? "NotFound", status: Int(response.status.code),
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            seconds: elapsed.inSeconds
         )
         return response
     }

@@ -274,7 +274,7 @@ public final class JobWorker: Sendable {
             if stopEarly { task.cancel() }
             let result = await task.result
             let elapsed = ContinuousClock.now - started
-            let durationMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            let durationMs = elapsed.inSeconds * 1000
             metrics.stepFinished(kind: job.kind, step: step.name, seconds: durationMs / 1000, failed: (try? result.get()) == nil)
 
             switch result {

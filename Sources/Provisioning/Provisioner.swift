@@ -69,15 +69,7 @@ extension Provisioner {
             let store = try await StoreRecord.load(job.storeID, from: postgres)
             let removed = try await withTimeout(seconds: 30, operation: "deleting the failed store's namespace") { () async throws -> Bool in
                 guard case .ours(let namespace) = try await self.namespaceOwnership(store) else { return false }
-                if namespace.at("metadata", "deletionTimestamp") == nil {
-                    do {
-                        try await self.kube.delete(Paths.namespace(store.namespace), uid: namespace.at("metadata", "uid")?.string)
-                    } catch let error as KubeError where error.reason == .conflict {
-                        // Made again by someone else since it was read: not the store's to delete.
-                        if error.message.contains("Precondition failed") { return false }
-                    }
-                }
-                return true
+                return try await self.deleteNamespace(store, read: namespace)
             }
             return message + (removed ? " (namespace \(store.namespace) deleted: FAILED_STORE_POLICY=delete)" : "")
         } catch {

@@ -30,6 +30,13 @@ public func withTimeout<T: Sendable>(
     }
 }
 
+extension Duration {
+    /// The duration in seconds, for settings and metrics kept as Double.
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
+
 /// "1.5s", "250ms": how durations read in logs and messages.
 public func formatSeconds(_ seconds: Double) -> String {
     if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }

@@ -61,6 +61,19 @@ extension Provisioner {
         }
     }
 
+    /// Deletes the store's namespace as just read, with its UID as a precondition. True once it is going
+    /// (already terminating counts: the API answers a second delete with 409 "The system is ensuring
+    /// all content is removed"); false when it was deleted and made again by someone else since.
+    func deleteNamespace(_ store: StoreRecord, read namespace: JSON) async throws -> Bool {
+        guard namespace.at("metadata", "deletionTimestamp") == nil else { return true }
+        do {
+            try await kube.delete(Paths.namespace(store.namespace), uid: namespace.at("metadata", "uid")?.string)
+        } catch let error as KubeError where error.reason == .conflict {
+            return !error.message.contains("Precondition failed")
+        }
+        return true
+    }
+
     /// Whether the store's namespace exists and is this store's. Only a 404 means absent: a timeout or
     /// a refusal must not be mistaken for it, or a create would label, and a delete remove, a namespace
     /// it does not own.

@@ -1,6 +1,7 @@
 import Foundation
 import Jobs
 import KubeClient
+import ServiceRuntime
 
 extension Provisioner {
     /// `helm upgrade --install` of charts/<engine> with generated values, under a time limit. A release
@@ -12,30 +13,16 @@ extension Provisioner {
             // One budget for the whole attempt, a little inside the step's own limit: the step's timeout
             // must never be what stops helm, since a helm killed mid-install leaves the release pending.
             let budgetEnds = ContinuousClock.now + .seconds(settings.releaseTimeout + 110)
-            func remaining() -> Double {
-                let left = budgetEnds - ContinuousClock.now
-                return Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
-            }
+            func remaining() -> Double { (budgetEnds - ContinuousClock.now).inSeconds }
             let store = try await self.store(context)
-            if let current = try await HelmStorage(kube: kube).latest(release: store.release, namespace: store.namespace) {
-                switch current.status {
-                case "pending-install", "pending-upgrade", "pending-rollback":
-                    await context.report("remediating release left \(current.status) by an interrupted run")
-                    let remedy = current.revision <= 1 || current.status == "pending-install"
-                        ? ["uninstall", store.release, "-n", store.namespace]
-                        : ["rollback", store.release, "-n", store.namespace]
-                    let outcome = try await helm.run(remedy, timeout: min(120, remaining()))
-                    guard outcome.succeeded || (remedy[0] == "uninstall" && HelmRunner.releaseGone(outcome)) else {
-                        throw StepFailure.retryable("could not remediate release \(current.status): \(HelmRunner.message(outcome))")
-                    }
-                case "failed" where current.revision <= 1:
-                    await context.report("uninstalling the failed first install before installing again")
-                    let outcome = try await helm.run(["uninstall", store.release, "-n", store.namespace], timeout: min(120, remaining()))
-                    guard outcome.succeeded || HelmRunner.releaseGone(outcome) else {
-                        throw StepFailure.retryable("could not uninstall the failed first install: \(HelmRunner.message(outcome))")
-                    }
-                default:
-                    break
+            if let current = try await HelmStorage(kube: kube).latest(release: store.release, namespace: store.namespace),
+               let verb = Self.remedy(for: current) {
+                await context.report(verb == "uninstall" && current.status == "failed"
+                    ? "uninstalling the failed first install before installing again"
+                    : "remediating release left \(current.status) by an interrupted run")
+                let outcome = try await helm.run([verb, store.release, "-n", store.namespace], timeout: min(120, remaining()))
+                guard outcome.succeeded || (verb == "uninstall" && HelmRunner.releaseGone(outcome)) else {
+                    throw StepFailure.retryable("could not \(verb) the release left \(current.status): \(HelmRunner.message(outcome))")
                 }
             }
             try context.checkpoint()
@@ -61,6 +48,17 @@ extension Provisioner {
                 }
                 throw StepFailure.retryable("helm upgrade failed: \(message)")
             }
+        }
+    }
+
+    /// What a release found in this state needs before the install, as Flux's helm-controller decides:
+    /// a pending or failed first install is uninstalled, a pending upgrade or rollback rolled back.
+    static func remedy(for current: HelmStorage.ReleaseStatus) -> String? {
+        switch current.status {
+        case "pending-install": "uninstall"
+        case "pending-upgrade", "pending-rollback": current.revision <= 1 ? "uninstall" : "rollback"
+        case "failed": current.revision <= 1 ? "uninstall" : nil
+        default: nil
         }
     }
 
