@@ -179,25 +179,9 @@ extension Gateway {
                 }
                 let jobID: UUID = try job.decode("id")
                 let kind: String = try job.decode("kind")
-                let step: Int = try job.decode("current_step")
-                try await connection.query("""
-                    UPDATE jobs SET status = 'queued', run_at = now(), error = NULL, finished_at = NULL, worker_id = NULL,
-                                    lease_expires_at = NULL, cancel_requested = false, updated_at = now()
-                    WHERE id = \(jobID)
-                    """)
-                // A retry gives the failed step a fresh budget of attempts: a step that failed by using
-                // them all up would otherwise give up again at once. The earlier attempts stay in the
-                // history, before the "retried on request" entry; numbering starts again after it.
-                // Every step from where the job resumes starts afresh: usually that is the failed step,
-                // but a create whose namespace FAILED_STORE_POLICY=delete removed resumes at the first.
-                try await connection.query("""
-                    UPDATE job_steps SET status = 'pending', finished_at = NULL, attempts = 0
-                    WHERE job_id = \(jobID) AND position >= \(step)
-                    """)
-                try await connection.query("""
-                    INSERT INTO job_transitions (job_id, attempt, status, message)
-                    VALUES (\(jobID), 0, 'queued', \("retried on request from step \(step + 1)"))
-                    """)
+                guard let step = try await queue.store.requeueFailed(jobID, on: connection) else {
+                    throw Problem.conflict("not-failed", "the store's latest job has not failed")
+                }
                 let updated = try await connection.query("""
                     UPDATE stores SET status = \(kind == StorePlans.deleteKind ? "deleting" : "provisioning"), last_error = NULL, updated_at = now()
                     WHERE id = \(id) RETURNING *

@@ -24,21 +24,27 @@ public struct JobDefinition: Sendable {
     public let steps: [StepDefinition]
     /// Runs before the job is marked failed and outside any transaction, so that it may call other
     /// systems (clean up in the cluster) without holding the job's row lock while they answer; returns
-    /// the failure message to record. It must bound its own time: the job ends only after it.
+    /// the failure message to record. It must bound its own time: the job ends only after it. It runs
+    /// only after the claim was confirmed still to own the job (a fenced lease renewal), since what it
+    /// does in other systems cannot itself be fenced.
     public let beforeFailing: (@Sendable (ClaimedJob, String) async -> String)?
     /// Runs in the same transaction that marks the job failed (for example to mark its store failed).
     public let onFailed: (@Sendable (PostgresConnection, ClaimedJob, String) async throws -> Void)?
     /// Runs in the same transaction that marks the job cancelled.
     public let onCancelled: (@Sendable (PostgresConnection, ClaimedJob) async throws -> Void)?
+    /// A failed job of this kind restarts from its first step when retried (its failure undid the work
+    /// of the earlier steps, say by deleting what they made).
+    public let restartAfterFailure: Bool
 
     public init(
-        kind: String, steps: [StepDefinition],
+        kind: String, steps: [StepDefinition], restartAfterFailure: Bool = false,
         beforeFailing: (@Sendable (ClaimedJob, String) async -> String)? = nil,
         onFailed: (@Sendable (PostgresConnection, ClaimedJob, String) async throws -> Void)? = nil,
         onCancelled: (@Sendable (PostgresConnection, ClaimedJob) async throws -> Void)? = nil
     ) {
         self.kind = kind
         self.steps = steps
+        self.restartAfterFailure = restartAfterFailure
         self.beforeFailing = beforeFailing
         self.onFailed = onFailed
         self.onCancelled = onCancelled
@@ -61,10 +67,17 @@ public struct StepContext: Sendable {
     /// Records a progress message on the step ("2/3 workloads ready"), visible to API readers at once.
     public func report(_ message: String) async {
         do {
-            try await store.reportProgress(job: job.id, worker: workerID, position: position, message: message)
+            try await store.reportProgress(job: job.id, epoch: job.epoch, position: position, message: message)
         } catch {
             logger.debug("could not record progress", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The step's own database writes (its store's status, say): committed only while this claim still
+    /// owns the job, in a transaction that checks so first. A claim that was reaped or superseded gets
+    /// `JobStore.LeaseLost` and writes nothing; the owner of the job will run the step again.
+    public func fenced<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await store.fenced(job.id, epoch: job.epoch, body)
     }
 
     /// Throws `CancellationError` when the job has been cancelled or this worker is shutting down or has

@@ -2,9 +2,10 @@ import Foundation
 import Postgres
 
 /// The job engine's Postgres side: every state change is one statement (or one transaction with a
-/// hook), conditional on the worker still owning the job, and appends its transition to the history.
-/// "Owning" means `worker_id` matches and the job is `running`: a worker whose lease was reaped finds
-/// its writes refused (`LeaseLost`) and stops, so a job never has two writers.
+/// hook), conditional on the claim still owning the job, and appends its transition to the history.
+/// "Owning" means the job is `running` at the claim's epoch (its fencing token, taken by `job_claim`):
+/// a claim that was reaped or superseded finds its writes refused (`LeaseLost`) and stops, so a job
+/// never has two writers, not even two slots of one process.
 public struct JobStore: Sendable {
     public let postgres: PostgresPool
 
@@ -75,6 +76,31 @@ public struct JobStore: Sendable {
         return ids
     }
 
+    /// A failed job put back in the queue on request (a person's retry), from the step it failed at
+    /// (or from the first, when its failure restarted it). The failed step and those after it start
+    /// afresh with a full budget of attempts: a step that failed by using them all up would otherwise
+    /// give up again at once. The earlier attempts stay in the history, before the "retried on request"
+    /// entry. Call in the requester's transaction; dispatch after commit. Returns the step it resumes
+    /// at, or nil when the job is not failed (nothing is changed then).
+    public func requeueFailed(_ job: UUID, on connection: PostgresConnection) async throws -> Int? {
+        guard let row = try await connection.query("""
+            UPDATE jobs SET status = 'queued', run_at = now(), error = NULL, finished_at = NULL, worker_id = NULL,
+                            lease_expires_at = NULL, cancel_requested = false, updated_at = now()
+            WHERE id = \(job) AND status = 'failed'
+            RETURNING current_step
+            """).first else { return nil }
+        let step: Int = try row.decode("current_step")
+        try await connection.query("""
+            WITH s AS (
+                UPDATE job_steps SET status = 'pending', finished_at = NULL, attempts = 0
+                WHERE job_id = \(job) AND position >= \(step)
+            )
+            INSERT INTO job_transitions (job_id, attempt, status, message)
+            VALUES (\(job), 0, 'queued', \("retried on request from step \(step + 1)"))
+            """)
+        return step
+    }
+
     // MARK: - Workers
 
     public enum ClaimOutcome: Sendable {
@@ -122,7 +148,8 @@ public struct JobStore: Sendable {
                 steps: try row.decode("steps", as: PostgresTextArray.self).elements,
                 currentStep: try row.decode("current_step"),
                 stepAttempt: try row.decode("step_attempt", as: Int?.self) ?? 0,
-                payload: try row.decode("payload", as: PostgresJSON.self).text
+                payload: try row.decode("payload", as: PostgresJSON.self).text,
+                epoch: try row.decode("epoch")
             )
             return .claimed(claimed, cancelRequested: try row.decode("cancel_requested"))
         case "early": return .early
@@ -134,13 +161,15 @@ public struct JobStore: Sendable {
     /// A step that succeeded, as handed to `recordSuccesses`.
     public struct StepSuccess: Sendable {
         public let job: UUID
+        public let epoch: Int
         public let position: Int
         public let durationMs: Double
         /// The job's last step: the job itself succeeds.
         public let isLast: Bool
 
-        public init(job: UUID, position: Int, durationMs: Double, isLast: Bool) {
+        public init(job: UUID, epoch: Int, position: Int, durationMs: Double, isLast: Bool) {
             self.job = job
+            self.epoch = epoch
             self.position = position
             self.durationMs = durationMs
             self.isLast = isLast
@@ -148,15 +177,15 @@ public struct JobStore: Sendable {
     }
 
     /// Step `position` succeeded; start step `position + 1`. Returns the next step's attempt number.
-    public func advance(_ job: UUID, worker: String, position: Int, durationMs: Double) async throws -> Int {
-        let owned = try await recordSuccesses([StepSuccess(job: job, position: position, durationMs: durationMs, isLast: false)], worker: worker)
+    public func advance(_ job: UUID, epoch: Int, worker: String, position: Int, durationMs: Double) async throws -> Int {
+        let owned = try await recordSuccesses([StepSuccess(job: job, epoch: epoch, position: position, durationMs: durationMs, isLast: false)], worker: worker)
         guard let attempt = owned[job] else { throw LeaseLost(job: job) }
         return attempt ?? 0
     }
 
     /// The last step succeeded: the job is done.
-    public func complete(_ job: UUID, worker: String, position: Int, durationMs: Double) async throws {
-        let owned = try await recordSuccesses([StepSuccess(job: job, position: position, durationMs: durationMs, isLast: true)], worker: worker)
+    public func complete(_ job: UUID, epoch: Int, worker: String, position: Int, durationMs: Double) async throws {
+        let owned = try await recordSuccesses([StepSuccess(job: job, epoch: epoch, position: position, durationMs: durationMs, isLast: true)], worker: worker)
         guard owned[job] != nil else { throw LeaseLost(job: job) }
     }
 
@@ -177,10 +206,11 @@ public struct JobStore: Sendable {
         let rows = try await postgres.query("""
             WITH input AS (
                 SELECT * FROM unnest(\(PostgresTextArray(sorted.map { $0.job.uuidString }))::uuid[],
+                                     \(PostgresTextArray(sorted.map { String($0.epoch) }))::int[],
                                      \(PostgresTextArray(sorted.map { String($0.position) }))::int[],
                                      \(PostgresTextArray(sorted.map { String($0.durationMs) }))::float8[],
                                      \(PostgresTextArray(sorted.map { String($0.isLast) }))::bool[])
-                         AS i(job_id, position, duration_ms, last)
+                         AS i(job_id, epoch, position, duration_ms, last)
             ), j AS (
                 UPDATE jobs SET current_step = input.position + 1, updated_at = now(),
                                 status = CASE WHEN input.last THEN 'succeeded' ELSE jobs.status END,
@@ -189,30 +219,30 @@ public struct JobStore: Sendable {
                                 lease_expires_at = CASE WHEN input.last THEN NULL ELSE jobs.lease_expires_at END,
                                 error = CASE WHEN input.last THEN NULL ELSE jobs.error END
                 FROM input
-                WHERE jobs.id = input.job_id AND jobs.worker_id = \(worker) AND jobs.status = 'running'
+                WHERE jobs.id = input.job_id AND jobs.epoch = input.epoch AND jobs.status = 'running'
                   AND jobs.current_step = input.position
-                RETURNING jobs.id, input.position, input.duration_ms, input.last,
+                RETURNING jobs.id, jobs.epoch, input.position, input.duration_ms, input.last,
                           extract(epoch FROM (now() - jobs.created_at)) * 1000 AS total_ms
             ), done AS (
                 UPDATE job_steps SET status = 'succeeded', finished_at = clock_timestamp()
                 FROM j WHERE job_steps.job_id = j.id AND job_steps.position = j.position
-                RETURNING job_steps.job_id, job_steps.name, job_steps.position, job_steps.attempts, job_steps.message, j.duration_ms
+                RETURNING job_steps.job_id, job_steps.name, job_steps.position, job_steps.attempts, job_steps.message, j.duration_ms, j.epoch
             ), started AS (
                 UPDATE job_steps SET status = 'running', attempts = attempts + 1, started_at = clock_timestamp(),
                                      finished_at = NULL, message = NULL
                 FROM j WHERE NOT j.last AND job_steps.job_id = j.id AND job_steps.position = j.position + 1
-                RETURNING job_steps.job_id, job_steps.name, job_steps.position, job_steps.attempts
+                RETURNING job_steps.job_id, job_steps.name, job_steps.position, job_steps.attempts, j.epoch
             ), t AS (
                 -- One INSERT in (job, finish-before-start) order: the history's order (by id) is a job's
                 -- step finishing, then its next step (or the job) starting or succeeding.
-                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message)
-                SELECT job_id, step, position, attempt, status, \(worker)::text, duration_ms, message FROM (
+                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message, epoch)
+                SELECT job_id, step, position, attempt, status, \(worker)::text, duration_ms, message, epoch FROM (
                     SELECT job_id, name AS step, position, attempts AS attempt, 'succeeded'::text AS status,
-                           duration_ms, message, 0 AS ord FROM done
+                           duration_ms, message, epoch, 0 AS ord FROM done
                     UNION ALL
-                    SELECT job_id, name, position, attempts, 'running'::text, NULL::float8, NULL::text, 1 FROM started
+                    SELECT job_id, name, position, attempts, 'running'::text, NULL::float8, NULL::text, epoch, 1 FROM started
                     UNION ALL
-                    SELECT id, NULL::text, NULL::int, 0, 'succeeded'::text, total_ms::float8, NULL::text, 1 FROM j WHERE last
+                    SELECT id, NULL::text, NULL::int, 0, 'succeeded'::text, total_ms::float8, NULL::text, epoch, 1 FROM j WHERE last
                 ) AS written ORDER BY job_id, ord
             )
             SELECT j.id, started.attempts FROM j LEFT JOIN started ON started.job_id = j.id
@@ -223,28 +253,30 @@ public struct JobStore: Sendable {
     }
 
     /// A retryable failure: the step waits `delay` seconds; the job is released until then.
-    public func scheduleRetry(_ job: UUID, worker: String, position: Int, durationMs: Double, message: String, delay: Double) async throws {
+    public func scheduleRetry(_ job: UUID, epoch: Int, worker: String, position: Int, durationMs: Double, message: String, delay: Double) async throws {
         let row = try await postgres.query("""
             WITH j AS (
                 UPDATE jobs SET status = 'retrying', run_at = now() + make_interval(secs => \(delay)),
                                 worker_id = NULL, lease_expires_at = NULL, updated_at = now()
-                WHERE id = \(job) AND worker_id = \(worker) AND status = 'running' AND current_step = \(position) RETURNING id
+                WHERE id = \(job) AND epoch = \(epoch) AND status = 'running' AND current_step = \(position) RETURNING id
             ), s AS (
                 UPDATE job_steps SET status = 'retrying', finished_at = clock_timestamp(), message = \(message)
                 WHERE job_id = (SELECT id FROM j) AND position = \(position) RETURNING name, attempts
             ), t AS (
-                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message)
-                SELECT \(job), name, \(position), attempts, 'retrying', \(worker), \(durationMs), \(message) FROM s
+                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message, epoch)
+                SELECT \(job), name, \(position), attempts, 'retrying', \(worker), \(durationMs), \(message), \(epoch) FROM s
             )
             SELECT count(*) AS owned FROM j
             """).first
         guard try row?.decode("owned", as: Int.self) == 1 else { throw LeaseLost(job: job) }
     }
 
-    /// Ends the job `failed` (or `cancelled`) at step `position`, running the definition's hook in the same transaction.
+    /// Ends the job `failed` (or `cancelled`) at step `position`, running the definition's hook in the same
+    /// transaction. `restart` makes a later retry request start again from the first step (its earlier
+    /// steps' work was undone, say a namespace deleted by the failure hook).
     public func finish(
         _ claimed: ClaimedJob, worker: String, position: Int, durationMs: Double, status: JobStatus, message: String,
-        hook: (@Sendable (PostgresConnection) async throws -> Void)?
+        restart: Bool = false, hook: (@Sendable (PostgresConnection) async throws -> Void)?
     ) async throws {
         precondition(status == .failed || status == .cancelled)
         let stepStatus: StepStatus = status == .failed ? .failed : .cancelled
@@ -252,8 +284,9 @@ public struct JobStore: Sendable {
             let row = try await connection.query("""
                 WITH j AS (
                     UPDATE jobs SET status = \(status.rawValue), finished_at = now(), worker_id = NULL, lease_expires_at = NULL,
-                                    error = \(message), updated_at = now()
-                    WHERE id = \(claimed.id) AND worker_id = \(worker) AND status = 'running'
+                                    error = \(message), updated_at = now(),
+                                    current_step = CASE WHEN \(restart) THEN 0 ELSE current_step END
+                    WHERE id = \(claimed.id) AND epoch = \(claimed.epoch) AND status = 'running'
                     RETURNING id, extract(epoch FROM (now() - created_at)) * 1000 AS total_ms
                 ), s AS (
                     UPDATE job_steps SET status = \(stepStatus.rawValue), finished_at = clock_timestamp(), message = \(message)
@@ -262,10 +295,10 @@ public struct JobStore: Sendable {
                     UPDATE job_steps SET status = 'cancelled'
                     WHERE job_id = (SELECT id FROM j) AND position > \(position) AND status = 'pending'
                 ), t AS (
-                    INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message)
-                    SELECT \(claimed.id)::uuid, name, \(position)::int, attempts, \(stepStatus.rawValue)::text, \(worker)::text, \(durationMs)::float8, \(message)::text FROM s
+                    INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message, epoch)
+                    SELECT \(claimed.id)::uuid, name, \(position)::int, attempts, \(stepStatus.rawValue)::text, \(worker)::text, \(durationMs)::float8, \(message)::text, \(claimed.epoch)::int FROM s
                     UNION ALL
-                    SELECT id, NULL::text, NULL::int, 0, \(status.rawValue)::text, \(worker)::text, total_ms::float8, \(message)::text FROM j
+                    SELECT id, NULL::text, NULL::int, 0, \(status.rawValue)::text, \(worker)::text, total_ms::float8, \(message)::text, \(claimed.epoch)::int FROM j
                 )
                 SELECT count(*) AS owned FROM j
                 """).first
@@ -276,46 +309,84 @@ public struct JobStore: Sendable {
 
     /// Hands a job back without counting against it: the worker is shutting down. Another worker
     /// continues at the same step at once.
-    public func release(_ job: UUID, worker: String, position: Int, durationMs: Double, message: String) async throws {
+    public func release(_ job: UUID, epoch: Int, worker: String, position: Int, durationMs: Double, message: String) async throws {
         try await postgres.query("""
             WITH j AS (
                 UPDATE jobs SET status = 'queued', run_at = now(), worker_id = NULL, lease_expires_at = NULL, updated_at = now()
-                WHERE id = \(job) AND worker_id = \(worker) AND status = 'running' RETURNING id
+                WHERE id = \(job) AND epoch = \(epoch) AND status = 'running' RETURNING id
             ), s AS (
                 UPDATE job_steps SET status = 'retrying', attempts = greatest(attempts - 1, 0), finished_at = clock_timestamp(), message = \(message)
                 WHERE job_id = (SELECT id FROM j) AND position = \(position) AND status = 'running' RETURNING name, attempts
             )
-            INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message)
-            SELECT \(job), name, \(position), attempts + 1, 'interrupted', \(worker), \(durationMs), \(message) FROM s
+            INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message, epoch)
+            SELECT \(job), name, \(position), attempts + 1, 'interrupted', \(worker), \(durationMs), \(message), \(epoch) FROM s
             """)
     }
 
-    public func reportProgress(job: UUID, worker: String, position: Int, message: String) async throws {
+    public func reportProgress(job: UUID, epoch: Int, position: Int, message: String) async throws {
         try await postgres.query("""
             UPDATE job_steps SET message = \(message)
             WHERE job_id = \(job) AND position = \(position) AND status = 'running'
-              AND EXISTS (SELECT 1 FROM jobs WHERE id = \(job) AND worker_id = \(worker) AND status = 'running')
+              AND EXISTS (SELECT 1 FROM jobs WHERE id = \(job) AND epoch = \(epoch) AND status = 'running')
             """)
+    }
+
+    /// Runs `body` in a transaction that first locks the job and checks that the claim still owns it:
+    /// a step's own database writes (say, marking its store ready) commit only under a live claim, and
+    /// the job's next transition waits for them. Throws `LeaseLost` otherwise, writing nothing.
+    public func fenced<T: Sendable>(
+        _ job: UUID, epoch: Int, _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await postgres.transaction { connection in
+            guard try await connection.query("""
+                SELECT 1 FROM jobs WHERE id = \(job) AND epoch = \(epoch) AND status = 'running' FOR NO KEY UPDATE
+                """).first != nil else { throw LeaseLost(job: job) }
+            return try await body(connection)
+        }
+    }
+
+    /// Confirms that the claim still owns the job by renewing its lease: for side effects that cannot be
+    /// fenced themselves (deleting a namespace), taken only after the claim was confirmed this way.
+    public func confirm(_ job: UUID, epoch: Int, lease: Double) async throws -> Bool {
+        try await postgres.query("""
+            UPDATE jobs SET lease_expires_at = now() + make_interval(secs => \(lease))
+            WHERE id = \(job) AND epoch = \(epoch) AND status = 'running' RETURNING id
+            """).first != nil
     }
 
     /// Extends the leases of a worker's running jobs. Returns, per job it still owns, whether a
     /// cancellation was requested; jobs missing from the answer were lost and must stop.
-    public func renewLeases(_ jobs: [UUID], worker: String, lease: Double) async throws -> [UUID: Bool] {
-        guard !jobs.isEmpty else { return [:] }
+    public func renewLeases(_ claims: [Claim], lease: Double) async throws -> [Claim: Bool] {
+        guard !claims.isEmpty else { return [:] }
         let rows = try await postgres.query("""
             UPDATE jobs SET lease_expires_at = now() + make_interval(secs => \(lease))
-            WHERE id = ANY(\(PostgresTextArray(jobs.map { $0.uuidString.lowercased() }))::uuid[])
-              AND worker_id = \(worker) AND status = 'running'
-            RETURNING id, cancel_requested
+            FROM unnest(\(PostgresTextArray(claims.map { $0.job.uuidString.lowercased() }))::uuid[],
+                        \(PostgresTextArray(claims.map { String($0.epoch) }))::int[]) AS c(job_id, epoch)
+            WHERE jobs.id = c.job_id AND jobs.epoch = c.epoch AND jobs.status = 'running'
+            RETURNING jobs.id, jobs.epoch, jobs.cancel_requested
             """).rows
-        var owned: [UUID: Bool] = [:]
-        for row in rows { owned[try row.decode("id", as: UUID.self)] = try row.decode("cancel_requested", as: Bool.self) }
+        var owned: [Claim: Bool] = [:]
+        for row in rows {
+            owned[Claim(job: try row.decode("id"), epoch: try row.decode("epoch"))] = try row.decode("cancel_requested", as: Bool.self)
+        }
         return owned
+    }
+
+    /// One claim of one job: the job and the epoch `job_claim` gave it.
+    public struct Claim: Hashable, Sendable, CustomStringConvertible {
+        public let job: UUID
+        public let epoch: Int
+        public init(job: UUID, epoch: Int) {
+            self.job = job
+            self.epoch = epoch
+        }
+        public var description: String { "\(job.uuidString.lowercased())@\(epoch)" }
     }
 
     /// Where a job stands, for deciding whether a write whose reply was lost did commit.
     public struct Position: Sendable, Equatable {
         public let status: JobStatus
+        public let epoch: Int
         public let workerID: String?
         public let currentStep: Int
         public let stepAttempt: Int?
@@ -323,12 +394,12 @@ public struct JobStore: Sendable {
 
     public func position(_ job: UUID) async throws -> Position? {
         guard let row = try await postgres.query("""
-            SELECT j.status, j.worker_id, j.current_step, s.attempts
+            SELECT j.status, j.epoch, j.worker_id, j.current_step, s.attempts
             FROM jobs j LEFT JOIN job_steps s ON s.job_id = j.id AND s.position = j.current_step
             WHERE j.id = \(job)
             """).first else { return nil }
         return Position(
-            status: JobStatus(rawValue: try row.decode("status")) ?? .queued, workerID: try row.decode("worker_id"),
+            status: JobStatus(rawValue: try row.decode("status")) ?? .queued, epoch: try row.decode("epoch"), workerID: try row.decode("worker_id"),
             currentStep: try row.decode("current_step"), stepAttempt: try row.decode("attempts")
         )
     }
@@ -339,22 +410,22 @@ public struct JobStore: Sendable {
     public func reapExpiredLeases(limit: Int = 200) async throws -> [UUID] {
         let rows = try await postgres.query("""
             WITH expired AS (
-                SELECT id, worker_id, current_step FROM jobs
+                SELECT id, worker_id, current_step, epoch FROM jobs
                 WHERE status = 'running' AND lease_expires_at < now()
                 ORDER BY lease_expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
             ), j AS (
                 UPDATE jobs SET status = 'queued', worker_id = NULL, lease_expires_at = NULL, run_at = now(), updated_at = now()
                 FROM expired WHERE jobs.id = expired.id
-                RETURNING jobs.id, expired.worker_id AS lost_worker, jobs.current_step
+                RETURNING jobs.id, expired.worker_id AS lost_worker, jobs.current_step, expired.epoch
             ), s AS (
                 UPDATE job_steps
                 SET status = 'retrying', finished_at = clock_timestamp(),
                     message = 'worker ' || coalesce(j.lost_worker, '?') || ' stopped renewing its lease (crashed or cut off); the step will run again'
                 FROM j WHERE job_steps.job_id = j.id AND job_steps.position = j.current_step AND job_steps.status = 'running'
-                RETURNING job_steps.job_id, job_steps.name, job_steps.position, job_steps.attempts, job_steps.message, j.lost_worker
+                RETURNING job_steps.job_id, job_steps.name, job_steps.position, job_steps.attempts, job_steps.message, j.lost_worker, j.epoch
             ), t AS (
-                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, message)
-                SELECT job_id, name, position, attempts, 'retrying', lost_worker, message FROM s
+                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, message, epoch)
+                SELECT job_id, name, position, attempts, 'retrying', lost_worker, message, epoch FROM s
             )
             SELECT id FROM j
             """).rows
@@ -362,13 +433,14 @@ public struct JobStore: Sendable {
     }
 
     /// Jobs that should be in Redis by now: waiting and due for at least `grace` seconds.
-    /// `begun` tells jobs that already ran a step (interrupted or retrying) from ones never started.
-    public func overdueJobs(grace: Double, limit: Int = 1000) async throws -> [(id: UUID, begun: Bool)] {
+    /// `begun` tells jobs that already ran a step (interrupted or retrying) from ones never started;
+    /// `overdue` is how long past due each is, in seconds.
+    public func overdueJobs(grace: Double, limit: Int = 1000) async throws -> [(id: UUID, begun: Bool, overdue: Double)] {
         try await postgres.query("""
-            SELECT id, started_at IS NOT NULL AS begun FROM jobs
+            SELECT id, started_at IS NOT NULL AS begun, extract(epoch FROM now() - run_at)::float8 AS overdue FROM jobs
             WHERE status IN ('queued', 'retrying') AND run_at <= now() - make_interval(secs => \(grace))
             ORDER BY run_at LIMIT \(limit)
-            """).rows.map { (try $0.decode("id", as: UUID.self), try $0.decode("begun", as: Bool.self)) }
+            """).rows.map { (try $0.decode("id", as: UUID.self), try $0.decode("begun", as: Bool.self), try $0.decode("overdue", as: Double.self)) }
     }
 
     /// The oldest waiting job of a store, if any: dispatched when the store's running job ends.
@@ -406,9 +478,10 @@ public struct JobStore: Sendable {
     /// join, the prepared statement's generic plan, made while the tables were young and unanalysed,
     /// hashed a sequential scan of every step ever written on each read (OFFSET 0 keeps the planner
     /// from flattening the lateral subquery back into that join).
-    public func snapshots(_ jobs: [UUID]) async throws -> [UUID: JobSnapshot] {
+    public func snapshots(_ jobs: [UUID], on connection: PostgresConnection? = nil) async throws -> [UUID: JobSnapshot] {
         guard !jobs.isEmpty else { return [:] }
-        let rows = try await postgres.query("""
+        // On a caller's connection, inside its transaction, a job it just inserted is visible.
+        let query: PostgresQuery = """
             SELECT j.id, j.kind, j.store_id, j.tenant_id, j.status, j.current_step, j.worker_id, j.cancel_requested,
                    j.error, j.created_at, j.started_at, j.finished_at, j.updated_at,
                    s.position, s.name, s.status AS step_status, s.attempts, s.started_at AS step_started_at,
@@ -418,7 +491,8 @@ public struct JobStore: Sendable {
             LEFT JOIN LATERAL (SELECT * FROM job_steps WHERE job_id = j.id OFFSET 0) s ON true
             WHERE j.id = ANY(\(PostgresTextArray(jobs.map { $0.uuidString }))::uuid[])
             ORDER BY j.id, s.position
-            """).rows
+            """
+        let rows = if let connection { try await connection.query(query).rows } else { try await postgres.query(query).rows }
         var steps: [UUID: [StepSnapshot]] = [:]
         var heads: [UUID: PostgresRow] = [:]
         for row in rows {

@@ -23,6 +23,9 @@ public struct ClaimedJob: Sendable {
     /// The attempt number of the current step in this run (1 for the first try).
     public let stepAttempt: Int
     public let payload: String
+    /// This claim's fencing token: every write for it is conditional on the job still being `running`
+    /// at this epoch, so a claim that was reaped (or superseded by a later claim) can record nothing.
+    public let epoch: Int
 }
 
 /// One step of a job as readers see it.

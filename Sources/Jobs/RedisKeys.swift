@@ -25,6 +25,9 @@ public struct RedisKeys: Sendable {
 
     /// List: the IDs a worker has taken and not yet finished with.
     public func processing(_ worker: String) -> String { "\(prefix):processing:\(worker)" }
+    /// Strings with a TTL: a job the sweeper re-dispatched although Redis was said to hold it, so that
+    /// it is not pushed again on every pass while it waits behind a long queue.
+    public var sweptPrefix: String { "\(prefix):swept:" }
 }
 
 /// The engine's Lua scripts: each does several key updates atomically, in one round trip.
@@ -85,6 +88,36 @@ enum EngineScripts {
             redis.call('ZREM', KEYS[1], worker)
         end
         return moved
+        """)
+
+    /// KEYS: processing list, queue. ARGV: job IDs. Moves those of the IDs still in the processing list
+    /// to the end of the queue workers take from next; returns how many moved. A worker's own list
+    /// holds an ID nobody works on when a BLMOVE reply was lost, a finish failed, or the container
+    /// restarted under the same worker ID.
+    static let requeueOwn = RedisScript(name: "requeue-own", source: """
+        local moved = 0
+        for i = 1, #ARGV do
+            if redis.call('LREM', KEYS[1], 1, ARGV[i]) > 0 then
+                redis.call('RPUSH', KEYS[2], ARGV[i])
+                moved = moved + 1
+            end
+        end
+        return moved
+        """)
+
+    /// KEYS: queue, dispatched. ARGV: swept-key prefix, hold in ms, then job IDs. Pushes each ID that
+    /// was not pushed this way within the hold, whatever `dispatched` says: a duplicate ID is harmless
+    /// (the claim refuses it), a stranded one is not. Returns how many were pushed.
+    static let redispatchOverdue = RedisScript(name: "redispatch-overdue", source: """
+        local pushed = 0
+        for i = 3, #ARGV do
+            if redis.call('SET', ARGV[1] .. ARGV[i], '1', 'NX', 'PX', tonumber(ARGV[2])) then
+                redis.call('LPUSH', KEYS[1], ARGV[i])
+                redis.call('SADD', KEYS[2], ARGV[i])
+                pushed = pushed + 1
+            end
+        end
+        return pushed
         """)
 
     /// KEYS: processing list, dispatched. ARGV: job IDs. A worker is done with these IDs.

@@ -3,8 +3,9 @@ import Jobs
 import Postgres
 
 /// Synthetic job kinds for exercising the engine: in tests (crashes, retries, timeouts, cancellation)
-/// and in the throughput benchmark. Every run of a step is recorded in `lab_step_runs`, outside the
-/// engine's own tables, so tests can check what really ran, how often, and whether runs overlapped.
+/// and in the throughput benchmark. Every run of a step is recorded in `lab_step_runs` (job, step,
+/// attempt, claim epoch, worker, start, end, outcome), outside the engine's own tables and its fence,
+/// so tests can check what really ran, how often, and whether runs overlapped.
 public enum LabJobs {
     /// Five steps that do nothing: the engine's own overhead.
     public static let noopKind = "lab.noop"
@@ -24,8 +25,12 @@ public enum LabJobs {
         public var permanent: Bool?
         /// Minimum retry delay to ask for (like a Retry-After), in seconds.
         public var retryAfter: Double?
+        /// Sleep through cancellation, as a call stuck in a blocking library does.
+        public var ignoreCancellation: Bool?
 
-        public init(sleepMs: Int? = nil, sleepAttempts: Int? = nil, failTimes: Int? = nil, permanent: Bool? = nil, retryAfter: Double? = nil) {
+        public init(sleepMs: Int? = nil, sleepAttempts: Int? = nil, failTimes: Int? = nil, permanent: Bool? = nil, retryAfter: Double? = nil,
+                    ignoreCancellation: Bool? = nil) {
+            self.ignoreCancellation = ignoreCancellation
             self.sleepMs = sleepMs
             self.sleepAttempts = sleepAttempts
             self.failTimes = failTimes
@@ -49,7 +54,10 @@ public enum LabJobs {
                 CREATE TABLE IF NOT EXISTS lab_step_runs (
                     id bigserial PRIMARY KEY, job_id uuid NOT NULL, step text NOT NULL, attempt int NOT NULL,
                     worker_id text NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz, outcome text
-                )
+                );
+                -- The claim each execution ran under: the history checker ties every recorded outcome
+                -- to an execution of the claim that recorded it (scripts/check-history.py).
+                ALTER TABLE lab_step_runs ADD COLUMN IF NOT EXISTS epoch int
                 """)
         }
     }
@@ -67,8 +75,8 @@ public enum LabJobs {
                 var runID: Int?
                 if recordRuns {
                     runID = try await postgres.query("""
-                        INSERT INTO lab_step_runs (job_id, step, attempt, worker_id, started_at)
-                        VALUES (\(context.job.id), \(name), \(context.attempt), \(workerID), clock_timestamp()) RETURNING id
+                        INSERT INTO lab_step_runs (job_id, step, attempt, worker_id, started_at, epoch)
+                        VALUES (\(context.job.id), \(name), \(context.attempt), \(workerID), clock_timestamp(), \(context.job.epoch)) RETURNING id
                         """).first?.decode("id", as: Int.self)
                 }
                 func finish(_ outcome: String) async {
@@ -77,7 +85,12 @@ public enum LabJobs {
                 }
                 do {
                     if let sleep = behaviour.sleepMs, context.attempt <= (behaviour.sleepAttempts ?? Int.max) {
-                        try await Task.sleep(for: .milliseconds(sleep))
+                        if behaviour.ignoreCancellation == true {
+                            // An unstructured task: the step's cancellation does not reach it.
+                            await Task { try? await Task.sleep(for: .milliseconds(sleep)) }.value
+                        } else {
+                            try await Task.sleep(for: .milliseconds(sleep))
+                        }
                     }
                     if behaviour.permanent == true { throw StepFailure.permanent("scripted permanent failure of \(name)") }
                     if let times = behaviour.failTimes, context.attempt <= times {

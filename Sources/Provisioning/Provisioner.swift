@@ -31,16 +31,14 @@ public struct Provisioner: Sendable {
             JobDefinition(
                 kind: StorePlans.createKind,
                 steps: [namespaceStep(), guardrailsStep(), secretsStep(), releaseStep(), readinessStep(), finalizeCreateStep()],
+                // Its namespace is gone, or going: a retry must start over from the namespace step.
+                restartAfterFailure: settings.failedStorePolicy == "delete",
                 beforeFailing: { job, message in await removeFailedStore(job, message) },
                 onFailed: { connection, job, message in
                     try await connection.query("""
                         UPDATE stores SET status = 'failed', last_error = \(message), updated_at = now()
                         WHERE id = \(job.storeID) AND status = 'provisioning'
                         """)
-                    if settings.failedStorePolicy == "delete" {
-                        // Its namespace is gone, or going: a retry must start over from the namespace step.
-                        try await connection.query("UPDATE jobs SET current_step = 0 WHERE id = \(job.id)")
-                    }
                 }
             ),
             JobDefinition(

@@ -46,9 +46,9 @@ import TestSupport
                 return
             }
             for position in 0..<(StorePlans.createSteps.count - 1) {
-                _ = try await store.advance(jobID, worker: "w1", position: position, durationMs: 1)
+                _ = try await store.advance(jobID, epoch: 1, worker: "w1", position: position, durationMs: 1)
             }
-            try await store.complete(jobID, worker: "w1", position: StorePlans.createSteps.count - 1, durationMs: 1)
+            try await store.complete(jobID, epoch: 1, worker: "w1", position: StorePlans.createSteps.count - 1, durationMs: 1)
             try await harness.postgres.query("UPDATE stores SET status = 'ready', updated_at = now()")
 
             let reply = try await mine

@@ -96,7 +96,7 @@ import TestSupport
             // Run the job a little so steps and transitions have times and durations, then fail it.
             let job = UUID(uuidString: jobID)!
             _ = try await harness.gateway.queue.store.claim(job, worker: "walker", lease: 30)
-            _ = try await harness.gateway.queue.store.advance(job, worker: "walker", position: 0, durationMs: 5)
+            _ = try await harness.gateway.queue.store.advance(job, epoch: 1, worker: "walker", position: 0, durationMs: 5)
             try await harness.postgres.query("UPDATE jobs SET status = 'failed', error = 'boom', finished_at = now(), worker_id = NULL WHERE id = \(job)")
             try await harness.postgres.query("UPDATE job_steps SET status = 'failed', message = 'boom' WHERE job_id = \(job) AND position = 1")
             try await harness.postgres.query("UPDATE stores SET status = 'failed', last_error = 'boom' WHERE id = \(UUID(uuidString: storeID)!)")

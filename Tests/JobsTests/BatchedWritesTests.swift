@@ -17,18 +17,18 @@ struct BatchedWritesTests {
             #expect(claims.allSatisfy { if case .claimed = $0 { true } else { false } })
 
             // The third job was reaped and taken by another worker meanwhile.
-            try await h.postgres.query("UPDATE jobs SET worker_id = 'other' WHERE id = \(ids[2])")
+            try await h.postgres.query("UPDATE jobs SET epoch = epoch + 1, worker_id = 'other' WHERE id = \(ids[2])")
             let first = try await store.recordSuccesses(
-                ids.map { JobStore.StepSuccess(job: $0, position: 0, durationMs: 1, isLast: false) }, worker: "w")
+                ids.map { JobStore.StepSuccess(job: $0, epoch: 1, position: 0, durationMs: 1, isLast: false) }, worker: "w")
             #expect(first.count == 2)
             #expect(first[ids[0]] == .some(1) && first[ids[1]] == .some(1), "the next step's first attempt started")
             #expect(first[ids[2]] == nil, "the lost job was not written")
 
             // One job finishing its last step next to one moving on, in one statement.
-            _ = try await store.recordSuccesses([JobStore.StepSuccess(job: ids[0], position: 1, durationMs: 1, isLast: false)], worker: "w")
+            _ = try await store.recordSuccesses([JobStore.StepSuccess(job: ids[0], epoch: 1, position: 1, durationMs: 1, isLast: false)], worker: "w")
             let second = try await store.recordSuccesses([
-                JobStore.StepSuccess(job: ids[0], position: 2, durationMs: 1, isLast: true),
-                JobStore.StepSuccess(job: ids[1], position: 1, durationMs: 1, isLast: false),
+                JobStore.StepSuccess(job: ids[0], epoch: 1, position: 2, durationMs: 1, isLast: true),
+                JobStore.StepSuccess(job: ids[1], epoch: 1, position: 1, durationMs: 1, isLast: false),
             ], worker: "w")
             #expect(second[ids[0]] == .some(nil), "the job succeeded: no step started")
             #expect(second[ids[1]] == .some(1))
