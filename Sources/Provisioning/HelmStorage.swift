@@ -14,6 +14,15 @@ struct HelmStorage: Sendable {
     struct ReleaseStatus: Sendable, Equatable {
         let status: String
         let revision: Int
+        /// When helm wrote the revision (its Secret's creationTimestamp, by the API server's clock): a
+        /// pending revision is written as helm begins and replaced when it ends.
+        var created: Date? = nil
+
+        init(status: String, revision: Int, created: Date? = nil) {
+            self.status = status
+            self.revision = revision
+            self.created = created
+        }
     }
 
     /// The newest revision's status, or nil when the release has never been installed here.
@@ -26,7 +35,8 @@ struct HelmStorage: Sendable {
                   let version = labels["version"]?.string.flatMap({ Int($0) }), version > 0
             else { continue }
             if version > newest?.revision ?? 0 {
-                newest = ReleaseStatus(status: labels["status"]?.string ?? "unknown", revision: version)
+                let created = item.at("metadata", "creationTimestamp")?.string.flatMap { try? Date($0, strategy: .iso8601) }
+                newest = ReleaseStatus(status: labels["status"]?.string ?? "unknown", revision: version, created: created)
             }
         }
         return newest

@@ -5,10 +5,12 @@ import Foundation
 import Glibc
 #endif
 
-/// Runs other programs (helm, scripts) with posix_spawn. Each child leads a process group of its own, so a
+/// Runs other programs (helm, scripts). Each child leads a process group of its own, so a
 /// timeout kills it and everything it started; it gets default signal dispositions, because a parent that
 /// ignores SIGTERM for graceful shutdown would otherwise pass that on. Waiting and reading happen on a
-/// dedicated queue, off the cooperative pool.
+/// dedicated queue, off the cooperative pool. Programs run to completion (`run`) are also bound to this
+/// process with a parent-death signal: a worker killed outright does not leave a helm running on for a
+/// claim that is gone. Long-running ones (`spawn`, the test stacks' servers) use posix_spawn.
 public enum ChildProcess {
     public struct Outcome: Sendable {
         /// The exit code, or nil when a signal ended the process.
@@ -88,16 +90,12 @@ public enum ChildProcess {
             (stdoutPipe + stderrPipe).forEach { close($0) }
             throw SpawnError(executable: executable, code: code)
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
-        for fd in stdinPipe + stdoutPipe + stderrPipe { posix_spawn_file_actions_addclose(&actions, fd) }
         let pid: pid_t
         do {
-            pid = try launch(executable, arguments, environment: environment, actions: &actions)
+            // Bound to this process: should the worker die outright (SIGKILL, OOM), the kernel kills the
+            // program too, so that no helm runs on for a claim that is gone and races the next attempt.
+            pid = try launchBound(executable, arguments, environment: environment,
+                                  stdin: stdinPipe[0], stdout: stdoutPipe[1], stderr: stderrPipe[1])
         } catch {
             for fd in stdinPipe + stdoutPipe + stderrPipe { close(fd) }
             throw error
@@ -184,6 +182,42 @@ public enum ChildProcess {
         let signal = status & 0x7F
         return Outcome(exitCode: signal == 0 ? (status >> 8) & 0xFF : nil, signal: signal == 0 ? nil : signal,
                        stdout: out, stderr: err, timedOut: timedOut)
+    }
+
+    /// Starts a program that the kernel kills (SIGKILL) when the calling thread's process dies, in a
+    /// process group of its own, with default signal dispositions. `runBlocking` waits for the program on
+    /// the thread that started it, so the parent-death signal, which follows that thread, cannot fire
+    /// while the worker lives.
+    static func launchBound(
+        _ executable: String, _ arguments: [String], environment: [String: String]?,
+        stdin: Int32, stdout: Int32, stderr: Int32
+    ) throws -> pid_t {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        // Searched on this process's PATH, not the child's, as posix_spawnp and execvp do.
+        guard let path = resolve(executable, path: ProcessInfo.processInfo.environment["PATH"]) else {
+            throw SpawnError(executable: executable, code: ENOENT)
+        }
+        let argv = ([executable] + arguments).map { strdup($0) }
+        defer { argv.forEach { free($0) } }
+        let env = environment.map { strdup("\($0.key)=\($0.value)") }
+        defer { env.forEach { free($0) } }
+        var argvPointers = argv + [nil]
+        var envPointers = env + [nil]
+        let pid = storefleet_spawn_bound(path, &argvPointers, &envPointers, stdin, stdout, stderr, SIGKILL)
+        guard pid > 0 else { throw SpawnError(executable: executable, code: errno) }
+        return pid
+    }
+
+    /// The file a program name refers to: itself when it holds a slash, else the first executable of
+    /// that name on `path`, as execvp searches (resolved before fork, where searching is not safe).
+    static func resolve(_ executable: String, path: String?) -> String? {
+        if executable.contains("/") { return executable }
+        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + executable
+            var info = stat()
+            if access(candidate, X_OK) == 0, stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { return candidate }
+        }
+        return nil
     }
 
     static func launch(

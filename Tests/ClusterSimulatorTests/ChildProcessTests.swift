@@ -8,17 +8,38 @@ import Testing
 struct ChildProcessTests {
     @Test("cancelling the caller stops the program with SIGTERM, promptly")
     func cancellationTerminates() async throws {
+        let ready = FileManager.default.temporaryDirectory.appendingPathComponent("child-ready-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: ready) }
         let started = ContinuousClock.now
         let task = Task {
-            try await ChildProcess.run("/bin/sh", ["-c", "trap 'echo terminated >&2; exit 143' TERM; sleep 30 & wait"], timeout: 60)
+            try await ChildProcess.run("/bin/sh", ["-c", "trap 'echo terminated >&2; exit 143' TERM; touch \"$0\"; sleep 30 & wait", ready], timeout: 60)
         }
-        try await Task.sleep(for: .milliseconds(500))
+        // Once the program has set its trap (on a loaded machine, starting it can take a while).
+        while !FileManager.default.fileExists(atPath: ready), ContinuousClock.now - started < .seconds(20) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let cancelled = ContinuousClock.now
         task.cancel()
         let outcome = try await task.value
-        #expect(outcome.exitCode == 143)
+        #expect(outcome.exitCode == 143, "signal \(String(describing: outcome.signal)) stderr \(outcome.standardError)")
         #expect(String(decoding: outcome.stderr, as: UTF8.self).contains("terminated"))
         #expect(!outcome.timedOut)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(ContinuousClock.now - cancelled < .seconds(10))
+    }
+
+    @Test("a program is found on PATH as execvp finds it; a missing one is an error that names it")
+    func pathSearch() async throws {
+        let found = try await ChildProcess.run("sh", ["-c", "exit 3"], timeout: 30)
+        #expect(found.exitCode == 3)
+        await #expect(throws: ChildProcess.SpawnError.self) {
+            _ = try await ChildProcess.run("storefleet-no-such-program", [], timeout: 30)
+        }
+        do {
+            _ = try await ChildProcess.run("/nonexistent/helm", [], timeout: 30)
+            Issue.record("ran a program that does not exist")
+        } catch {
+            #expect("\(error)".contains("/nonexistent/helm") && "\(error)".contains("No such file"))
+        }
     }
 
     @Test("programs started at the same time do not hold each other's pipes open")

@@ -386,7 +386,7 @@ struct StorePipelineTests {
         }
     }
 
-    @Test("a worker process killed mid-release: another worker remediates the pending release and the store ends ready, once")
+    @Test("a worker process killed mid-release takes its helm with it; another worker waits out helm's budget, remediates the pending release, and the store ends ready, once")
     func workerKilledMidRelease() async throws {
         try await withStack(inProcessWorker: false) { stack in
             let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("killed"))
@@ -409,6 +409,8 @@ struct StorePipelineTests {
             environment["HELM_SIM_JOURNAL"] = journal.path
             environment["WORKER_HTTP_PORT"] = "0"
             environment["LOG_LEVEL"] = "error"
+            // helm's budget: how long a pending revision may be an earlier attempt's helm at work.
+            environment["RELEASE_TIMEOUT"] = "10s"
             let program = TestEnvironment.productsDirectory.appendingPathComponent("storefleet-worker").path
             environment["WORKER_ID"] = "victim"
             let victim = try ChildProcess.spawn(program, [], environment: environment)
@@ -430,7 +432,11 @@ struct StorePipelineTests {
             let killedAt = Date()
             victim.signal(SIGKILL)
             _ = await victim.wait()
-            kill(helmPID, SIGKILL)  // a pod's processes die with it
+            // The kernel ends helm with its worker (a parent-death signal): nothing runs on for the lost claim.
+            try await eventually(within: 10) {
+                let state = (try? String(contentsOfFile: "/proc/\(helmPID)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(2).first
+                guard state == nil || state == "Z" else { throw CancellationError() }
+            }
 
             try Data("{}".utf8).write(to: faults)
             environment["WORKER_ID"] = "survivor"
@@ -444,6 +450,9 @@ struct StorePipelineTests {
             #expect(release.first?.workerID == "victim")
             #expect(release.contains { $0.status == "retrying" && ($0.message ?? "").contains("stopped renewing its lease") }, "\(release.map { "\($0.status): \($0.message ?? "")" })")
             #expect(release.last?.status == "succeeded" && release.last?.workerID == "survivor")
+            // The survivor cannot tell a dead worker from a frozen one whose helm runs on: it leaves the
+            // pending revision alone until it is older than any earlier attempt's helm could run.
+            #expect(release.contains { $0.status == "retrying" && ($0.message ?? "").contains("may still be running") }, "\(release.map { "\($0.status): \($0.message ?? "")" })")
             let resumed = try #require(release.first { $0.status == "running" && $0.workerID == "survivor" }?.at)
             #expect(resumed.timeIntervalSince(killedAt) < 15, "recovered after \(resumed.timeIntervalSince(killedAt))s")
             let steps = Dictionary(uniqueKeysWithValues: job.steps.map { ($0.name, $0) })

@@ -17,6 +17,11 @@ extension Provisioner {
             let store = try await self.store(context)
             if let current = try await HelmStorage(kube: kube).latest(release: store.release, namespace: store.namespace),
                let verb = Self.remedy(for: current) {
+                if let wait = Self.pendingWait(current, releaseTimeout: settings.releaseTimeout) {
+                    throw StepFailure.retryable(
+                        "the release is \(current.status) since \(formatSeconds(max(0, Date().timeIntervalSince(current.created ?? Date())))) ago: an earlier attempt's helm may still be running; remediating once it is \(formatSeconds(settings.releaseTimeout + Self.pendingGrace)) old, in \(formatSeconds(wait))",
+                        after: wait)
+                }
                 await context.report(verb == "uninstall" && current.status == "failed"
                     ? "uninstalling the failed first install before installing again"
                     : "remediating release left \(current.status) by an interrupted run")
@@ -49,6 +54,21 @@ extension Provisioner {
                 throw StepFailure.retryable("helm upgrade failed: \(message)")
             }
         }
+    }
+
+    /// Beyond helm's own `--timeout` (the release timeout every attempt passes), a pending revision can no
+    /// longer be an earlier attempt's helm at work; this much more allows for clock skew and helm's exit.
+    static let pendingGrace: Double = 30
+
+    /// How long to wait before remediating a pending revision: nil when it is older than any helm of an
+    /// earlier attempt could run. Flux's helm-controller remediates a pending release at once, because it
+    /// alone runs helm for a release; here an earlier attempt's worker may be frozen (SIGSTOP, a paused
+    /// VM) while its helm runs on, and uninstalling a release helm is installing corrupts both. A worker
+    /// killed outright takes its helm with it (a parent-death signal), so only the wait is lost.
+    static func pendingWait(_ current: HelmStorage.ReleaseStatus, releaseTimeout: Double, now: Date = Date()) -> Double? {
+        guard current.status.hasPrefix("pending-"), let created = current.created else { return nil }
+        let left = releaseTimeout + pendingGrace - now.timeIntervalSince(created)
+        return left > 0 ? left : nil
     }
 
     /// What a release found in this state needs before the install, as Flux's helm-controller decides:
