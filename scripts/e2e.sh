@@ -30,4 +30,6 @@ for index in 1 2 3; do stack_worker "worker-$index"; done
 echo "e2e: $stores stores through $GATEWAY_URL with 3 workers"
 python3 scripts/proof/proof.py workload --stores "$stores" --report "$work/report.json" --deadline 600
 python3 scripts/proof/proof.py verify --report "$work/report.json" --journal "$HELM_SIM_JOURNAL" --all-succeed
+# The engine's invariants over the whole history in Postgres (DATABASE_URL, from stack_services).
+python3 scripts/check-history.py
 echo "e2e: passed"

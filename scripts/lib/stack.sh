@@ -8,11 +8,13 @@
 #   stack_sim [kube-sim args]    start kube-sim; exports KUBECONFIG, SIM_URL, SIM_TOKEN, SIM_CA
 #   stack_gateway [PORT]         start the gateway; exports GATEWAY_URL, ADMIN_TOKEN
 #   stack_worker NAME [ID]       start (or restart) worker NAME, with WORKER_ID ID (default NAME)
+#   stack_worker_env NAME K=V... settings for worker NAME alone, applied at its every (re)start
 #   stack_kill NAME [SIGNAL]     kill a process and everything it started (a pod's processes die with it)
 #   stack_stop                   stop every process, then the servers
 #   stack_simulated_cluster      Postgres, Redis, kube-sim (quick timing) and the helm stand-in
 #   sim_api METHOD PATH [BODY]   an admin call to kube-sim
-# Settings for the processes come from the environment (STACK_WORKER_ENV adds "K=V" words for workers).
+# Settings for the processes come from the environment (STACK_WORKER_ENV adds "K=V" words for workers,
+# after which stack_worker_env's words for one worker come, overriding them).
 
 STACK_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
@@ -114,9 +116,20 @@ stack_gateway() {
 }
 
 stack_worker() { # stack_worker NAME [WORKER_ID]: a restarted worker may take a new ID
-  local name=$1 id=${2:-$1}
+  local name=$1 id=${2:-$1} own=()
+  if [ -f "$STACK_DIR/env/$name" ]; then mapfile -t own <"$STACK_DIR/env/$name"; fi
   # shellcheck disable=SC2086 # STACK_WORKER_ENV is a list of K=V words on purpose
-  stack_spawn "$name" env WORKER_ID="$id" WORKER_HTTP_PORT=0 ${STACK_WORKER_ENV:-} "$STACK_BIN/storefleet-worker"
+  stack_spawn "$name" env WORKER_ID="$id" WORKER_HTTP_PORT=0 ${STACK_WORKER_ENV:-} "${own[@]}" "$STACK_BIN/storefleet-worker"
+}
+
+# One worker's own settings, kept in a file so that whoever restarts it (chaos.sh's kill loop) need not
+# know them: say, a DATABASE_URL through a proxy that can partition it.
+stack_worker_env() { # stack_worker_env NAME K=V...
+  local name=$1
+  shift
+  mkdir -p "$STACK_DIR/env"
+  # The words may hold passwords (a DATABASE_URL): readable by the owner only.
+  (umask 077 && printf '%s\n' "$@" >"$STACK_DIR/env/$name")
 }
 
 # Every descendant of a PID, deepest first. The worker runs helm in a process group of its own (so
