@@ -108,29 +108,37 @@ public struct Gateway: Sendable {
     // MARK: - Shared handler plumbing
 
     /// Every mutating request goes through here: rate limit, then the idempotency key, then the handler.
-    /// A handler that throws leaves nothing behind (its transaction rolled back, its key released).
+    /// A handler that throws leaves nothing behind (its transaction rolled back, its key released). A
+    /// handler must call `seal` with its response inside the transaction of its change.
     func mutating(
         _ request: Request, _ context: GatewayContext, body: [UInt8],
-        _ handler: (Caller) async throws -> APIResult
+        _ handler: (Caller, Seal) async throws -> APIResult
     ) async throws -> Response {
         let caller = try context.requireCaller()
         let key = request.headers[IdempotencyKeys.header]
         if let key { try IdempotencyKeys.validate(key) }
         try await rateLimiter.take(tenant: caller.tenantID)
-        guard let key else { return try await handler(caller).response() }
+        guard let key else { return try await handler(caller, Seal(keys: idempotency, claim: nil)).response() }
         let hash = sha256(Array("\(request.method.rawValue) \(request.uri.path)\n".utf8) + body)
         switch try await idempotency.begin(tenant: caller.tenantID, key: key, requestHash: hash) {
         case .replay(let result):
             return result.response(replayed: true)
-        case .proceed:
+        case .proceed(let owner):
+            let seal = Seal(keys: idempotency, claim: (caller.tenantID, key, owner))
             let result: APIResult
             do {
-                result = try await handler(caller)
+                result = try await handler(caller, seal)
             } catch {
-                await idempotency.abandon(tenant: caller.tenantID, key: key)
+                await idempotency.abandon(tenant: caller.tenantID, key: key, owner: owner)
                 throw error
             }
-            try await idempotency.complete(tenant: caller.tenantID, key: key, result: result)
+            guard seal.isSealed else {
+                // A handler that forgot to seal would leave its key in flight, to be taken over later
+                // and its change made twice: a programming error, refused loudly in development.
+                assertionFailure("handler for \(request.method) \(request.uri.path) returned without sealing its Idempotency-Key")
+                await idempotency.abandon(tenant: caller.tenantID, key: key, owner: owner)
+                return result.response()
+            }
             return result.response()
         }
     }

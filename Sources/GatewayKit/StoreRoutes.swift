@@ -26,7 +26,7 @@ extension Gateway {
         }
         guard errors.isEmpty, let name, let engine else { throw Problem.validation(errors) }
 
-        return try await mutating(request, context, body: body.bytes) { caller in
+        return try await mutating(request, context, body: body.bytes) { caller, seal in
             let storeID = UUID()
             let namespace = "store-\(name)"
             let urls = StoreView.expectedURLs(name: name, engine: engine, settings: settings)
@@ -34,7 +34,7 @@ extension Gateway {
                 "name": name, "engine": engine, "namespace": namespace, "storefront_url": urls.storefront, "admin_url": urls.admin,
             ])
             let job = NewJob(kind: StorePlans.createKind, steps: StorePlans.createSteps, storeID: storeID, tenantID: caller.tenantID, payload: payload.text)
-            let row = try await queue.enqueue { connection, enqueuer in
+            return try await queue.enqueue { connection, enqueuer in
                 // The partial unique index on live names decides races between tenants.
                 let inserted: PostgresRow?
                 do {
@@ -66,10 +66,8 @@ extension Gateway {
                 guard live <= limit else {
                     throw Problem.conflict("store-limit", "this tenant already has \(live - 1) live stores, its limit is \(limit); delete one first")
                 }
-                return row
+                return try await seal(accepted(row, job: job.id, on: connection), on: connection)
             }
-            let store = try StoreView(row: row, settings: settings)
-            return APIResult(StoreAccepted(store: store, job: try await jobView(job.id)), status: .accepted, location: "/api/jobs/\(job.id.uuidString.lowercased())")
         }
     }
 
@@ -122,9 +120,9 @@ extension Gateway {
         let id = try uuidParameter(context, what: "store")
         let body = try await JSONBody.read(request, allowEmpty: true)
         try body.onlyFields([])
-        return try await mutating(request, context, body: body.bytes) { caller in
+        return try await mutating(request, context, body: body.bytes) { caller, seal in
             let job = NewJob(kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, storeID: id, payload: "{}")
-            let (row, jobID) = try await queue.enqueue { connection, enqueuer -> (PostgresRow, UUID?) in
+            return try await queue.enqueue { connection, enqueuer -> APIResult in
                 let store = try await visibleStore(id, caller: caller, on: connection, forUpdate: true)
                 let owner: UUID = try store.decode("tenant_id")
                 let status: String = try store.decode("status")
@@ -135,7 +133,7 @@ extension Gateway {
                         """).first?.decode("id", as: UUID.self)
                     try await Audit.record("store.delete", target: "store", id.uuidString.lowercased(), details: ["name": try store.decode("name", as: String.self), "outcome": "already \(status)"],
                                            caller: caller, context: context, tenant: owner, on: connection)
-                    return (store, existing)
+                    return try await seal(accepted(store, job: existing, on: connection), on: connection)
                 }
                 let updated = try await connection.query("""
                     UPDATE stores SET status = 'deleting', updated_at = now() WHERE id = \(id) RETURNING *
@@ -150,11 +148,8 @@ extension Gateway {
                                        details: ["name": try store.decode("name", as: String.self), "job_id": job.id.uuidString.lowercased(),
                                                  "cancelled_jobs": "\(cancelled.count)"],
                                        caller: caller, context: context, tenant: owner, on: connection)
-                return (updated, job.id)
+                return try await seal(accepted(updated, job: job.id, on: connection), on: connection)
             }
-            let store = try StoreView(row: row, settings: settings)
-            let location = jobID.map { "/api/jobs/\($0.uuidString.lowercased())" }
-            return APIResult(StoreAccepted(store: store, job: try await jobView(jobID)), status: .accepted, location: location)
         }
     }
 
@@ -166,8 +161,8 @@ extension Gateway {
         let id = try uuidParameter(context, what: "store")
         let body = try await JSONBody.read(request, allowEmpty: true)
         try body.onlyFields([])
-        return try await mutating(request, context, body: body.bytes) { caller in
-            let (row, jobID) = try await postgres.transaction { connection -> (PostgresRow, UUID) in
+        return try await mutating(request, context, body: body.bytes) { caller, seal in
+            let (result, jobID) = try await postgres.transaction { connection -> (APIResult, UUID) in
                 let store = try await visibleStore(id, caller: caller, on: connection, forUpdate: true)
                 guard try store.decode("status", as: String.self) == "failed" else {
                     throw Problem.conflict("not-failed", "only a failed store can be retried; this one is \(try store.decode("status", as: String.self))")
@@ -189,11 +184,20 @@ extension Gateway {
                 try await Audit.record("store.retry", target: "store", id.uuidString.lowercased(),
                                        details: ["name": try store.decode("name", as: String.self), "job_id": jobID.uuidString.lowercased(), "from_step": "\(step)"],
                                        caller: caller, context: context, tenant: try store.decode("tenant_id"), on: connection)
-                return (updated, jobID)
+                return (try await seal(accepted(updated, job: jobID, on: connection), on: connection), jobID)
             }
             await queue.dispatch([jobID])
-            let store = try StoreView(row: row, settings: settings)
-            return APIResult(StoreAccepted(store: store, job: try await jobView(jobID)), status: .accepted, location: "/api/jobs/\(jobID.uuidString.lowercased())")
+            return result
         }
+    }
+
+    /// The 202 the store routes answer, built inside the change's transaction so that the response an
+    /// Idempotency-Key replays is sealed with the change itself.
+    func accepted(_ row: PostgresRow, job: UUID?, on connection: PostgresConnection) async throws -> APIResult {
+        let store = try StoreView(row: row, settings: settings)
+        var view: JobView?
+        if let job { view = try await queue.store.snapshots([job], on: connection)[job].map(JobView.init) }
+        return APIResult(StoreAccepted(store: store, job: view), status: .accepted,
+                         location: job.map { "/api/jobs/\($0.uuidString.lowercased())" })
     }
 }

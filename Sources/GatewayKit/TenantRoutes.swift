@@ -21,9 +21,9 @@ extension Gateway {
             if !["admin", "member"].contains(role) { errors.append(.init("role", "must be admin or member")) }
             if !(0...1000).contains(limit) { errors.append(.init("store_limit", "must be from 0 to 1000")) }
             guard errors.isEmpty, let name else { throw Problem.validation(errors) }
-            return try await mutating(request, context, body: body.bytes) { _ in
+            return try await mutating(request, context, body: body.bytes) { _, seal in
                 let id = UUID()
-                let row = try await postgres.transaction { connection in
+                return try await postgres.transaction { connection in
                     guard let row = try await connection.query("""
                         INSERT INTO tenants (id, name, role, store_limit) VALUES (\(id), \(name), \(role), \(limit))
                         ON CONFLICT (name) DO NOTHING RETURNING *
@@ -32,9 +32,8 @@ extension Gateway {
                     }
                     try await Audit.record("tenant.create", target: "tenant", id.uuidString.lowercased(), details: ["name": name, "role": role],
                                            caller: caller, context: context, tenant: id, on: connection)
-                    return row
+                    return try await seal(APIResult(try TenantView(row: row), status: .created, location: "/api/tenants/\(id.uuidString.lowercased())"), on: connection)
                 }
-                return APIResult(try TenantView(row: row), status: .created, location: "/api/tenants/\(id.uuidString.lowercased())")
             }
         }
 
@@ -111,15 +110,15 @@ extension Gateway {
             let tenant = try uuidParameter(context, what: "tenant")
             let tokenID = try uuidParameter(context, "token", what: "token")
             _ = try requireAdmin(context)
-            return try await mutating(request, context, body: []) { caller in
+            return try await mutating(request, context, body: []) { caller, seal in
                 try await postgres.transaction { connection in
                     guard try await connection.query("""
                         UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = \(tokenID) AND tenant_id = \(tenant) RETURNING id
                         """).first != nil else { throw Problem.notFound("token \(tokenID)") }
                     try await Audit.record("token.revoked", target: "token", tokenID.uuidString.lowercased(),
                                            caller: caller, context: context, tenant: tenant, on: connection)
+                    return try await seal(APIResult(["id": tokenID.uuidString.lowercased(), "revoked": "true"]), on: connection)
                 }
-                return APIResult(["id": tokenID.uuidString.lowercased(), "revoked": "true"])
             }
         }
     }

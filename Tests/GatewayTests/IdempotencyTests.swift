@@ -51,6 +51,56 @@ import TestSupport
         }
     }
 
+    /// A gateway stalls mid-request past the key's lock; a retry takes the key over. The stalled request
+    /// must not commit its change then (the retry does it), and the key ends with the change that was made.
+    @Test func aRequestWhoseKeyWasTakenOverCommitsNothing() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (tenant, token) = try await harness.tenant(client)
+            let tenantID = try #require(UUID(uuidString: tenant))
+            let body = ["name": "stalled", "engine": "medusa"]
+            func waiters() async throws -> Int {
+                try await harness.postgres.query("""
+                    SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()
+                    """).first!.decode("n", as: Int.self)
+            }
+            // Holding the tenant's row stalls creates at their store-limit check, inside their transaction.
+            let (first, second) = try await harness.postgres.transaction { connection in
+                try await connection.query("SELECT 1 FROM tenants WHERE id = \(tenantID) FOR NO KEY UPDATE")
+                let first = Task { try await client.call(.post, "/api/stores", token: token, json: body, headers: ["Idempotency-Key": "slow"]) }
+                try await eventually(within: 10) { guard try await waiters() == 1 else { throw CancellationError() } }
+                // Its lock runs out (60 s in real life): the client's retry takes the key over.
+                try await harness.postgres.query("UPDATE idempotency_keys SET locked_until = now() - interval '1 second' WHERE key = 'slow'")
+                let second = Task { try await client.call(.post, "/api/stores", token: token, json: body, headers: ["Idempotency-Key": "slow"]) }
+                try await eventually(within: 10) { guard try await waiters() == 2 else { throw CancellationError() } }
+                return (first, second)
+            }
+            let stalled = try await first.value, retried = try await second.value
+            #expect(stalled.status == .conflict, "\(stalled.text)")
+            #expect(stalled.json["type"] as? String == "https://storefleet.dev/problems/idempotency-in-flight")
+            #expect(retried.status == .accepted, "\(retried.text)")
+            #expect(try await harness.count("stores") == 1)
+            #expect(try await harness.count("jobs") == 1)
+            // Any later retry replays the change that was made.
+            let again = try await client.call(.post, "/api/stores", token: token, json: body, headers: ["Idempotency-Key": "slow"])
+            #expect(again.status == .accepted && again.text == retried.text && again.header("Idempotent-Replayed") == "true")
+        }
+    }
+
+    @Test func theResponseIsSealedWithTheChangeInOneTransaction() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "sealed", "engine": "medusa"], headers: ["Idempotency-Key": "one-tx"])
+            #expect(created.status == .accepted)
+            // The key's row and the store's row were written by the same transaction.
+            let row = try #require(try await harness.postgres.query("""
+                SELECT (SELECT xmin::text FROM idempotency_keys WHERE key = 'one-tx') = (SELECT xmin::text FROM stores WHERE name = 'sealed') AS same,
+                       (SELECT status FROM idempotency_keys WHERE key = 'one-tx') AS status
+                """).first)
+            #expect(try row.decode("same", as: Bool.self))
+            #expect(try row.decode("status", as: String.self) == "complete")
+        }
+    }
+
     @Test func aRefusedRequestReleasesItsKey() async throws {
         try await GatewayHarness.with { harness, client in
             let (_, token) = try await harness.tenant(client)
