@@ -14,14 +14,17 @@ extension Gateway {
     func addEventRoutes(to api: RouterGroup<GatewayContext>) {
         api.get("events") { request, context -> Response in
             let caller = try context.requireCaller()
-            var after: Int64
+            let after: EventStream.Cursor
             if let last = request.headers[Self.lastEventIDHeader] {
-                guard let value = Int64(last), value >= 0 else {
+                guard let value = Int64(last), value > 0 else {
                     throw Problem.validation([.init("Last-Event-ID", "must be an event ID this stream sent")])
                 }
-                after = value
+                guard let cursor = try await EventStream.cursor(after: value, postgres) else {
+                    throw Problem.validation([.init("Last-Event-ID", "names an event this server no longer keeps; reconnect without it and reload")])
+                }
+                after = cursor
             } else {
-                after = try await EventStream.latestTransitionID(postgres)
+                after = try await EventStream.horizon(postgres)
             }
             let since = try await postgres.query("SELECT now() AS now").first!.decode("now", as: Date.self)
             let limit = settings.eventStreamsPerTenant
@@ -59,7 +62,7 @@ extension Gateway {
 struct EventStream: Sendable {
     let gateway: Gateway
     let caller: Caller
-    let after: Int64
+    let after: Cursor
     let storesSince: Date
 
     struct JobEvent: Codable, Sendable {
@@ -83,24 +86,25 @@ struct EventStream: Sendable {
         var updatedAt: Date
     }
 
-    /// Transaction IDs are not commit order: a row may become visible after a higher ID was already
-    /// delivered. Re-reading this many IDs back, minus those already sent, catches such late commits.
-    static let lookback: Int64 = 1000
+    /// Where a stream stands in the history: transitions are read in (writing transaction's ID, row ID)
+    /// order, and only from transactions that have ended (below `job_event_horizon()`, the snapshot's
+    /// oldest transaction of this database still in progress). A transaction ID below it can never gain rows again, so a cursor in that order never skips a late commit, however
+    /// long the transaction that wrote it stayed open. Row IDs alone are not commit order: an ID is
+    /// taken before its transaction commits, and a stream reading by ID would pass a row that commits
+    /// after a higher one was sent (as the former 1,000-ID look-back could under load).
+    struct Cursor: Sendable, Equatable {
+        /// xid8, as text.
+        var xid: String
+        var id: Int64
+    }
+
     /// Events read per poll at most.
     static let page = 500
 
     func run(_ writer: inout any ResponseBodyWriter) async throws {
         let settings = gateway.settings
         let started = ContinuousClock.now
-        var highest = after
-        // Where the search for events starts, apart from the lookback behind the highest sent: a
-        // tenant with few events would otherwise search from `after` through every other tenant's
-        // events, more of them at every poll. Raised to the table's top minus the lookback once a poll
-        // finds the stream caught up; the top of the poll before, not this one, so that a transaction
-        // that took its ID then still has a poll interval to commit.
-        var floor = after
-        var previousTop: Int64?
-        var sent = Set<Int64>()
+        var cursor = after
         var since = storesSince
         var storeStates: [String: String] = [:]
         var lastWrite = ContinuousClock.now
@@ -114,17 +118,11 @@ struct EventStream: Sendable {
                 lastTokenCheck = ContinuousClock.now
             }
             var out = ""
-            let top = try await Self.latestTransitionID(gateway.postgres)
-            // Never below the starting point: what precedes it the client has (or did not ask for).
-            let events = try await jobEvents(from: max(floor, highest - Self.lookback), above: highest, except: sent)
-            for event in events where !sent.contains(event.id) {
-                sent.insert(event.id)
-                highest = max(highest, event.id)
-                out += "id: \(highest)\nevent: job\ndata: \(String(decoding: JSONCoding.encode(event), as: UTF8.self))\n\n"
+            let (events, next) = try await jobEvents(after: cursor)
+            for event in events {
+                out += "id: \(event.id)\nevent: job\ndata: \(String(decoding: JSONCoding.encode(event), as: UTF8.self))\n\n"
             }
-            if events.count < Self.page, let previousTop { floor = max(floor, previousTop - Self.lookback) }
-            previousTop = top
-            sent = sent.filter { $0 > highest - Self.lookback }
+            cursor = next
             let (stores, newest) = try await storeEvents(since: since.addingTimeInterval(-2))
             for (event, version) in stores where storeStates[event.id] != version {
                 storeStates[event.id] = version
@@ -136,7 +134,8 @@ struct EventStream: Sendable {
                 try await writer.write(ByteBuffer(string: out))
                 lastWrite = ContinuousClock.now
             }
-            try? await Task.sleep(for: .seconds(settings.eventPollInterval))
+            // A full page means more is waiting: read on at once.
+            if events.count < Self.page { try? await Task.sleep(for: .seconds(settings.eventPollInterval)) }
         }
         // Tell the client this was deliberate, then end the response cleanly.
         try await writer.write(ByteBuffer(string: "event: close\ndata: {}\n\n"))
@@ -145,36 +144,61 @@ struct EventStream: Sendable {
 
     static let tokenCheckSeconds = 5.0
 
-    static func latestTransitionID(_ postgres: PostgresPool) async throws -> Int64 {
-        try await postgres.query("SELECT coalesce(max(id), 0) AS id FROM job_transitions").first!.decode("id", as: Int64.self)
+    /// A new stream's start: everything from transactions still open (or not yet begun) is to come.
+    static func horizon(_ postgres: PostgresPool) async throws -> Cursor {
+        // job_event_horizon(): migration 0008 says what it leaves out and why.
+        let xmin = try await postgres.query("SELECT job_event_horizon()::text AS xmin").first!.decode("xmin", as: String.self)
+        return Cursor(xid: xmin, id: -1)
     }
 
+    /// The position just after the event a client last received, or nil when the history no longer has it.
+    static func cursor(after id: Int64, _ postgres: PostgresPool) async throws -> Cursor? {
+        guard let row = try await postgres.query("SELECT xid::text AS xid FROM job_transitions WHERE id = \(id)").first else { return nil }
+        return Cursor(xid: try row.decode("xid"), id: id)
+    }
     func tokenStillValid() async throws -> Bool {
         try await gateway.postgres.query("""
             SELECT 1 FROM api_tokens WHERE id = \(caller.tokenID) AND revoked_at IS NULL
             """).first != nil
     }
 
-    /// Events after `from`: every one above `above` (the highest sent), and below it only those not in
-    /// `except` (late commits). Leaving the sent ones out in the query, not after it, matters: with 500
-    /// already-sent events in the lookback window, a LIMIT would return them again and again and
-    /// never reach the new ones.
-    func jobEvents(from id: Int64, above highest: Int64, except sent: Set<Int64>) async throws -> [JobEvent] {
-        try await gateway.postgres.query("""
-            SELECT t.id, t.job_id, j.store_id, j.kind, t.step, t.position, t.attempt, t.status, t.at, t.duration_ms, t.message
-            FROM job_transitions t JOIN jobs j ON j.id = t.job_id
-            WHERE t.id > \(id) AND (t.id > \(highest) OR t.id <> ALL(\(PostgresTextArray(sent.map(String.init)))::bigint[]))
-              AND (\(caller.isAdmin) OR j.tenant_id = \(caller.tenantID))
-            ORDER BY t.id LIMIT \(Self.page)
-            """).rows.map { row in
-            JobEvent(
-                id: try row.decode("id"), jobId: try row.decode("job_id", as: UUID.self).lower,
+    /// The caller's events after `cursor` from ended transactions, in cursor order, and where the next
+    /// read starts. When the page is not full, every ended transaction below this read's xmin has been
+    /// looked at, so the cursor moves up to that xmin even past other tenants' rows: a quiet tenant's
+    /// stream does not scan the same foreign rows again at every poll.
+    func jobEvents(after cursor: Cursor) async throws -> ([JobEvent], Cursor) {
+        let rows = try await gateway.postgres.query("""
+            WITH h AS (SELECT job_event_horizon() AS xmin)
+            SELECT t.id, t.xid::text AS xid, t.job_id, j.store_id, j.kind, t.step, t.position, t.attempt, t.status, t.at,
+                   t.duration_ms, t.message, h.xmin::text AS horizon
+            FROM h LEFT JOIN LATERAL (
+                SELECT * FROM job_transitions t
+                WHERE (t.xid, t.id) > (\(cursor.xid)::xid8, \(cursor.id)::bigint) AND t.xid < h.xmin
+                  AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.job_id AND (\(caller.isAdmin) OR j.tenant_id = \(caller.tenantID)))
+                ORDER BY t.xid, t.id LIMIT \(Self.page)
+            ) t ON true
+            LEFT JOIN jobs j ON j.id = t.job_id
+            ORDER BY t.xid, t.id
+            """).rows
+        var events: [JobEvent] = []
+        var next = cursor
+        var horizon = cursor.xid
+        for row in rows {
+            horizon = try row.decode("horizon")
+            guard let id = try row.decode("id", as: Int64?.self) else { continue }
+            events.append(JobEvent(
+                id: id, jobId: try row.decode("job_id", as: UUID.self).lower,
                 storeId: try row.decode("store_id", as: UUID?.self)?.lower, kind: try row.decode("kind"),
                 step: try row.decode("step"), position: try row.decode("position"), attempt: try row.decode("attempt"),
                 status: try row.decode("status"), at: try row.decode("at"), durationMs: try row.decode("duration_ms"),
                 message: try row.decode("message")
-            )
+            ))
+            next = Cursor(xid: try row.decode("xid"), id: id)
         }
+        if events.count < Self.page, let top = UInt64(horizon), let current = UInt64(next.xid), top > current {
+            next = Cursor(xid: horizon, id: -1)
+        }
+        return (events, next)
     }
 
     func storeEvents(since: Date) async throws -> ([(StoreEvent, String)], Date?) {

@@ -107,6 +107,39 @@ import TestSupport
         }
     }
 
+    /// Transition IDs are taken before commit: a transaction held open while thousands of later ones
+    /// commit must still have its transition delivered, once, when it commits.
+    @Test func aLateCommitBehindABurstIsDeliveredOnceAndNothingIsSkipped() async throws {
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 8 }) { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "bursty", "engine": "medusa"])
+            let jobID = try #require(UUID(uuidString: (created.json["job"] as? [String: Any])?["id"] as? String ?? ""))
+            async let stream = client.call(.get, "/api/events", token: token)
+            try await Task.sleep(for: .milliseconds(500))
+            try await harness.postgres.transaction { held in
+                // This row's ID is lower than every row of the burst, and it commits last.
+                try await held.query("INSERT INTO job_transitions (job_id, attempt, status, message) VALUES (\(jobID), 0, 'retrying', 'late')")
+                for batch in 0..<50 {
+                    try await harness.postgres.query("""
+                        INSERT INTO job_transitions (job_id, attempt, status, message)
+                        SELECT \(jobID), 0, 'retrying', 'burst ' || (\(batch * 100) + n) FROM generate_series(1, 100) n
+                        """)
+                }
+                try await Task.sleep(for: .milliseconds(1500))
+            }
+            let events = Self.parse(try await stream.text).filter { $0.name == "job" }
+            let messages = events.compactMap { $0.data["message"] as? String }
+            #expect(messages.filter { $0.hasPrefix("burst ") }.count == 5000)
+            #expect(messages.filter { $0 == "late" }.count == 1, "the late commit was delivered, once")
+            #expect(Set(events.compactMap(\.id)).count == events.count, "no event twice")
+            // Stream order is the writing transactions' order: the burst, begun after the held transaction,
+            // waited for it to end and came after its row, so Last-Event-ID resumes without a gap.
+            let late = try #require(events.firstIndex { $0.data["message"] as? String == "late" })
+            let burst = try #require(events.firstIndex { ($0.data["message"] as? String ?? "").hasPrefix("burst ") })
+            #expect(late < burst)
+        }
+    }
+
     @Test func aRevokedTokensStreamEnds() async throws {
         try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 60 }) { harness, client in
             let (tenant, token) = try await harness.tenant(client)

@@ -1,0 +1,14 @@
+-- The lowest transaction ID that may still gain rows in this database, as of the calling statement's
+-- snapshot (STABLE: the caller's snapshot, so the rows a stream reads and the horizon it moves to agree):
+-- the oldest in-progress transaction, leaving out those positively known to belong to other databases
+-- (they cannot write these tables, and a shared cluster's long transactions elsewhere must not hold
+-- streams back), or the snapshot's xmax when none is left. A transaction whose database cannot be told
+-- (pg_stat_activity hides other roles' sessions from a role without pg_read_all_stats) counts as ours:
+-- a stream is then delayed, never made to skip.
+CREATE FUNCTION job_event_horizon() RETURNS xid8 LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+         WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                           WHERE a.datname IS DISTINCT FROM current_database() AND a.backend_xid = xid(x))),
+        pg_snapshot_xmax(pg_current_snapshot()))
+$$;
