@@ -66,20 +66,11 @@ extension Gateway {
             RedisCommand("LLEN", keys.queue), RedisCommand("ZCARD", keys.retry),
             RedisCommand("ZCOUNT", keys.workers, nowMs, "+inf"),
         ])
-        var byStatus: [String: Int] = [:]
-        let scoped = tenant != nil
-        let tenantID = tenant ?? UUID()
-        for row in try await postgres.query("""
-            SELECT j.status, count(*) AS n FROM jobs j
-            WHERE NOT \(scoped) OR j.store_id IN (SELECT id FROM stores WHERE tenant_id = \(tenantID))
-            GROUP BY j.status
-            """).rows {
-            byStatus[try row.decode("status")] = try row.decode("n")
-        }
+        // From the counters the job triggers keep (migration 0009), not a count over every job.
+        let byStatus = try await queue.store.jobCounts(tenant: tenant)
         let finished = try await postgres.query("""
             SELECT count(*) AS n FROM jobs j
-            WHERE j.finished_at > now() - interval '1 minute'
-              AND (NOT \(scoped) OR j.store_id IN (SELECT id FROM stores WHERE tenant_id = \(tenantID)))
+            WHERE j.finished_at > now() - interval '1 minute' AND (\(tenant)::uuid IS NULL OR j.tenant_id = \(tenant)::uuid)
             """).first!.decode("n", as: Int.self)
         return Stats(
             queueDepth: (replies[0].int ?? 0) + (replies[1].int ?? 0), retryScheduled: replies[1].int ?? 0,

@@ -24,6 +24,7 @@ extension JobWorker {
                 await queue.dispatch(reaped, ahead: true)
             }
             try await sweep()
+            await keepTidy()
         } catch {
             logger.warning("maintenance pass failed; will retry", metadata: ["error": "\(error)"])
         }

@@ -36,6 +36,8 @@ public struct JobWorkerSettings: Sendable {
     public var busyDelay: Double = 1
     /// On shutdown, how long running steps may take to finish before they are interrupted and handed back.
     public var shutdownGrace: Double = 20
+    /// What the maintenance leader prunes, and when.
+    public var retention = RetentionSettings()
 
     public init(workerID: String, concurrency: Int) {
         self.workerID = workerID
@@ -55,7 +57,8 @@ public struct JobWorkerSettings: Sendable {
 ///
 /// One file per role, as River splits its client: taking and claiming (`JobWorker+Taking`), running a
 /// job (`JobWorker+Executing`), keeping leases (`JobWorker+Leases`), rescuing (`JobWorker+Rescuing`:
-/// reaper, sweeper, stranded IDs) and promoting retries (`JobWorker+Retries`).
+/// reaper, sweeper, stranded IDs), promoting retries (`JobWorker+Retries`) and retention
+/// (`JobWorker+Retention`: job counters and pruning).
 public final class JobWorker: Sendable {
     public let settings: JobWorkerSettings
     let store: JobStore
@@ -98,6 +101,8 @@ public final class JobWorker: Sendable {
         var held: Set<UUID> = []
         /// IDs seen in this worker's processing list with no slot holding them, at the last reconcile.
         var suspects: Set<String> = []
+        /// When this worker last pruned (as the maintenance leader).
+        var lastPrune: ContinuousClock.Instant?
     }
 
     let state = LockedState(State())

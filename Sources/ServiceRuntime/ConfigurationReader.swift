@@ -62,7 +62,8 @@ public struct ConfigurationReader: Sendable {
         return value
     }
 
-    /// A duration in seconds; accepts fractions ("0.5") and the suffixes ms, s and m ("250ms", "30s", "2m").
+    /// A duration in seconds; accepts fractions ("0.5") and the suffixes ms, s, m, h and d ("250ms", "30s",
+    /// "2m", "12h", "30d").
     public func seconds(_ name: String, default defaultValue: Double, range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
         guard let text = raw(name) else { return defaultValue }
         let value: Double?
@@ -72,6 +73,10 @@ public struct ConfigurationReader: Sendable {
             value = Double(text.dropLast())
         } else if text.hasSuffix("m") {
             value = Double(text.dropLast()).map { $0 * 60 }
+        } else if text.hasSuffix("h") {
+            value = Double(text.dropLast()).map { $0 * 3600 }
+        } else if text.hasSuffix("d") {
+            value = Double(text.dropLast()).map { $0 * 86_400 }
         } else {
             value = Double(text)
         }

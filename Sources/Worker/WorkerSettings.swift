@@ -22,6 +22,12 @@ struct WorkerSettings: Sendable {
             concurrency: try reader.int("WORKER_CONCURRENCY", default: 4, range: 1...256)
         )
         engine.shutdownGrace = try reader.seconds("WORKER_SHUTDOWN_GRACE", default: 20, range: 0...3600)
+        // What the maintenance leader prunes (docs/operations.md, "Retention"): ages such as 30d or 12h.
+        let ages: ClosedRange<Double> = 60...(3650 * 86_400)
+        engine.retention.jobs = try reader.seconds("RETENTION_JOBS", default: engine.retention.jobs, range: ages)
+        engine.retention.deletedStores = try reader.seconds("RETENTION_DELETED_STORES", default: engine.retention.deletedStores, range: ages)
+        engine.retention.auditEvents = try reader.seconds("RETENTION_AUDIT_EVENTS", default: engine.retention.auditEvents, range: ages)
+        engine.retention.revokedTokens = try reader.seconds("RETENTION_REVOKED_TOKENS", default: engine.retention.revokedTokens, range: ages)
         keys = RedisKeys(prefix: reader.string("REDIS_KEY_PREFIX", default: "storefleet"))
         backends = try Backends.Settings(from: reader, applicationName: "storefleet-worker")
         provisioning = try ProvisioningSettings(from: reader)

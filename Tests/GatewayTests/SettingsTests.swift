@@ -21,6 +21,18 @@ import TestSupport
         #expect(fromFile.storeTLS && fromFile.storeDomain == "shops.example.com")
     }
 
+    @Test func durationsReadWithTheirUnits() throws {
+        let reader = ConfigurationReader(["A": "250ms", "B": "30s", "C": "2m", "D": "12h", "E": "30d", "F": "1.5", "G": "3w"])
+        let range: ClosedRange<Double> = 0...(3650 * 86_400)
+        #expect(try reader.seconds("A", default: 0, range: range) == 0.25)
+        #expect(try reader.seconds("B", default: 0, range: range) == 30)
+        #expect(try reader.seconds("C", default: 0, range: range) == 120)
+        #expect(try reader.seconds("D", default: 0, range: range) == 43_200)
+        #expect(try reader.seconds("E", default: 0, range: range) == 2_592_000)
+        #expect(try reader.seconds("F", default: 0, range: range) == 1.5)
+        #expect(throws: ConfigurationError.self, "an unknown unit is refused, not guessed") { try reader.seconds("G", default: 0, range: range) }
+    }
+
     @Test func badValuesNameTheirVariableAndNeverEchoTheToken() throws {
         let short = "sfk_short"
         #expect(throws: ConfigurationError.self) { try APISettings(from: ConfigurationReader(["BOOTSTRAP_ADMIN_TOKEN": short])) }

@@ -208,7 +208,8 @@ def test_no_literal_credentials_in_env(rendered):
                 if "valueFrom" in e:
                     continue
                 value = str(e.get("value", ""))
-                if re.search(r"PASSWORD|SECRET|TOKEN|AUTH", name) and not name.endswith("_FILE"):
+                # RETENTION_REVOKED_TOKENS is an age ("30d"), not a credential.
+                if re.search(r"PASSWORD|SECRET|TOKEN|AUTH", name) and not name.endswith("_FILE") and not name.startswith("RETENTION_"):
                     pytest.fail(f"{c['name']}: {name} is a literal, not a secretKeyRef")
                 m = re.match(r"^[a-z]+://([^@/]*)@", value)
                 if m:
