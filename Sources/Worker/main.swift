@@ -11,6 +11,8 @@ await ProcessEntry.run("storefleet-worker") {
     settings.logging.bootstrap()
     var logger = Logger(label: "storefleet.worker")
     logger[metadataKey: "worker"] = "\(settings.engine.workerID)"
+    // The charts and helm are configuration too: checked before anything is connected to.
+    try await settings.provisioning.checkTools()
     // The cluster is configuration too: without one the worker cannot do its job, so it stops here.
     let cluster: KubeConfiguration
     do {

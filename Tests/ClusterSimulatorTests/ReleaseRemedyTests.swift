@@ -28,4 +28,12 @@ struct ReleaseRemedyTests {
         #expect(Provisioner.pendingWait(deployed, releaseTimeout: 600, now: now) == nil)
         #expect(Provisioner.remedy(for: deployed) == nil)
     }
+
+    @Test("helm's major version is read from both forms of `helm version`")
+    func helmVersions() {
+        #expect(ProvisioningSettings.helmMajorVersion("v4.1.4+g05fa379") == 4)
+        #expect(ProvisioningSettings.helmMajorVersion(#"version.BuildInfo{Version:"v3.14.2", GitCommit:"c309b6f"}"#) == 3)
+        #expect(ProvisioningSettings.helmMajorVersion("helm is great") == nil)
+    }
+
 }

@@ -26,6 +26,27 @@ struct StartupTests {
         #expect(result.stderr.contains("REDIS_URL: is required"))
     }
 
+    static var helmSim: String { TestEnvironment.productsDirectory.appendingPathComponent("helm-sim").path }
+    static var charts: String { TestEnvironment.repositoryRoot.appendingPathComponent("charts").path }
+
+    @Test("a worker whose CHARTS_DIR or HELM_BIN cannot serve a release refuses to start, with one line naming the variable",
+          arguments: [
+            ("CHARTS_DIR", ["CHARTS_DIR": "/nonexistent/charts"], "has no woocommerce/Chart.yaml"),
+            ("HELM_BIN", ["HELM_BIN": "/nonexistent/helm"], "No such file"),
+            ("HELM_BIN", ["HELM_BIN": "/bin/false"], "version` failed"),
+            ("HELM_BIN", ["HELM_BIN": "/bin/echo"], "printed no helm version"),
+          ])
+    func badTools(_ variable: String, _ bad: [String: String], _ says: String) async throws {
+        var environment = ["DATABASE_URL": try TestEnvironment.databaseURL(), "REDIS_URL": try TestEnvironment.redisURL(),
+                           "KUBECONFIG": Self.kubeconfig, "HELM_BIN": Self.helmSim, "CHARTS_DIR": Self.charts]
+        environment.merge(bad) { $1 }
+        let result = try await run("storefleet-worker", environment: environment)
+        #expect(result.status == 2)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "one line, got: \(result.stderr)")
+        #expect(lines.first?.contains("\(variable):") == true && lines.first?.contains(says) == true, "\(result.stderr)")
+    }
+
     @Test("a wrong password fails at once with one line, without retrying for the start-up timeout", arguments: programs)
     func wrongPassword(_ program: String) async throws {
         var components = try #require(URLComponents(string: try TestEnvironment.databaseURL()))
@@ -51,7 +72,7 @@ struct StartupTests {
                 environment: [
                     "DATABASE_URL": database.url, "REDIS_URL": try TestEnvironment.redisURL(),
                     "GATEWAY_PORT": "0", "WORKER_HTTP_PORT": "0", "LOG_FORMAT": "json", "PATH": "/usr/bin:/bin",
-                    "KUBECONFIG": Self.kubeconfig,
+                    "KUBECONFIG": Self.kubeconfig, "HELM_BIN": Self.helmSim, "CHARTS_DIR": Self.charts,
                 ],
                 stderrPath: logFile
             )
@@ -110,7 +131,9 @@ struct StartupTests {
     func run(_ program: String, environment: [String: String]) async throws -> Result {
         let outcome = try await ChildProcess.run(
             TestEnvironment.productsDirectory.appendingPathComponent(program).path, [],
-            environment: environment.merging(["PATH": "/usr/bin:/bin", "STARTUP_TIMEOUT": "5s", "KUBECONFIG": Self.kubeconfig]) { mine, _ in mine },
+            environment: environment.merging([
+                "PATH": "/usr/bin:/bin", "STARTUP_TIMEOUT": "5s", "KUBECONFIG": Self.kubeconfig, "HELM_BIN": Self.helmSim, "CHARTS_DIR": Self.charts,
+            ]) { mine, _ in mine },
             timeout: 60
         )
         return Result(status: outcome.exitCode, stderr: outcome.standardError)
