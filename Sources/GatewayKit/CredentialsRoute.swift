@@ -6,7 +6,7 @@ import Postgres
 /// What `GET /api/stores/:id/credentials` answers: read from the store's Secret at request time, never
 /// stored in Postgres, never logged.
 struct StoreCredentials: Encodable {
-    let store: UUID
+    let store: String
     let adminURL: String
     let username: String
     let password: String
@@ -76,7 +76,7 @@ extension Gateway {
                                    caller: caller, context: context,
                                    tenant: try row.decode("tenant_id", as: UUID.self), on: connection)
         }
-        var response = JSONCoding.response(StoreCredentials(store: id, adminURL: store.urls.admin, username: username, password: password, email: value("admin-email")))
+        var response = JSONCoding.response(StoreCredentials(store: id.lower, adminURL: store.urls.admin, username: username, password: password, email: value("admin-email")))
         response.headers[.cacheControl] = "no-store"
         return response
     }

@@ -155,7 +155,7 @@ public struct Gateway: Sendable {
         let query: PostgresQuery = forUpdate
             ? "SELECT * FROM stores WHERE id = \(id) AND (\(caller.isAdmin) OR tenant_id = \(caller.tenantID)) FOR UPDATE"
             : "SELECT * FROM stores WHERE id = \(id) AND (\(caller.isAdmin) OR tenant_id = \(caller.tenantID))"
-        guard let row = try await connection.query(query).first else { throw Problem.notFound("store \(id)") }
+        guard let row = try await connection.query(query).first else { throw Problem.notFound("store \(id.lower)") }
         return row
     }
 

@@ -15,7 +15,7 @@ extension Gateway {
             // Another tenant's job answers as a missing one.
             let snapshot = include == "transitions"
                 ? try await queue.snapshot(id, includeTransitions: true) : try await reads.jobs.submit(id)
-            guard let snapshot, caller.isAdmin || snapshot.tenantID == caller.tenantID else { throw Problem.notFound("job \(id)") }
+            guard let snapshot, caller.isAdmin || snapshot.tenantID == caller.tenantID else { throw Problem.notFound("job \(id.lower)") }
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(bytes: JobView(snapshot).json())))
         }

@@ -139,8 +139,3 @@ struct StoreAccepted: Codable, Sendable {
     var store: StoreView
     var job: JobView?
 }
-
-extension UUID {
-    /// The API's spelling of IDs: lowercase, as Postgres prints them (JSONEncoder would use uppercase).
-    var lower: String { uuidString.lowercased() }
-}

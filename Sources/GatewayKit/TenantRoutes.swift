@@ -53,7 +53,7 @@ extension Gateway {
             let row = try await postgres.transaction { connection in
                 guard let row = try await connection.query("""
                     UPDATE tenants SET store_limit = \(limit) WHERE id = \(tenant) RETURNING *
-                    """).first else { throw Problem.notFound("tenant \(tenant)") }
+                    """).first else { throw Problem.notFound("tenant \(tenant.lower)") }
                 try await Audit.record("tenant.update", target: "tenant", tenant.lower, details: ["store_limit": "\(limit)"],
                                        caller: caller, context: context, tenant: tenant, on: connection)
                 return row
@@ -86,7 +86,7 @@ extension Gateway {
             let id = UUID()
             let created = try await postgres.transaction { connection -> Date in
                 guard try await connection.query("SELECT 1 FROM tenants WHERE id = \(tenant)").first != nil else {
-                    throw Problem.notFound("tenant \(tenant)")
+                    throw Problem.notFound("tenant \(tenant.lower)")
                 }
                 let created = try await connection.query("""
                     INSERT INTO api_tokens (id, tenant_id, name, prefix, token_hash)
@@ -114,7 +114,7 @@ extension Gateway {
                 try await postgres.transaction { connection in
                     guard try await connection.query("""
                         UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = \(tokenID) AND tenant_id = \(tenant) RETURNING id
-                        """).first != nil else { throw Problem.notFound("token \(tokenID)") }
+                        """).first != nil else { throw Problem.notFound("token \(tokenID.lower)") }
                     try await Audit.record("token.revoked", target: "token", tokenID.uuidString.lowercased(),
                                            caller: caller, context: context, tenant: tenant, on: connection)
                     return try await seal(APIResult(["id": tokenID.uuidString.lowercased(), "revoked": "true"]), on: connection)

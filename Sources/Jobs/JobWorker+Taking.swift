@@ -41,7 +41,7 @@ extension JobWorker {
         // may take it then.
         let held = state.withLock { state in state.held.insert(id).inserted }
         guard held else {
-            logger.warning("a slot of this worker still holds this job; trying again later", metadata: ["job": "\(id)"])
+            logger.warning("a slot of this worker still holds this job; trying again later", metadata: ["job": "\(id.lower)"])
             await later(id, processing: processing)
             return
         }
@@ -53,7 +53,7 @@ extension JobWorker {
             outcome = try await claims.submit(id)
         } catch {
             // Postgres is unreachable: put the ID back for later and pause this slot briefly.
-            logger.warning("cannot claim job; handing it back", metadata: ["job": "\(id)", "error": "\(error)"])
+            logger.warning("cannot claim job; handing it back", metadata: ["job": "\(id.lower)", "error": "\(error)"])
             _ = try? await redis.pipeline([RedisCommand("LREM", processing, 1, id), RedisCommand("RPUSH", keys.queue, id)])
             try? await Task.sleep(for: .seconds(0.5))
             return
@@ -66,7 +66,7 @@ extension JobWorker {
             do {
                 try await finishes.submit(id)
             } catch {
-                logger.warning("cannot forget a claimed job's ID in Redis; the reconcile will", metadata: ["job": "\(id)", "error": "\(error)"])
+                logger.warning("cannot forget a claimed job's ID in Redis; the reconcile will", metadata: ["job": "\(id.lower)", "error": "\(error)"])
             }
             await execute(job, cancelRequested: cancelRequested, leaseEnds: asked + .seconds(settings.lease))
         case .notClaimable:

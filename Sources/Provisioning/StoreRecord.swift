@@ -17,7 +17,7 @@ public struct StoreRecord: Sendable {
     static func load(_ id: UUID?, from postgres: PostgresPool) async throws -> StoreRecord {
         guard let id else { throw StepFailure.permanent("this job names no store") }
         guard let row = try await postgres.query("SELECT id, tenant_id, name, engine, namespace, status FROM stores WHERE id = \(id)").first else {
-            throw StepFailure.permanent("store \(id) does not exist")
+            throw StepFailure.permanent("store \(id.lower) does not exist")
         }
         return StoreRecord(
             id: try row.decode("id"), tenantID: try row.decode("tenant_id"), name: try row.decode("name"),

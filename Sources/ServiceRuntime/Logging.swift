@@ -104,3 +104,9 @@ public struct LineLogHandler: LogHandler {
         }
     }
 }
+
+extension UUID {
+    /// How IDs are written everywhere (responses, logs, messages): lowercase, as Postgres prints them and
+    /// RFC 9562 recommends for output. A UUID interpolated as is, or encoded by JSONEncoder, is uppercase.
+    public var lower: String { uuidString.lowercased() }
+}

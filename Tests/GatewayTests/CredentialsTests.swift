@@ -56,6 +56,7 @@ struct CredentialsTests {
                 let read = try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token)
                 #expect(read.status == .ok, "\(read.text)")
                 #expect(read.json["username"] as? String == "admin")
+                #expect(read.json["store"] as? String == id && id == id.lowercased(), "IDs are lowercase here as everywhere")
                 #expect(read.json["password"] as? String == "S3cret-from-CSPRNG")
                 #expect((read.json["admin_url"] as? String)?.hasSuffix("/wp-admin/") == true)
                 #expect(read.header("Cache-Control") == "no-store")

@@ -182,7 +182,10 @@ import TestSupport
             let list = try await client.call(.get, "/api/jobs?store=\(storeID)", token: token)
             #expect((list.json["items"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [jobID])
             #expect(try await client.call(.get, "/api/jobs", token: token).status == .unprocessableContent)
-            #expect(try await client.call(.get, "/api/jobs/\(UUID().uuidString)", token: token).status == .notFound)
+            let missing = UUID()
+            let notFound = try await client.call(.get, "/api/jobs/\(missing.uuidString)", token: token)
+            #expect(notFound.status == .notFound)
+            #expect((notFound.json["detail"] as? String)?.contains(missing.uuidString.lowercased()) == true, "IDs in messages are lowercase: \(notFound.text)")
             #expect(try await client.call(.get, "/api/jobs/not-a-uuid", token: token).status == .notFound)
         }
     }
