@@ -3,6 +3,7 @@ import Jobs
 import LabJobs
 import Postgres
 import Redis
+import ServiceRuntime
 import Testing
 import TestSupport
 
@@ -102,6 +103,15 @@ struct FencingTests {
                 SELECT count(*) AS n FROM job_transitions WHERE job_id = \(id) AND step = 'one' AND status = 'succeeded'
                 """).first!.decode("n", as: Int.self)
             #expect(successes == 1)
+
+            // The history checker agrees, including its check that the stuck run (a superseded
+            // claim's execution, logged outside the fence) produced no recorded outcome.
+            let check = try await ChildProcess.run(
+                "python3", [TestEnvironment.repositoryRoot.appendingPathComponent("scripts/check-history.py").path, "--database-url", h.database.url],
+                timeout: 120)
+            let summary = check.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(check.exitCode == 0 && summary.hasSuffix("violations=0"), "\(check.standardOutput) \(check.standardError)")
+            #expect(summary.contains("superseded_runs=1"), "the stuck run is counted as superseded: \(summary)")
         }
     }
 

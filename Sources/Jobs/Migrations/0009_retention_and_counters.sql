@@ -49,6 +49,15 @@ CREATE TRIGGER job_counts_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS o
 CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION job_counts_on_delete();
 
+-- TRUNCATE fires no row or DELETE trigger: without this, counters would go on counting jobs that are gone.
+CREATE FUNCTION job_counts_on_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM job_count_deltas;
+    DELETE FROM job_counts;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER job_counts_truncate AFTER TRUNCATE ON jobs FOR EACH STATEMENT EXECUTE FUNCTION job_counts_on_truncate();
+
 -- The jobs already there, counted once (the triggers exist from here on, in this same transaction).
 INSERT INTO job_counts (tenant_id, status, n)
 SELECT coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'), status, count(*) FROM jobs GROUP BY 1, 2;
