@@ -3,12 +3,27 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "process_shims.h"
 
 int storefleet_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
+}
+
+/// Closes every descriptor above 2 but `keep`, in the child after fork: close_range(2) where the kernel
+/// has it (Linux 5.9), else one close per possible descriptor (async-signal-safe either way).
+static void close_above_2_except(int keep) {
+    if (keep > 3) {
+        if (syscall(SYS_close_range, 3u, (unsigned)(keep - 1), 0u) != 0) {
+            for (int fd = 3; fd < keep; fd++) close(fd);
+        }
+    }
+    if (syscall(SYS_close_range, (unsigned)(keep + 1), ~0u, 0u) != 0) {
+        long max = sysconf(_SC_OPEN_MAX);
+        for (long fd = keep + 1; fd < (max > 0 ? max : 65536); fd++) close((int)fd);
+    }
 }
 
 pid_t storefleet_spawn_bound(const char *path, char *const argv[], char *const envp[],
@@ -42,13 +57,17 @@ pid_t storefleet_spawn_bound(const char *path, char *const argv[], char *const e
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, 0);
-        // dup2 clears close-on-exec on 0, 1 and 2; every other descriptor this process made is
-        // close-on-exec (ChildProcess creates its pipes with pipe2), so the program inherits nothing else.
+        // dup2 clears close-on-exec on 0, 1 and 2. Not every descriptor of this process is close-on-exec
+        // (hiredis and libcurl make their sockets without it), and the program must inherit none of them:
+        // helm with a worker's authenticated Redis connection, or a BLMOVE connection kept open on the
+        // server's side after the worker closed it. So everything above 2 is closed, but the report
+        // pipe, which closes on exec by itself.
         if (dup2(stdin_fd, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) {
             int code = errno;
             (void)!write(report[1], &code, sizeof code);
             _exit(127);
         }
+        close_above_2_except(report[1]);
         execve(path, argv, envp);
         int code = errno;
         (void)!write(report[1], &code, sizeof code);

@@ -18,16 +18,30 @@ public struct StepDefinition: Sendable {
     }
 }
 
+/// What `JobDefinition.beforeFailing` decided: the message to record, and what to do once the failure
+/// is recorded.
+public struct FailureCleanup: Sendable {
+    public var message: String
+    public var afterwards: (@Sendable () async -> Void)?
+
+    public init(message: String, afterwards: (@Sendable () async -> Void)? = nil) {
+        self.message = message
+        self.afterwards = afterwards
+    }
+}
+
 /// A kind of job and how to run it. The step names must be those the producer stored with the job.
 public struct JobDefinition: Sendable {
     public let kind: String
     public let steps: [StepDefinition]
-    /// Runs before the job is marked failed and outside any transaction, so that it may call other
-    /// systems (clean up in the cluster) without holding the job's row lock while they answer; returns
-    /// the failure message to record. It must bound its own time: the job ends only after it. It runs
-    /// only after the claim was confirmed still to own the job (a fenced lease renewal), since what it
-    /// does in other systems cannot itself be fenced.
-    public let beforeFailing: (@Sendable (ClaimedJob, String) async -> String)?
+    /// A failure's clean-up in other systems, in two halves. The first runs before the job is marked
+    /// failed, outside any transaction, once a fenced lease renewal has confirmed that the claim still
+    /// owns the job: it reads what it will act on (say, the namespace and its UID) and returns the
+    /// failure message to record. The second (`afterwards`) runs only once this claim's failure has
+    /// committed, when no other claim can be running the job any more: a worker frozen between the
+    /// two finds its failure refused and does nothing, rather than deleting what a newer claim has
+    /// made (what it does in other systems cannot itself be fenced). Both must bound their own time.
+    public let beforeFailing: (@Sendable (ClaimedJob, String) async -> FailureCleanup)?
     /// Runs in the same transaction that marks the job failed (for example to mark its store failed).
     public let onFailed: (@Sendable (PostgresConnection, ClaimedJob, String) async throws -> Void)?
     /// Runs in the same transaction that marks the job cancelled.
@@ -38,7 +52,7 @@ public struct JobDefinition: Sendable {
 
     public init(
         kind: String, steps: [StepDefinition], restartAfterFailure: Bool = false,
-        beforeFailing: (@Sendable (ClaimedJob, String) async -> String)? = nil,
+        beforeFailing: (@Sendable (ClaimedJob, String) async -> FailureCleanup)? = nil,
         onFailed: (@Sendable (PostgresConnection, ClaimedJob, String) async throws -> Void)? = nil,
         onCancelled: (@Sendable (PostgresConnection, ClaimedJob) async throws -> Void)? = nil
     ) {
@@ -63,6 +77,9 @@ public struct StepContext: Sendable {
     let store: JobStore
     let workerID: String
     let position: Int
+    /// Whether this claim's lease surely still holds by the worker's own clock, with the stop margin
+    /// to spare (and the step was not told to stop).
+    var leaseHolds: @Sendable () -> Bool = { true }
 
     /// Records a progress message on the step ("2/3 workloads ready"), visible to API readers at once.
     public func report(_ message: String) async {
@@ -81,9 +98,13 @@ public struct StepContext: Sendable {
     }
 
     /// Throws `CancellationError` when the job has been cancelled or this worker is shutting down or has
-    /// lost the job's lease; long steps call it between units of work.
+    /// lost the job's lease, or when the lease, by the worker's own clock, is too close to its end to
+    /// start something; long steps call it between units of work, and before anything they start in
+    /// another system (a helm run). A worker resumed after a freeze thus stops here at once, even before
+    /// its lease watch has run.
     public func checkpoint() throws {
         try Task.checkCancellation()
+        guard leaseHolds() else { throw CancellationError() }
     }
 
     /// The payload decoded as `T`.

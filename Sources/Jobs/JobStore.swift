@@ -437,8 +437,12 @@ public struct JobStore: Sendable {
     /// `overdue` is how long past due each is, in seconds.
     public func overdueJobs(grace: Double, limit: Int = 1000) async throws -> [(id: UUID, begun: Bool, overdue: Double)] {
         try await postgres.query("""
-            SELECT id, started_at IS NOT NULL AS begun, extract(epoch FROM now() - run_at)::float8 AS overdue FROM jobs
+            SELECT id, started_at IS NOT NULL AS begun, extract(epoch FROM now() - run_at)::float8 AS overdue FROM jobs j
             WHERE status IN ('queued', 'retrying') AND run_at <= now() - make_interval(secs => \(grace))
+              -- Jobs waiting behind another job of their store are not lost, only waiting (job_claim's
+              -- 'busy' rule); a thousand of them must not crowd a lost job out of the LIMIT.
+              AND NOT EXISTS (SELECT 1 FROM jobs o WHERE j.store_id IS NOT NULL AND o.store_id = j.store_id AND o.id <> j.id
+                                AND (o.status = 'running' OR (o.status IN ('queued', 'retrying') AND o.created_at < j.created_at)))
             ORDER BY run_at LIMIT \(limit)
             """).rows.map { (try $0.decode("id", as: UUID.self), try $0.decode("begun", as: Bool.self), try $0.decode("overdue", as: Double.self)) }
     }

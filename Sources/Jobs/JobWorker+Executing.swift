@@ -50,7 +50,9 @@ extension JobWorker {
                 return
             }
 
-            let context = StepContext(job: job, step: step.name, attempt: attempt, logger: stepLogger, store: store, workerID: settings.workerID, position: position)
+            var stepContext = StepContext(job: job, step: step.name, attempt: attempt, logger: stepLogger, store: store, workerID: settings.workerID, position: position)
+            stepContext.leaseHolds = { [weak self] in self?.leaseHolds(claim) ?? false }
+            let context = stepContext
             let started = ContinuousClock.now
             let task = Task {
                 try await withTimeout(seconds: step.timeout, operation: "step \(step.name)") { try await step.run(context) }
@@ -147,6 +149,15 @@ extension JobWorker {
         }
     }
 
+    /// Whether a claim's lease surely holds for longer than the stop margin, and its step was not told to stop.
+    func leaseHolds(_ claim: JobStore.Claim) -> Bool {
+        let stopBy = ContinuousClock.now + .seconds(settings.leaseStopMargin)
+        return state.withLock { state in
+            guard let job = state.running[claim] else { return false }
+            return job.stopReason == nil && job.leaseEnds > stopBy
+        }
+    }
+
     func stopReason(_ claim: JobStore.Claim) -> StopReason? {
         state.withLock { $0.running[claim]?.stopReason }
     }
@@ -154,16 +165,20 @@ extension JobWorker {
     private func end(_ job: ClaimedJob, definition: JobDefinition?, position: Int, durationMs: Double, status: JobStatus, message: String, logger: Logger) async {
         let claim = JobStore.Claim(job: job.id, epoch: job.epoch)
         var message = message
+        var afterwards: (@Sendable () async -> Void)?
         if status == .failed, let beforeFailing = definition?.beforeFailing {
-            // What the hook does in other systems (deleting a namespace) cannot be fenced: it runs only
-            // for a claim that a fenced write has just confirmed, and whose step was not told to stop.
+            // What the hook prepares in other systems (deleting a namespace) cannot be fenced: it reads
+            // only for a claim that a fenced write has just confirmed, and whose step was not told to
+            // stop; it acts only once this claim's failure has committed (below).
             var confirmed = stopReason(claim) == nil
             if confirmed { confirmed = (try? await store.confirm(job.id, epoch: job.epoch, lease: settings.lease)) ?? false }
             guard confirmed else {
                 logger.warning("lost the job's lease before recording its failure; another worker will run the step again")
                 return
             }
-            message = await beforeFailing(job, message)
+            let prepared = await beforeFailing(job, message)
+            message = prepared.message
+            afterwards = prepared.afterwards
         }
         var hook: (@Sendable (PostgresConnection) async throws -> Void)?
         if status == .failed, let onFailed = definition?.onFailed {
@@ -182,6 +197,7 @@ extension JobWorker {
         metrics.jobFinished(kind: job.kind, status: status)
         if status == .failed {
             logger.error("job failed", metadata: ["error": "\(finalMessage)"])
+            if let afterwards { await afterwards() }
         } else {
             logger.notice("job cancelled")
         }

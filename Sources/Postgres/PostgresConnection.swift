@@ -129,7 +129,11 @@ public final class PostgresConnection: @unchecked Sendable {
             configuration.url,
             String(max(1, Int(configuration.connectTimeout.rounded(.up)))),
             configuration.applicationName,
-            "-c TimeZone=UTC -c DateStyle=ISO,YMD -c client_encoding=UTF8",
+            // A transaction left open by a client that stopped (a frozen or partitioned worker inside a
+            // fenced step write) would hold its job's row lock (the reaper skips locked rows) and hold back
+            // every event stream's horizon: the server ends it after 15 s idle. Every transaction here
+            // is SQL only, round trips apart.
+            "-c TimeZone=UTC -c DateStyle=ISO,YMD -c client_encoding=UTF8 -c idle_in_transaction_session_timeout=15s",
             "1",
             "30",
         ]

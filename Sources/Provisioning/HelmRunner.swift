@@ -8,6 +8,9 @@ import ServiceRuntime
 public struct HelmRunner: Sendable {
     public let binary: String
     public let kubeconfig: String?
+    /// `KUBE_CONTEXT`, handed to helm as `--kube-context`: without it helm would use the file's current
+    /// context while the worker's own client uses this one, and releases would go to another cluster.
+    public var kubeContext: String? = nil
 
     /// helm processes running in this worker now, for `/metrics`.
     public static var running: Int { active.withLock { $0 } }
@@ -17,11 +20,16 @@ public struct HelmRunner: Sendable {
         Self.active.withLock { $0 += 1 }
         defer { Self.active.withLock { $0 -= 1 } }
         let outcome = try await ChildProcess.run(
-            binary, arguments + (kubeconfig.map { ["--kubeconfig", $0] } ?? []), environment: Self.environment, timeout: timeout)
+            binary, arguments + connection, environment: Self.environment, timeout: timeout)
         if outcome.timedOut {
             throw StepFailure.retryable("helm \(arguments.first ?? "") did not finish within \(formatSeconds(timeout)) and was stopped")
         }
         return outcome
+    }
+
+    /// The cluster helm talks to: the worker's own kubeconfig and context.
+    var connection: [String] {
+        (kubeconfig.map { ["--kubeconfig", $0] } ?? []) + (kubeContext.map { ["--kube-context", $0] } ?? [])
     }
 
     /// What helm gets of the worker's environment: what helm itself reads (its own HELM_* settings,

@@ -11,14 +11,17 @@ public struct Provisioner: Sendable {
     public let postgres: PostgresPool
     public let helm: HelmRunner
     public let settings: ProvisioningSettings
+    /// For what happens after a job has ended (a failed store's namespace removal), when no step logger is left.
+    public var logger = Logger(label: "storefleet.provisioning")
 
-    /// `kubeconfig` is handed to helm as `--kubeconfig` so that helm talks to the same cluster as this
-    /// client; nil inside a pod, where helm finds the service account itself.
-    public init(kube: KubeClient, postgres: PostgresPool, settings: ProvisioningSettings, kubeconfig: String?) {
+    /// `kubeconfig` and `kubeContext` are handed to helm as `--kubeconfig` and `--kube-context` so that
+    /// helm talks to the same cluster as this client; nil inside a pod, where helm finds the service
+    /// account itself.
+    public init(kube: KubeClient, postgres: PostgresPool, settings: ProvisioningSettings, kubeconfig: String?, kubeContext: String? = nil) {
         self.kube = kube
         self.postgres = postgres
         self.settings = settings
-        self.helm = HelmRunner(binary: settings.helmBinary, kubeconfig: kubeconfig)
+        self.helm = HelmRunner(binary: settings.helmBinary, kubeconfig: kubeconfig, kubeContext: kubeconfig == nil ? nil : kubeContext)
     }
 
     func store(_ context: StepContext) async throws -> StoreRecord {
@@ -58,21 +61,40 @@ public struct Provisioner: Sendable {
 }
 
 extension Provisioner {
-    /// FAILED_STORE_POLICY=delete: removes a failed store's namespace, if it is the store's, and says
-    /// so in the failure message. Bounded to 30 s: a cluster that cannot be reached now must not keep
-    /// the failure unrecorded, and the store can still be deleted later.
-    func removeFailedStore(_ job: ClaimedJob, _ message: String) async -> String {
-        guard settings.failedStorePolicy == "delete" else { return message }
+    /// FAILED_STORE_POLICY=delete: removes a failed store's namespace, if it is the store's. The
+    /// namespace (and its UID) is read while the claim still owns the job; the delete, with that UID as
+    /// its precondition, runs only after the failure was recorded by this claim (`FailureCleanup`), so a
+    /// worker frozen in between deletes nothing a newer claim made. Each half is bounded to 30 s: a
+    /// cluster that cannot be reached now must not keep the failure unrecorded, and the store can still
+    /// be deleted later.
+    func removeFailedStore(_ job: ClaimedJob, _ message: String) async -> FailureCleanup {
+        guard settings.failedStorePolicy == "delete" else { return FailureCleanup(message: message) }
+        let store: StoreRecord
+        let namespace: JSON
         do {
-            let store = try await StoreRecord.load(job.storeID, from: postgres)
-            let removed = try await withTimeout(seconds: 30, operation: "deleting the failed store's namespace") { () async throws -> Bool in
-                guard case .ours(let namespace) = try await self.namespaceOwnership(store) else { return false }
-                return try await self.deleteNamespace(store, read: namespace)
+            store = try await StoreRecord.load(job.storeID, from: postgres)
+            let found = try await withTimeout(seconds: 30, operation: "reading the failed store's namespace") { () async throws -> JSON? in
+                guard case .ours(let namespace) = try await self.namespaceOwnership(store) else { return nil }
+                return namespace
             }
-            return message + (removed ? " (namespace \(store.namespace) deleted: FAILED_STORE_POLICY=delete)" : "")
+            guard let found else { return FailureCleanup(message: message) }
+            namespace = found
         } catch {
-            return message + " (its namespace could not be deleted: \(error); delete the store to clean up)"
+            return FailureCleanup(message: message + " (its namespace could not be read for deletion: \(error); delete the store to clean up)")
         }
+        let logger = self.logger
+        return FailureCleanup(
+            message: message + " (namespace \(store.namespace) is deleted next: FAILED_STORE_POLICY=delete)",
+            afterwards: {
+                do {
+                    _ = try await withTimeout(seconds: 30, operation: "deleting the failed store's namespace") {
+                        try await self.deleteNamespace(store, read: namespace)
+                    }
+                } catch {
+                    logger.error("could not delete a failed store's namespace; delete the store to clean up",
+                                 metadata: ["store": "\(store.id.lower)", "namespace": "\(store.namespace)", "error": "\(error)"])
+                }
+            })
     }
 }
 

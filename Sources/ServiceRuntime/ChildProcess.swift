@@ -39,6 +39,7 @@ public enum ChildProcess {
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
         input: [UInt8]? = nil, timeout: Double? = nil, terminationGrace: Double = 3
     ) async throws -> Outcome {
+        try Task.checkCancellation()
         let queue = BlockingQueue(label: "storefleet.child")
         let stop = LockedState(false)
         return try await withTaskCancellationHandler {
@@ -70,6 +71,9 @@ public enum ChildProcess {
         _ executable: String, _ arguments: [String], environment: [String: String]?, input: [UInt8]?, timeout: Double?,
         grace: Double = 3, stop: LockedState<Bool>? = nil
     ) throws -> Outcome {
+        // A caller cancelled before the program started (a worker resumed after a freeze, its step
+        // already told to stop) starts nothing, rather than starting it only to stop it.
+        if stop?.withLock({ $0 }) == true { throw CancellationError() }
         var stdoutPipe: [Int32] = [0, 0]
         var stderrPipe: [Int32] = [0, 0]
         var stdinPipe: [Int32] = [0, 0]

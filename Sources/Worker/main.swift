@@ -23,7 +23,7 @@ await ProcessEntry.run("storefleet-worker") {
     let backends = try await Backends.start(settings.backends, logger: logger)
     let provisioner = Provisioner(
         kube: KubeClient(configuration: cluster), postgres: backends.postgres, settings: settings.provisioning,
-        kubeconfig: cluster.kubeconfigPath
+        kubeconfig: cluster.kubeconfigPath, kubeContext: settings.kubeContext
     )
     logger.info("cluster configured", metadata: ["server": "\(cluster.server)", "from": "\(cluster.source)"])
 

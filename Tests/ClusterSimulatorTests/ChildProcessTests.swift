@@ -27,6 +27,18 @@ struct ChildProcessTests {
         #expect(ContinuousClock.now - cancelled < .seconds(10))
     }
 
+    @Test("a program inherits no descriptor of the worker but its standard three, even one made without close-on-exec")
+    func inheritsNoDescriptors() async throws {
+        // As hiredis and libcurl make their sockets: without O_CLOEXEC.
+        let leaked = open("/dev/null", O_RDONLY)
+        #expect(leaked > 2)
+        defer { close(leaked) }
+        let listing = try await ChildProcess.run("/bin/ls", ["-1", "/proc/self/fd"], timeout: 30)
+        let open = Set(listing.standardOutput.split(separator: "\n").compactMap { Int32($0) })
+        #expect(!open.contains(leaked), "inherited descriptors: \(open.sorted())")
+        #expect(open.isSuperset(of: [0, 1, 2]) && open.count <= 4, "0, 1, 2 and the directory ls reads: \(open.sorted())")
+    }
+
     @Test("a program is found on PATH as execvp finds it; a missing one is an error that names it")
     func pathSearch() async throws {
         let found = try await ChildProcess.run("sh", ["-c", "exit 3"], timeout: 30)

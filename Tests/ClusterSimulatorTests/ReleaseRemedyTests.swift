@@ -36,4 +36,11 @@ struct ReleaseRemedyTests {
         #expect(ProvisioningSettings.helmMajorVersion("helm is great") == nil)
     }
 
+
+    @Test("helm is pointed at the worker's own cluster: its kubeconfig and, when KUBE_CONTEXT names one, its context")
+    func helmConnection() {
+        #expect(HelmRunner(binary: "helm", kubeconfig: "/k", kubeContext: "staging").connection == ["--kubeconfig", "/k", "--kube-context", "staging"])
+        #expect(HelmRunner(binary: "helm", kubeconfig: "/k").connection == ["--kubeconfig", "/k"])
+        #expect(HelmRunner(binary: "helm", kubeconfig: nil).connection.isEmpty, "in a pod helm finds the service account itself")
+    }
 }

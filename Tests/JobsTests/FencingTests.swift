@@ -154,4 +154,51 @@ struct FencingTests {
             _ = try await h.redis.send("ZREM", h.keys.workers, "elsewhere")
         }
     }
+
+    /// A failure's clean-up in other systems (deleting a namespace) cannot be fenced: it must happen only
+    /// once the claim's own failure has committed. Here the claim is superseded while the clean-up is
+    /// being prepared; the failure is refused and the clean-up never runs. Undisturbed, it runs after the
+    /// failure is visible.
+    @Test("a failure's clean-up in other systems runs only after this claim recorded the failure, never for a superseded claim")
+    func cleanupOnlyAfterRecordedFailure() async throws {
+        try await EngineHarness.with { h in
+            let ran = LockedState<[UUID: String]>([:])
+            let superseded = LockedState<Set<UUID>>([])
+            let postgres = h.postgres
+            let definition = JobDefinition(
+                kind: "lab.cleanup", steps: [StepDefinition("fail", timeout: 5, retry: .once) { _ in throw StepFailure.permanent("broken") }],
+                beforeFailing: { job, message in
+                    if superseded.withLock({ $0.contains(job.id) }) {
+                        // Frozen here while the lease ran out and another claim took the job.
+                        _ = try? await postgres.query("UPDATE jobs SET epoch = epoch + 1 WHERE id = \(job.id)")
+                    }
+                    return FailureCleanup(message: message + " (cleaning up)") {
+                        let status = (try? await postgres.query("SELECT status FROM jobs WHERE id = \(job.id)").first?.decode("status", as: String.self)) ?? nil
+                        ran.withLock { $0[job.id] = status ?? "?" }
+                    }
+                })
+            var settings = JobWorkerSettings(workerID: "cleaner", concurrency: 2)
+            settings.renewInterval = 0.2
+            settings.pollWait = 0.2
+            let worker = JobWorker(settings: settings, postgres: h.postgres, redis: h.redis, keys: h.keys, definitions: [definition], logger: h.logger)
+            let task = Task { await worker.run() }
+            defer { worker.shutdown() }
+
+            let stale = NewJob(kind: "lab.cleanup", steps: ["fail"], payload: "{}")
+            superseded.withLock { _ = $0.insert(stale.id) }
+            let fresh = NewJob(kind: "lab.cleanup", steps: ["fail"], payload: "{}")
+            _ = try await h.queue.enqueue(stale)
+            _ = try await h.queue.enqueue(fresh)
+            try await eventually(within: 15) { guard ran.withLock({ $0[fresh.id] }) != nil else { throw CancellationError() } }
+            #expect(ran.withLock { $0[fresh.id] } == "failed", "the clean-up saw the failure already recorded")
+            let freshJob = try #require(try await h.queue.snapshot(fresh.id))
+            #expect(freshJob.error?.hasSuffix("(cleaning up)") == true)
+            try await Task.sleep(for: .seconds(1))
+            #expect(ran.withLock { $0[stale.id] } == nil, "a superseded claim cleans up nothing")
+            let staleJob = try #require(try await h.queue.snapshot(stale.id))
+            #expect(staleJob.status == .running, "its failure was refused: the newer claim owns the job")
+            worker.shutdown()
+            await task.value
+        }
+    }
 }

@@ -131,7 +131,8 @@ struct PostgresClientTests {
         }
         #expect(error?.kind == .timedOut)
         #expect(error?.isTransient == true)
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Far below the statement's 10 s: it was cancelled, not waited out (with room for a loaded machine).
+        #expect(ContinuousClock.now - started < .seconds(8))
         let value = try await pool.query("SELECT 41 + 1 AS answer").first?.decode("answer", as: Int.self)
         #expect(value == 42)
         // The cancelled statement is no longer running on the server.

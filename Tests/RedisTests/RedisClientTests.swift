@@ -103,7 +103,8 @@ struct RedisClientTests {
         let small = RedisClient(configuration: RedisConfiguration(
             host: try RedisConfiguration(url: TestEnvironment.redisURL()).host,
             port: try RedisConfiguration(url: TestEnvironment.redisURL()).port,
-            poolSize: 2
+            // What is tested is waiting instead of failing, not speed: the whole suite shares two cores.
+            poolSize: 2, acquireTimeout: 60
         ))
         let key = TestEnvironment.uniqueName("waits")
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -22,6 +22,8 @@ extension Provisioner {
                         "the release is \(current.status) since \(formatSeconds(max(0, Date().timeIntervalSince(current.created ?? Date())))) ago: an earlier attempt's helm may still be running; remediating once it is \(formatSeconds(settings.releaseTimeout + Self.pendingGrace)) old, in \(formatSeconds(wait))",
                         after: wait)
                 }
+                // Decided on what was read just now: a worker frozen since must not act on it.
+                try context.checkpoint()
                 await context.report(verb == "uninstall" && current.status == "failed"
                     ? "uninstalling the failed first install before installing again"
                     : "remediating release left \(current.status) by an interrupted run")
@@ -40,6 +42,7 @@ extension Provisioner {
             guard limit >= min(30, settings.releaseTimeout) else {
                 throw StepFailure.retryable("remediation used this attempt's time; installing in the next attempt")
             }
+            try context.checkpoint()
             await context.report("helm upgrade --install \(store.release) \(chart)")
             let outcome = try await helm.run([
                 "upgrade", "--install", store.release, chart, "-n", store.namespace, "-f", file.path,
