@@ -119,7 +119,8 @@ extension JobStore {
             """)
     }
 
-    /// Jobs by status, platform-wide or of one tenant, from the counters: no scan of `jobs`.
+    /// Jobs by status, platform-wide or of one tenant: finished ones from the counters, waiting and
+    /// running ones (few, in partial indexes) counted directly. No scan of every job.
     public func jobCounts(tenant: UUID? = nil) async throws -> [String: Int] {
         var counts: [String: Int] = [:]
         for row in try await postgres.query("""
@@ -127,6 +128,12 @@ extension JobStore {
                 SELECT tenant_id, status, n FROM job_counts
                 UNION ALL
                 SELECT tenant_id, status, delta FROM job_count_deltas
+                UNION ALL
+                SELECT coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'), status, count(*) FROM jobs
+                WHERE status IN ('queued', 'retrying') GROUP BY 1, 2
+                UNION ALL
+                SELECT coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'), status, count(*) FROM jobs
+                WHERE status = 'running' GROUP BY 1, 2
             ) c WHERE \(tenant)::uuid IS NULL OR tenant_id = \(tenant)::uuid
             GROUP BY status HAVING sum(n) <> 0
             """).rows {
