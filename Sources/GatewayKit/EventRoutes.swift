@@ -16,11 +16,11 @@ extension Gateway {
             let caller = try context.requireCaller()
             let after: EventStream.Cursor
             if let last = request.headers[Self.lastEventIDHeader] {
-                guard let value = Int64(last), value > 0 else {
+                guard let cursor = EventStream.Cursor(last) else {
                     throw Problem.validation([.init("Last-Event-ID", "must be an event ID this stream sent")])
                 }
-                guard let cursor = try await EventStream.cursor(after: value, postgres) else {
-                    throw Problem.validation([.init("Last-Event-ID", "names an event this server no longer keeps; reconnect without it and reload")])
+                guard try await EventStream.reached(cursor, postgres) else {
+                    throw Problem.validation([.init("Last-Event-ID", "names a position this database has not reached (restored or moved?); reconnect without it and reload")])
                 }
                 after = cursor
             } else {
@@ -93,9 +93,25 @@ struct EventStream: Sendable {
     /// taken before its transaction commits, and a stream reading by ID would pass a row that commits
     /// after a higher one was sent (as the former 1,000-ID look-back could under load).
     struct Cursor: Sendable, Equatable {
-        /// xid8, as text.
+        /// The writing transaction's xid8 (kept as bigint), as text.
         var xid: String
         var id: Int64
+
+        init(xid: String, id: Int64) {
+            self.xid = xid
+            self.id = id
+        }
+
+        /// The SSE `id` of an event: the cursor itself ("<xid>-<transition id>"), so that a client resumes
+        /// exactly where the stream was, with no lookup that could name a row the client never got from
+        /// the stream (or reveal whether another tenant's transition exists).
+        init?(_ text: String) {
+            let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, let xid = UInt64(parts[0]), let id = Int64(parts[1]), id >= 0 else { return nil }
+            self.init(xid: String(xid), id: id)
+        }
+
+        var eventID: String { "\(xid)-\(id)" }
     }
 
     /// Events read per poll at most.
@@ -120,7 +136,7 @@ struct EventStream: Sendable {
             var out = ""
             let (events, next) = try await jobEvents(after: cursor)
             for event in events {
-                out += "id: \(event.id)\nevent: job\ndata: \(String(decoding: JSONCoding.encode(event), as: UTF8.self))\n\n"
+                out += "id: \(event.cursor.eventID)\nevent: job\ndata: \(String(decoding: JSONCoding.encode(event.body), as: UTF8.self))\n\n"
             }
             cursor = next
             let (stores, newest) = try await storeEvents(since: since.addingTimeInterval(-2))
@@ -151,11 +167,15 @@ struct EventStream: Sendable {
         return Cursor(xid: xmin, id: -1)
     }
 
-    /// The position just after the event a client last received, or nil when the history no longer has it.
-    static func cursor(after id: Int64, _ postgres: PostgresPool) async throws -> Cursor? {
-        guard let row = try await postgres.query("SELECT xid::text AS xid FROM job_transitions WHERE id = \(id)").first else { return nil }
-        return Cursor(xid: try row.decode("xid"), id: id)
+    /// Whether a cursor a client sent lies in this database's past: a cursor from before a dump and
+    /// restore (or a move to another cluster) can lie beyond every transaction ID here, and a stream
+    /// resumed there would stay silent until the IDs caught up.
+    static func reached(_ cursor: Cursor, _ postgres: PostgresPool) async throws -> Bool {
+        try await postgres.query("""
+            SELECT \(cursor.xid)::bigint < pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS reached
+            """).first!.decode("reached", as: Bool.self)
     }
+
     func tokenStillValid() async throws -> Bool {
         try await gateway.postgres.query("""
             SELECT 1 FROM api_tokens WHERE id = \(caller.tokenID) AND revoked_at IS NULL
@@ -166,34 +186,35 @@ struct EventStream: Sendable {
     /// read starts. When the page is not full, every ended transaction below this read's xmin has been
     /// looked at, so the cursor moves up to that xmin even past other tenants' rows: a quiet tenant's
     /// stream does not scan the same foreign rows again at every poll.
-    func jobEvents(after cursor: Cursor) async throws -> ([JobEvent], Cursor) {
+    func jobEvents(after cursor: Cursor) async throws -> ([(cursor: Cursor, body: JobEvent)], Cursor) {
         let rows = try await gateway.postgres.query("""
             WITH h AS (SELECT job_event_horizon() AS xmin)
             SELECT t.id, t.xid::text AS xid, t.job_id, j.store_id, j.kind, t.step, t.position, t.attempt, t.status, t.at,
                    t.duration_ms, t.message, h.xmin::text AS horizon
             FROM h LEFT JOIN LATERAL (
                 SELECT * FROM job_transitions t
-                WHERE (t.xid, t.id) > (\(cursor.xid)::xid8, \(cursor.id)::bigint) AND t.xid < h.xmin
+                -- `t.xid >= cursor` on its own is what the BRIN index can use.
+                WHERE t.xid >= \(cursor.xid)::bigint AND (t.xid, t.id) > (\(cursor.xid)::bigint, \(cursor.id)::bigint) AND t.xid < h.xmin
                   AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.job_id AND (\(caller.isAdmin) OR j.tenant_id = \(caller.tenantID)))
                 ORDER BY t.xid, t.id LIMIT \(Self.page)
             ) t ON true
             LEFT JOIN jobs j ON j.id = t.job_id
             ORDER BY t.xid, t.id
             """).rows
-        var events: [JobEvent] = []
+        var events: [(cursor: Cursor, body: JobEvent)] = []
         var next = cursor
         var horizon = cursor.xid
         for row in rows {
             horizon = try row.decode("horizon")
             guard let id = try row.decode("id", as: Int64?.self) else { continue }
-            events.append(JobEvent(
+            next = Cursor(xid: try row.decode("xid"), id: id)
+            events.append((next, JobEvent(
                 id: id, jobId: try row.decode("job_id", as: UUID.self).lower,
                 storeId: try row.decode("store_id", as: UUID?.self)?.lower, kind: try row.decode("kind"),
                 step: try row.decode("step"), position: try row.decode("position"), attempt: try row.decode("attempt"),
                 status: try row.decode("status"), at: try row.decode("at"), durationMs: try row.decode("duration_ms"),
                 message: try row.decode("message")
-            ))
-            next = Cursor(xid: try row.decode("xid"), id: id)
+            )))
         }
         if events.count < Self.page, let top = UInt64(horizon), let current = UInt64(next.xid), top > current {
             next = Cursor(xid: horizon, id: -1)

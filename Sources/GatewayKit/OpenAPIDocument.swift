@@ -157,7 +157,7 @@ public enum OpenAPIDocument {
             "/api/jobs/{id}": ["get": operation("a job: status, steps, progress; include=transitions adds every attempt", parameters: [
                 path("id"), query("include", enumeration(["transitions"])),
             ], ["200": json("Job", "the job"), "401": unauthorized, "404": notFound, "422": problem("unknown include")])],
-            "/api/events": ["get": operation("Server-Sent Events: `job` (one per transition, id = transition ID) and `store` (status changes); resumable with Last-Event-ID; ends with `close`", parameters: [header("Last-Event-ID")], [
+            "/api/events": ["get": operation("Server-Sent Events: `job` (one per transition; its SSE id is an opaque stream position, `<xid>-<transition id>`) and `store` (status changes); resumable with Last-Event-ID (422 when the position is not one this database has reached); ends with `close`", parameters: [header("Last-Event-ID")], [
                 "200": text("text/event-stream", "the event stream"), "401": unauthorized, "422": problem("bad Last-Event-ID"),
                 "429": problem("the tenant has EVENTS_MAX_STREAMS_PER_TENANT streams open on this replica"),
             ])],
@@ -166,11 +166,8 @@ public enum OpenAPIDocument {
             ])],
             "/api/tenants": ["post": operation("create a tenant (admin only)", parameters: [idempotencyKey], body: "CreateTenantRequest",
                                                mutatingErrors.merging(["201": json("Tenant", "created"), "403": problem("not an admin")]) { a, _ in a })],
-            "/api/tenants/{id}": ["patch": operation("change a tenant's store limit (admin only)", parameters: [path("id")], body: "UpdateTenantRequest", [
-                "200": json("Tenant", "updated"), "400": problem("malformed JSON"), "401": unauthorized, "403": problem("not an admin"),
-                "404": notFound, "413": problem("body over 16 KiB"), "415": problem("not application/json"), "422": problem("invalid fields"),
-                "429": problem("rate limited; see Retry-After"),
-            ])],
+            "/api/tenants/{id}": ["patch": operation("change a tenant's store limit (admin only)", parameters: [path("id"), idempotencyKey], body: "UpdateTenantRequest",
+                mutatingErrors.merging(["200": json("Tenant", "updated"), "403": problem("not an admin"), "404": notFound]) { a, _ in a })],
             "/api/tenants/{id}/tokens": ["post": operation("issue a token, shown once (admin only; no Idempotency-Key)", parameters: [path("id")], body: "IssueTokenRequest",
                                                            mutatingErrors.merging(["201": json("IssuedToken", "the token, shown once"), "403": problem("not an admin"), "404": notFound]) { a, _ in a })],
             "/api/tenants/{id}/tokens/{token}": ["delete": operation("revoke a token (admin only)", parameters: [path("id"), path("token"), idempotencyKey],

@@ -49,16 +49,18 @@ extension Gateway {
             if limit == nil && errors.isEmpty { errors.append(.init("store_limit", "is required")) }
             if let limit, !(0...1000).contains(limit) { errors.append(.init("store_limit", "must be from 0 to 1000")) }
             guard errors.isEmpty, let limit else { throw Problem.validation(errors) }
-            try await rateLimiter.take(tenant: caller.tenantID)
-            let row = try await postgres.transaction { connection in
-                guard let row = try await connection.query("""
-                    UPDATE tenants SET store_limit = \(limit) WHERE id = \(tenant) RETURNING *
-                    """).first else { throw Problem.notFound("tenant \(tenant.lower)") }
-                try await Audit.record("tenant.update", target: "tenant", tenant.lower, details: ["store_limit": "\(limit)"],
-                                       caller: caller, context: context, tenant: tenant, on: connection)
-                return row
+            // Through `mutating` like every change that takes an Idempotency-Key: a late retry of an
+            // older change replays its answer instead of overwriting a newer one.
+            return try await mutating(request, context, body: body.bytes) { _, seal in
+                try await postgres.transaction { connection in
+                    guard let row = try await connection.query("""
+                        UPDATE tenants SET store_limit = \(limit) WHERE id = \(tenant) RETURNING *
+                        """).first else { throw Problem.notFound("tenant \(tenant.lower)") }
+                    try await Audit.record("tenant.update", target: "tenant", tenant.lower, details: ["store_limit": "\(limit)"],
+                                           caller: caller, context: context, tenant: tenant, on: connection)
+                    return try await seal(APIResult(try TenantView(row: row)), on: connection)
+                }
             }
-            return JSONCoding.response(try TenantView(row: row))
         }
 
         // Token issuance takes no Idempotency-Key: replaying it would mean storing the token to show it

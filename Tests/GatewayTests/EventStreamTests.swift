@@ -61,8 +61,12 @@ import TestSupport
                 """).rows.map { try $0.decode("s", as: String.self) }
             #expect(jobEvents.map { "\($0.data["step"] as? String ?? ""):\($0.data["status"] as? String ?? "")" } == expected)
             #expect(expected.count == 1 + 2 * StorePlans.createSteps.count + 1)
-            let ids = jobEvents.compactMap { $0.id.flatMap(Int.init) }
+            // Each SSE id is the stream position "<xid>-<transition id>"; the data carries the transition ID.
+            let ids = jobEvents.compactMap { $0.data["id"] as? Int }
             #expect(ids == ids.sorted() && Set(ids).count == ids.count)
+            let positions = jobEvents.compactMap(\.id)
+            #expect(positions.count == jobEvents.count && Set(positions).count == positions.count)
+            #expect(zip(positions, ids).allSatisfy { $0.hasSuffix("-\($1)") }, "\(positions.prefix(3))")
             #expect(events.contains { $0.name == "store" && $0.data["status"] as? String == "ready" })
             #expect(events.last?.name == "close")
 
@@ -77,11 +81,20 @@ import TestSupport
             let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "resumed", "engine": "medusa"])
             let jobID = try #require(UUID(uuidString: (created.json["job"] as? [String: Any])?["id"] as? String ?? ""))
             _ = try await harness.gateway.queue.store.claim(jobID, worker: "w1", lease: 30)
-            let first = try await harness.postgres.query("SELECT min(id) AS id FROM job_transitions WHERE job_id = \(jobID)").first!.decode("id", as: Int.self)
-            let reply = try await client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": String(first)])
+            // The position of the job's first (queued) transition, as the stream would have sent it.
+            let first = try #require(try await harness.postgres.query("""
+                SELECT xid::text || '-' || id AS position FROM job_transitions WHERE job_id = \(jobID) ORDER BY id LIMIT 1
+                """).first).decode("position", as: String.self)
+            let reply = try await client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": first])
             let statuses = Self.parse(reply.text).filter { $0.name == "job" }.compactMap { $0.data["status"] as? String }
             #expect(statuses == ["running", "running"])  // the job's and its first step's, after the queued one
-            #expect(try await client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": "x"]).status == .unprocessableContent)
+            for bad in ["x", "12", "-1-2", "1-x"] {
+                #expect(try await client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": bad]).status == .unprocessableContent, "\(bad)")
+            }
+            // A position beyond every transaction here (a client from before a restore) is refused, not
+            // resumed into silence.
+            let future = try await client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": "9000000000000-1"])
+            #expect(future.status == .unprocessableContent)
             #expect(try await client.call(.get, "/api/events").status == .unauthorized)
         }
     }
