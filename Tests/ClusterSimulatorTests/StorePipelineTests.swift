@@ -107,7 +107,8 @@ struct StorePipelineTests {
 
             let ns = try await stack.kube.get("/api/v1/namespaces/\(namespace)")
             #expect(ns.at("metadata", "labels", "storefleet.io/store-id")?.string == store.id.uuidString.lowercased())
-            #expect(ns.at("metadata", "labels", "pod-security.kubernetes.io/enforce")?.string == "baseline")
+            #expect(ns.at("metadata", "labels", "pod-security.kubernetes.io/enforce")?.string == "restricted")
+            #expect(ns.at("metadata", "labels", "pod-security.kubernetes.io/enforce-version")?.string == "v1.30")
             #expect(ns.at("metadata", "labels", "pod-security.kubernetes.io/warn")?.string == "restricted")
             let quota = try await stack.kube.get("/api/v1/namespaces/\(namespace)/resourcequotas/storefleet-quota")
             #expect(quota.at("spec", "hard", "services.loadbalancers")?.string == "0")

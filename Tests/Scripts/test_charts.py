@@ -75,6 +75,37 @@ def test_security_context(rendered):
             assert not sc.get("privileged"), name
 
 
+# Pod Security "restricted" (https://kubernetes.io/docs/concepts/security/pod-security-standards/),
+# which store namespaces enforce: every rule of the profile, for every pod the charts make.
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
+
+
+def test_restricted_pod_security(rendered):
+    chart, _, docs = rendered
+    for w in workloads(docs):
+        pod = pod_spec(w)
+        where = f"{chart} {w['kind']}/{w['metadata']['name']}"
+        for key in ("hostNetwork", "hostPID", "hostIPC", "hostUsers"):
+            assert not pod.get(key) or (key == "hostUsers" and pod[key] is False), f"{where}: {key}"
+        for volume in pod.get("volumes", []):
+            kinds = set(volume) - {"name"}
+            assert kinds <= RESTRICTED_VOLUMES, f"{where}: volume {volume['name']} is {kinds}"
+        pod_sc = pod.get("securityContext", {})
+        assert pod_sc.get("runAsUser", 1) != 0, where
+        for c in containers(w):
+            sc = c.get("securityContext", {})
+            name = f"{where}/{c['name']}"
+            assert sc.get("runAsUser", pod_sc.get("runAsUser", 1)) != 0, f"{name} runs as root"
+            assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, name
+            assert set(sc.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}, name
+            assert sc.get("procMount", "Default") == "Default", name
+            assert not sc.get("windowsOptions", {}).get("hostProcess"), name
+            for port in c.get("ports", []):
+                assert not port.get("hostPort"), f"{name}: hostPort"
+            profile = sc.get("seccompProfile", pod_sc.get("seccompProfile", {})).get("type")
+            assert profile in ("RuntimeDefault", "Localhost"), name
+
+
 def test_images_pinned(rendered):
     _, _, docs = rendered
     for w in workloads(docs):
@@ -289,3 +320,15 @@ def totals(docs):
 if __name__ == "__main__":
     for chart in CHARTS:
         print(chart, totals(render(chart)))
+
+
+def test_wordpress_cannot_install_code_from_its_admin():
+    # A tenant-installed plugin would run in the setup Job (WP-CLI loads plugins) with its API egress;
+    # plugins and themes come from the chart, never from wp-admin. WP-CLI itself is not bound by it.
+    docs = render("woocommerce")
+    for w in workloads(docs):
+        for c in containers(w):
+            extra = next((e.get("value", "") for e in c.get("env", []) if e["name"] == "WORDPRESS_CONFIG_EXTRA"), None)
+            if extra is not None:
+                assert "define('DISALLOW_FILE_MODS', true);" in extra, f"{w['metadata']['name']}/{c['name']}"
+                assert "define('DISALLOW_FILE_EDIT', true);" in extra

@@ -2,6 +2,10 @@ import Jobs
 import KubeClient
 
 extension Provisioner {
+    /// The Pod Security version store namespaces enforce: the oldest Kubernetes release Storefleet
+    /// supports (its admission policies need 1.30).
+    static let podSecurityVersion = "v1.30"
+
     /// Creates `store-<name>` labelled with the store, tenant and engine, and Pod Security Admission
     /// labels. A namespace that belongs to another store is never taken over.
     func namespaceStep() -> StepDefinition {
@@ -18,8 +22,10 @@ extension Provisioner {
                     throw StepFailure.retryable("namespace \(store.namespace) is still terminating from an earlier run; waiting for it to go", after: 5)
                 }
             }
-            // The official WordPress/MariaDB/Postgres images need `baseline`; warn and audit at `restricted`
-            // so anything that drifts further shows up.
+            // `restricted`, the strictest Pod Security profile: every pod of both charts (and their setup
+            // Jobs) meets it (Tests/Scripts/test_charts.py checks each rule). The enforced version is
+            // pinned, so that a cluster upgrade cannot tighten the rules under running stores unannounced;
+            // warn and audit follow the latest, so a coming change shows up first.
             let namespace: JSON = [
                 "apiVersion": "v1", "kind": "Namespace",
                 "metadata": [
@@ -29,9 +35,12 @@ extension Provisioner {
                         "storefleet.io/store-id": .string(store.id.uuidString.lowercased()),
                         "storefleet.io/tenant-id": .string(store.tenantID.uuidString.lowercased()),
                         "storefleet.io/engine": .string(store.engine),
-                        "pod-security.kubernetes.io/enforce": "baseline",
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/enforce-version": .string(Self.podSecurityVersion),
                         "pod-security.kubernetes.io/warn": "restricted",
+                        "pod-security.kubernetes.io/warn-version": "latest",
                         "pod-security.kubernetes.io/audit": "restricted",
+                        "pod-security.kubernetes.io/audit-version": "latest",
                     ],
                 ],
             ]

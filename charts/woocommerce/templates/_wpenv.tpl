@@ -21,5 +21,6 @@
     define('WP_HOME', '{{ include "store.url" . }}');
     define('WP_SITEURL', '{{ include "store.url" . }}');
     define('DISALLOW_FILE_EDIT', true);
+    define('DISALLOW_FILE_MODS', true);
     define('WP_ENVIRONMENT_TYPE', 'production');
 {{- end -}}
