@@ -26,7 +26,9 @@ extension Gateway {
             } else {
                 after = try await EventStream.horizon(postgres)
             }
-            let since = try await postgres.query("SELECT now() AS now").first!.decode("now", as: Date.self)
+            // Store changes start from now whatever the client resumes from: on reconnect the dashboard
+            // reloads its store list anyway.
+            let storesAfter = EventStream.StoreCursor(xid: try await EventStream.horizon(postgres).xid, id: nil)
             let limit = settings.eventStreamsPerTenant
             let streamID = UUID()
             let now = ContinuousClock.now
@@ -42,7 +44,7 @@ extension Gateway {
                 throw Problem(.tooManyRequests, "too-many-streams", "Too Many Requests",
                               detail: "this tenant already has \(limit) event streams open here; close one (a dashboard tab) or poll GET /api/jobs/:id")
             }
-            let stream = EventStream(gateway: self, caller: caller, after: after, storesSince: since)
+            let stream = EventStream(gateway: self, caller: caller, after: after, storesAfter: storesAfter)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPFields.Element.Name("X-Accel-Buffering")!: "no"],
@@ -63,7 +65,7 @@ struct EventStream: Sendable {
     let gateway: Gateway
     let caller: Caller
     let after: Cursor
-    let storesSince: Date
+    let storesAfter: StoreCursor
 
     struct JobEvent: Codable, Sendable {
         var id: Int64
@@ -121,8 +123,7 @@ struct EventStream: Sendable {
         let settings = gateway.settings
         let started = ContinuousClock.now
         var cursor = after
-        var since = storesSince
-        var storeStates: [String: String] = [:]
+        var storeCursor = storesAfter
         var lastWrite = ContinuousClock.now
         var lastTokenCheck = ContinuousClock.now
         try await writer.write(ByteBuffer(string: "retry: 3000\n: connected\n\n"))
@@ -139,19 +140,18 @@ struct EventStream: Sendable {
                 out += "id: \(event.cursor.eventID)\nevent: job\ndata: \(String(decoding: JSONCoding.encode(event.body), as: UTF8.self))\n\n"
             }
             cursor = next
-            let (stores, newest) = try await storeEvents(since: since.addingTimeInterval(-2))
-            for (event, version) in stores where storeStates[event.id] != version {
-                storeStates[event.id] = version
+            let (stores, nextStore) = try await storeEvents(after: storeCursor)
+            for event in stores {
                 out += "event: store\ndata: \(String(decoding: JSONCoding.encode(event), as: UTF8.self))\n\n"
             }
-            if let newest { since = max(since, newest) }
+            storeCursor = nextStore
             if out.isEmpty && ContinuousClock.now - lastWrite > .seconds(15) { out = ": keep-alive\n\n" }
             if !out.isEmpty {
                 try await writer.write(ByteBuffer(string: out))
                 lastWrite = ContinuousClock.now
             }
             // A full page means more is waiting: read on at once.
-            if events.count < Self.page { try? await Task.sleep(for: .seconds(settings.eventPollInterval)) }
+            if events.count < Self.page && stores.count < Self.page { try? await Task.sleep(for: .seconds(settings.eventPollInterval)) }
         }
         // Tell the client this was deliberate, then end the response cleanly.
         try await writer.write(ByteBuffer(string: "event: close\ndata: {}\n\n"))
@@ -222,20 +222,42 @@ struct EventStream: Sendable {
         return (events, next)
     }
 
-    func storeEvents(since: Date) async throws -> ([(StoreEvent, String)], Date?) {
+    /// Where a stream stands in store changes: the changing transaction and the store, in that order.
+    struct StoreCursor: Sendable, Equatable {
+        var xid: String
+        /// nil: before every store that transaction changed.
+        var id: UUID?
+    }
+
+    /// The caller's store changes after `cursor`, read as job events are (see `jobEvents`): each store
+    /// once per committed change, in the order of the transactions that made them.
+    func storeEvents(after cursor: StoreCursor) async throws -> ([StoreEvent], StoreCursor) {
         let rows = try await gateway.postgres.query("""
-            SELECT id, name, status, updated_at, updated_at::text AS version FROM stores
-            WHERE updated_at > \(since) AND (\(caller.isAdmin) OR tenant_id = \(caller.tenantID))
-            ORDER BY updated_at LIMIT 500
+            WITH h AS (SELECT job_event_horizon() AS xmin)
+            SELECT s.id, s.change_xid::text AS xid, s.name, s.status, s.updated_at, h.xmin::text AS horizon
+            FROM h LEFT JOIN LATERAL (
+                SELECT * FROM stores s
+                WHERE s.change_xid >= \(cursor.xid)::bigint
+                  AND (s.change_xid > \(cursor.xid)::bigint OR \(cursor.id)::uuid IS NULL OR s.id > \(cursor.id)::uuid)
+                  AND s.change_xid < h.xmin
+                  AND (\(caller.isAdmin) OR s.tenant_id = \(caller.tenantID))
+                ORDER BY s.change_xid, s.id LIMIT \(Self.page)
+            ) s ON true
+            ORDER BY s.change_xid, s.id
             """).rows
-        var events: [(StoreEvent, String)] = []
-        var newest: Date?
+        var events: [StoreEvent] = []
+        var next = cursor
+        var horizon = cursor.xid
         for row in rows {
-            let event = StoreEvent(id: try row.decode("id", as: UUID.self).lower, name: try row.decode("name"),
-                                   status: try row.decode("status"), updatedAt: try row.decode("updated_at"))
-            events.append((event, "\(event.status)@\(try row.decode("version", as: String.self))"))
-            newest = event.updatedAt
+            horizon = try row.decode("horizon")
+            guard let id = try row.decode("id", as: UUID?.self) else { continue }
+            next = StoreCursor(xid: try row.decode("xid"), id: id)
+            events.append(StoreEvent(id: id.lower, name: try row.decode("name"), status: try row.decode("status"),
+                                     updatedAt: try row.decode("updated_at")))
         }
-        return (events, newest)
+        if events.count < Self.page, let top = UInt64(horizon), let current = UInt64(next.xid), top > current {
+            next = StoreCursor(xid: horizon, id: nil)
+        }
+        return (events, next)
     }
 }

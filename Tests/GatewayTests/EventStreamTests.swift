@@ -153,6 +153,33 @@ import TestSupport
         }
     }
 
+    /// More store changes at once than one read returns, and one committed long after it began: every
+    /// change arrives, once. (Reading by updated_at with a 2 s look-back stalled on the first and
+    /// skipped the second.)
+    @Test func everyStoreChangeArrivesOnceHoweverManyAndHoweverLate() async throws {
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 8 }) { harness, client in
+            let (tenant, token) = try await harness.tenant(client, storeLimit: 1000)
+            let tenantID = try #require(UUID(uuidString: tenant))
+            try await harness.postgres.query("""
+                INSERT INTO stores (id, tenant_id, name, engine, status, namespace)
+                SELECT gen_random_uuid(), \(tenantID), 'many-' || n, 'medusa', 'provisioning', 'store-many-' || n FROM generate_series(1, 600) n
+                """)
+            async let stream = client.call(.get, "/api/events", token: token)
+            try await Task.sleep(for: .milliseconds(500))
+            try await harness.postgres.transaction { late in
+                // Begun now, committed after 3 s: its updated_at is older than any look-back would reach.
+                try await late.query("UPDATE stores SET status = 'failed', updated_at = now() WHERE name = 'many-1'")
+                try await harness.postgres.query("UPDATE stores SET status = 'ready', updated_at = now() WHERE name LIKE 'many-%' AND name <> 'many-1'")
+                try await Task.sleep(for: .seconds(3))
+            }
+            let events = Self.parse(try await stream.text).filter { $0.name == "store" }
+            let names = events.compactMap { $0.data["name"] as? String }
+            #expect(names.count == 600 && Set(names).count == 600, "\(names.count) events for \(Set(names).count) stores")
+            #expect(events.first { $0.data["name"] as? String == "many-1" }?.data["status"] as? String == "failed")
+            #expect(events.filter { $0.data["status"] as? String == "ready" }.count == 599)
+        }
+    }
+
     @Test func aRevokedTokensStreamEnds() async throws {
         try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 60 }) { harness, client in
             let (tenant, token) = try await harness.tenant(client)
