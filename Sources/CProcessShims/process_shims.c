@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "process_shims.h"
 
@@ -15,6 +16,7 @@ int storefleet_pipe_cloexec(int fds[2]) {
 /// Closes every descriptor above 2 but `keep`, in the child after fork: close_range(2) where the kernel
 /// has it (Linux 5.9), else one close per possible descriptor (async-signal-safe either way).
 static void close_above_2_except(int keep) {
+    if (keep < 0) keep = 2;  // nothing to keep: close everything above 2
     if (keep > 3) {
         if (syscall(SYS_close_range, 3u, (unsigned)(keep - 1), 0u) != 0) {
             for (int fd = 3; fd < keep; fd++) close(fd);
@@ -26,8 +28,24 @@ static void close_above_2_except(int keep) {
     }
 }
 
+/// The watchdog's life after fork: nothing of the parent's kept open, then sleep and kill.
+static void watch(pid_t program, pid_t parent, double seconds) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    close_above_2_except(-1);
+    struct timespec left;
+    left.tv_sec = (time_t)seconds;
+    left.tv_nsec = (long)((seconds - (double)left.tv_sec) * 1e9);
+    while (nanosleep(&left, &left) != 0 && errno == EINTR) {}
+    kill(-program, SIGKILL);
+    kill(program, SIGKILL);
+    _exit(0);
+}
+
 pid_t storefleet_spawn_bound(const char *path, char *const argv[], char *const envp[],
-                             int stdin_fd, int stdout_fd, int stderr_fd, int death_signal) {
+                             int stdin_fd, int stdout_fd, int stderr_fd, int death_signal,
+                             double hard_limit_seconds, pid_t *watchdog) {
+    if (watchdog) *watchdog = 0;
     // Exec failures come back through a close-on-exec pipe: nothing read means exec succeeded.
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return -1;
@@ -85,6 +103,12 @@ pid_t storefleet_spawn_bound(const char *path, char *const argv[], char *const e
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
         errno = code;
         return -1;
+    }
+    if (hard_limit_seconds > 0 && watchdog) {
+        pid_t guard = fork();
+        if (guard == 0) watch(pid, parent, hard_limit_seconds);
+        // Without a watchdog (fork failed) the caller's own timeout still applies.
+        if (guard > 0) *watchdog = guard;
     }
     return pid;
 }

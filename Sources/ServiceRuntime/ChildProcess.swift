@@ -95,14 +95,24 @@ public enum ChildProcess {
             throw SpawnError(executable: executable, code: code)
         }
         let pid: pid_t
+        let watchdog: pid_t
         do {
             // Bound to this process: should the worker die outright (SIGKILL, OOM), the kernel kills the
             // program too, so that no helm runs on for a claim that is gone and races the next attempt.
-            pid = try launchBound(executable, arguments, environment: environment,
-                                  stdin: stdinPipe[0], stdout: stdoutPipe[1], stderr: stderrPipe[1])
+            (pid, watchdog) = try launchBound(executable, arguments, environment: environment,
+                                              stdin: stdinPipe[0], stdout: stdoutPipe[1], stderr: stderrPipe[1],
+                                              hardLimit: timeout.map { $0 + grace + Self.watchdogSlack })
         } catch {
             for fd in stdinPipe + stdoutPipe + stderrPipe { close(fd) }
             throw error
+        }
+        // The program has ended (or is past saving) when this returns: its watchdog goes too.
+        defer {
+            if watchdog > 0 {
+                kill(watchdog, SIGKILL)
+                var ignored: Int32 = 0
+                while waitpid(watchdog, &ignored, 0) < 0 && errno == EINTR {}
+            }
         }
         close(stdinPipe[0])
         close(stdoutPipe[1])
@@ -188,14 +198,18 @@ public enum ChildProcess {
                        stdout: out, stderr: err, timedOut: timedOut)
     }
 
+    /// How long past its timeout and grace a program may outlive a frozen caller before the watchdog
+    /// kills it: `timeout + grace + watchdogSlack` is a hard bound on the program's life.
+    public static let watchdogSlack: Double = 5
+
     /// Starts a program that the kernel kills (SIGKILL) when the calling thread's process dies, in a
     /// process group of its own, with default signal dispositions. `runBlocking` waits for the program on
     /// the thread that started it, so the parent-death signal, which follows that thread, cannot fire
     /// while the worker lives.
     static func launchBound(
         _ executable: String, _ arguments: [String], environment: [String: String]?,
-        stdin: Int32, stdout: Int32, stderr: Int32
-    ) throws -> pid_t {
+        stdin: Int32, stdout: Int32, stderr: Int32, hardLimit: Double?
+    ) throws -> (pid: pid_t, watchdog: pid_t) {
         let environment = environment ?? ProcessInfo.processInfo.environment
         // Searched on this process's PATH, not the child's, as posix_spawnp and execvp do.
         guard let path = resolve(executable, path: ProcessInfo.processInfo.environment["PATH"]) else {
@@ -207,9 +221,10 @@ public enum ChildProcess {
         defer { env.forEach { free($0) } }
         var argvPointers = argv + [nil]
         var envPointers = env + [nil]
-        let pid = storefleet_spawn_bound(path, &argvPointers, &envPointers, stdin, stdout, stderr, SIGKILL)
+        var watchdog: pid_t = 0
+        let pid = storefleet_spawn_bound(path, &argvPointers, &envPointers, stdin, stdout, stderr, SIGKILL, hardLimit ?? 0, &watchdog)
         guard pid > 0 else { throw SpawnError(executable: executable, code: errno) }
-        return pid
+        return (pid, watchdog)
     }
 
     /// The file a program name refers to: itself when it holds a slash, else the first executable of

@@ -1,5 +1,5 @@
 import Foundation
-import ServiceRuntime
+@testable import ServiceRuntime
 import Testing
 
 /// How the worker stops helm: a cancelled step or a timeout sends SIGTERM to helm's process group (so
@@ -37,6 +37,23 @@ struct ChildProcessTests {
         let open = Set(listing.standardOutput.split(separator: "\n").compactMap { Int32($0) })
         #expect(!open.contains(leaked), "inherited descriptors: \(open.sorted())")
         #expect(open.isSuperset(of: [0, 1, 2]) && open.count <= 4, "0, 1, 2 and the directory ls reads: \(open.sorted())")
+    }
+
+    /// The caller's own timeout cannot fire while the caller is frozen (SIGSTOP, a paused VM); the
+    /// watchdog's can. Here the caller enforces nothing at all, as a frozen one would not.
+    @Test("a program outliving its hard limit is killed by its watchdog, with no help from its caller")
+    func watchdogKillsWithoutTheCaller() async throws {
+        let null = open("/dev/null", O_RDWR)
+        defer { close(null) }
+        let started = ContinuousClock.now
+        let (pid, watchdog) = try ChildProcess.launchBound("/bin/sleep", ["60"], environment: nil, stdin: null, stdout: null, stderr: null, hardLimit: 1)
+        #expect(watchdog > 0)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        #expect(status & 0x7F == SIGKILL, "killed, not exited: \(status)")
+        #expect(ContinuousClock.now - started < .seconds(30), "long before its own 60 s")
+        var ignored: Int32 = 0
+        while waitpid(watchdog, &ignored, 0) < 0 && errno == EINTR {}
     }
 
     @Test("a program is found on PATH as execvp finds it; a missing one is an error that names it")

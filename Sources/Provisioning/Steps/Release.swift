@@ -59,8 +59,10 @@ extension Provisioner {
         }
     }
 
-    /// Beyond helm's own `--timeout` (the release timeout every attempt passes), a pending revision can no
-    /// longer be an earlier attempt's helm at work; this much more allows for clock skew and helm's exit.
+    /// Beyond the release timeout every attempt gives helm, a pending revision can no longer be an earlier
+    /// attempt's helm at work: each helm run has a watchdog that kills it at its budget plus the stop
+    /// grace (3 s) plus `ChildProcess.watchdogSlack` (5 s), frozen worker or not. This much more covers
+    /// those and clock skew between this worker and the API server.
     static let pendingGrace: Double = 30
 
     /// How long to wait before remediating a pending revision: nil when it is older than any helm of an
