@@ -111,6 +111,8 @@ struct Seal: Sendable {
     }
 
     var isSealed: Bool { sealed.withLock { $0 } }
+    /// The request carries an Idempotency-Key: its response must be sealed in its transaction.
+    var isKeyed: Bool { claim != nil }
 }
 
 /// A handler's answer before it becomes a Response, so that it can be stored and replayed verbatim.

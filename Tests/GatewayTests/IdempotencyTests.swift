@@ -3,6 +3,7 @@ import GatewayKit
 import Hummingbird
 import HummingbirdTesting
 import Postgres
+import ServiceRuntime
 import Testing
 import TestSupport
 
@@ -63,24 +64,36 @@ import TestSupport
                     SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()
                     """).first!.decode("n", as: Int.self)
             }
-            // Holding the tenant's row stalls creates at their store-limit check, inside their transaction.
-            let (first, second) = try await harness.postgres.transaction { connection in
-                try await connection.query("SELECT 1 FROM tenants WHERE id = \(tenantID) FOR NO KEY UPDATE")
-                let first = Task { try await client.call(.post, "/api/stores", token: token, json: body, headers: ["Idempotency-Key": "slow"]) }
-                try await eventually(within: 10) { guard try await waiters() == 1 else { throw CancellationError() } }
-                // Its lock runs out (60 s in real life): the client's retry takes the key over.
-                try await harness.postgres.query("UPDATE idempotency_keys SET locked_until = now() - interval '1 second' WHERE key = 'slow'")
-                let second = Task { try await client.call(.post, "/api/stores", token: token, json: body, headers: ["Idempotency-Key": "slow"]) }
-                try await eventually(within: 10) { guard try await waiters() == 2 else { throw CancellationError() } }
-                return (first, second)
-            }
-            let stalled = try await first.value, retried = try await second.value
+            // An uncommitted store of the same name (a concurrent create) stalls the request inside its
+            // transaction, at its own insert, after it took its key and before it seals it.
+            struct Release: Error {}
+            let stalledTask = LockedState<Task<Reply, any Error>?>(nil)
+            do {
+                try await harness.postgres.transaction { connection in
+                    try await connection.query("""
+                        INSERT INTO stores (id, tenant_id, name, engine, status, namespace)
+                        VALUES (\(UUID()), \(tenantID), 'stalled', 'medusa', 'provisioning', 'store-stalled')
+                        """)
+                    let first = Task { try await client.call(.post, "/api/stores", token: token, json: body, headers: ["Idempotency-Key": "slow"]) }
+                    stalledTask.withLock { $0 = first }
+                    try await eventually(within: 10) { guard try await waiters() == 1 else { throw CancellationError() } }
+                    // Its lock runs out (60 s in real life) and a retry takes the key over: a new owner.
+                    try await harness.postgres.query("""
+                        UPDATE idempotency_keys SET owner = gen_random_uuid(), locked_until = now() - interval '1 second' WHERE key = 'slow'
+                        """)
+                    throw Release()  // the concurrent create rolls back; the stalled request goes on
+                }
+            } catch is Release {}
+            let stalled = try await #require(stalledTask.withLock { $0 }).value
             #expect(stalled.status == .conflict, "\(stalled.text)")
             #expect(stalled.json["type"] as? String == "https://storefleet.dev/problems/idempotency-in-flight")
+            #expect(try await harness.count("stores") == 0, "the stalled request committed nothing")
+            #expect(try await harness.count("jobs") == 0)
+            // The client retries (the taker-over died too, its lock long gone): the change is made once,
+            // and any later retry replays it.
+            let retried = try await client.call(.post, "/api/stores", token: token, json: body, headers: ["Idempotency-Key": "slow"])
             #expect(retried.status == .accepted, "\(retried.text)")
             #expect(try await harness.count("stores") == 1)
-            #expect(try await harness.count("jobs") == 1)
-            // Any later retry replays the change that was made.
             let again = try await client.call(.post, "/api/stores", token: token, json: body, headers: ["Idempotency-Key": "slow"])
             #expect(again.status == .accepted && again.text == retried.text && again.header("Idempotent-Replayed") == "true")
         }

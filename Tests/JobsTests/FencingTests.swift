@@ -135,7 +135,15 @@ struct FencingTests {
             _ = try await h.redis.send("LPUSH", processing, unseen)
             _ = try await h.redis.send("SADD", h.keys.dispatched, unseen)
             #expect(try await h.waitUntilFinished([unseen], within: 15).first?.status == .succeeded)
-            #expect(try await h.leftoverRedisKeys().isEmpty)
+            // Redis forgets an ID when its claim commits, or, should that removal fail under load, at the
+            // reconcile after next: give it those.
+            var left: [String: Int] = [:]
+            for _ in 0..<50 {
+                left = try await h.leftoverRedisKeys()
+                if left.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(left.isEmpty, "\(left)")
         }
     }
 
