@@ -1,5 +1,5 @@
 import Foundation
-import GatewayKit
+@testable import GatewayKit
 import Hummingbird
 import HummingbirdTesting
 import Jobs
@@ -29,8 +29,23 @@ import TestSupport
         }
     }
 
+    /// The stream position of a job's first (queued) transition: resuming from it makes what a stream
+    /// sends independent of when, on a loaded machine, its handler gets to run.
+    static func firstPosition(_ harness: GatewayHarness, job: UUID) async throws -> String {
+        try #require(try await harness.postgres.query("""
+            SELECT xid::text || '-' || id AS position FROM job_transitions WHERE job_id = \(job) ORDER BY id LIMIT 1
+            """).first).decode("position", as: String.self)
+    }
+
+    /// Waits until the gateway has a stream open (it takes its starting positions before that).
+    static func streamOpen(_ harness: GatewayHarness, count: Int = 1) async throws {
+        try await eventually(within: 30) {
+            guard harness.gateway.openStreams.withLock({ $0.values.map(\.count).reduce(0, +) >= count }) else { throw CancellationError() }
+        }
+    }
+
     @Test func theStreamDeliversAJobsTransitionsInOrderAndOnlyTheCallersOwn() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 3 }) { harness, client in
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 6 }) { harness, client in
             let (_, token) = try await harness.tenant(client)
             let (_, stranger) = try await harness.tenant(client)
             let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "streamed", "engine": "medusa"])
@@ -38,7 +53,7 @@ import TestSupport
 
             async let mine = client.call(.get, "/api/events", token: token)
             async let theirs = client.call(.get, "/api/events", token: stranger)
-            try await Task.sleep(for: .milliseconds(500))
+            try await Self.streamOpen(harness, count: 2)
             // Play a worker: claim, run every step, finish.
             let store = harness.gateway.queue.store
             guard case .claimed = try await store.claim(jobID, worker: "w1", lease: 30) else {
@@ -100,12 +115,13 @@ import TestSupport
     }
 
     @Test func moreThanAPageOfEventsStillFlowsAndNewOnesFollow() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 4 }) { harness, client in
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 6 }) { harness, client in
             let (_, token) = try await harness.tenant(client)
             let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "busy", "engine": "medusa"])
             let jobID = try #require(UUID(uuidString: (created.json["job"] as? [String: Any])?["id"] as? String ?? ""))
-            async let stream = client.call(.get, "/api/events", token: token)
-            try await Task.sleep(for: .milliseconds(500))
+            let position = try await Self.firstPosition(harness, job: jobID)
+            async let stream = client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": position])
+            try await Self.streamOpen(harness)
             // More transitions at once than one poll reads (500), then a few more later.
             try await harness.postgres.query("""
                 INSERT INTO job_transitions (job_id, attempt, status, message) SELECT \(jobID), 0, 'retrying', 'burst ' || n FROM generate_series(1, 700) n
@@ -123,12 +139,13 @@ import TestSupport
     /// Transition IDs are taken before commit: a transaction held open while thousands of later ones
     /// commit must still have its transition delivered, once, when it commits.
     @Test func aLateCommitBehindABurstIsDeliveredOnceAndNothingIsSkipped() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 8 }) { harness, client in
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 15 }) { harness, client in
             let (_, token) = try await harness.tenant(client)
             let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "bursty", "engine": "medusa"])
             let jobID = try #require(UUID(uuidString: (created.json["job"] as? [String: Any])?["id"] as? String ?? ""))
-            async let stream = client.call(.get, "/api/events", token: token)
-            try await Task.sleep(for: .milliseconds(500))
+            let position = try await Self.firstPosition(harness, job: jobID)
+            async let stream = client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": position])
+            try await Self.streamOpen(harness)
             try await harness.postgres.transaction { held in
                 // This row's ID is lower than every row of the burst, and it commits last.
                 try await held.query("INSERT INTO job_transitions (job_id, attempt, status, message) VALUES (\(jobID), 0, 'retrying', 'late')")
@@ -157,7 +174,7 @@ import TestSupport
     /// change arrives, once. (Reading by updated_at with a 2 s look-back stalled on the first and
     /// skipped the second.)
     @Test func everyStoreChangeArrivesOnceHoweverManyAndHoweverLate() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 8 }) { harness, client in
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 12 }) { harness, client in
             let (tenant, token) = try await harness.tenant(client, storeLimit: 1000)
             let tenantID = try #require(UUID(uuidString: tenant))
             try await harness.postgres.query("""
@@ -165,7 +182,7 @@ import TestSupport
                 SELECT gen_random_uuid(), \(tenantID), 'many-' || n, 'medusa', 'provisioning', 'store-many-' || n FROM generate_series(1, 600) n
                 """)
             async let stream = client.call(.get, "/api/events", token: token)
-            try await Task.sleep(for: .milliseconds(500))
+            try await Self.streamOpen(harness)
             try await harness.postgres.transaction { late in
                 // Begun now, committed after 3 s: its updated_at is older than any look-back would reach.
                 try await late.query("UPDATE stores SET status = 'failed', updated_at = now() WHERE name = 'many-1'")
