@@ -43,4 +43,35 @@ struct ReleaseRemedyTests {
         #expect(HelmRunner(binary: "helm", kubeconfig: "/k").connection == ["--kubeconfig", "/k"])
         #expect(HelmRunner(binary: "helm", kubeconfig: nil).connection.isEmpty, "in a pod helm finds the service account itself")
     }
+
+    /// Refusals as a real API server words them (kube-apiserver 1.30–1.36), as helm passes them on.
+    @Test("refusals no retry can change end the release at once; the rest is retried", arguments: [
+        (#"Error: UPGRADE FAILED: persistentvolumeclaims "shop-wp-content" is forbidden: maximum storage usage per PersistentVolumeClaim is 1Gi, but request is 2Gi"#, "LimitRange"),
+        (#"Error: pods "shop-web-0" is forbidden: [maximum cpu usage per Container is 500m, but limit is 1]"#, "LimitRange"),
+        (#"Error: INSTALLATION FAILED: pods "shop-setup-x" is forbidden: violates PodSecurity "restricted:v1.30": allowPrivilegeEscalation != false"#, "Pod Security admission"),
+        (#"Error: UPGRADE FAILED: cannot patch "shop-db" with kind StatefulSet: StatefulSet.apps "shop-db" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas' are forbidden"#, "validation"),
+        (#"Error: UPGRADE FAILED: cannot patch "shop-setup" with kind Job: Job.batch "shop-setup" is invalid: spec.template: Invalid value: field is immutable"#, "an immutable field"),
+        (#"Error: failed to create typed patch object: .spec.foo: field not declared in schema; strict decoding error: unknown field "spec.foo""#, "schema validation"),
+        (#"Error: admission webhook "validate.kyverno.svc" denied the request: policy disallows latest tag"#, "an admission webhook"),
+        (#"Error: persistentvolumeclaims "shop-data" is forbidden: exceeded quota: storefleet, requested: requests.storage=20Gi, used: requests.storage=0, limited: requests.storage=10Gi"#, "ResourceQuota: the request alone exceeds the quota"),
+    ])
+    func permanentRefusals(_ message: String, _ kind: String) {
+        #expect(Provisioner.permanentRefusal(message) == kind)
+        #expect(Provisioner.releaseFailure(message, chart: "charts/woocommerce").disposition == .permanent)
+    }
+
+    @Test("what may pass later is retried: a quota filled by pods still going away, conflicts, server errors, another operation")
+    func retriedRefusals() {
+        for message in [
+            #"Error: pods "shop-web-1" is forbidden: exceeded quota: storefleet, requested: pods=1, used: pods=6, limited: pods=6"#,
+            #"Error: UPGRADE FAILED: Operation cannot be fulfilled on deployments.apps "shop-web": the object has been modified"#,
+            "Error: UPGRADE FAILED: the server is currently unable to handle the request",
+            "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
+            "Error: Kubernetes cluster unreachable: Get \"https://127.0.0.1:6443/version\": dial tcp: connection refused",
+        ] {
+            #expect(Provisioner.permanentRefusal(message) == nil, "\(message)")
+            #expect(Provisioner.releaseFailure(message, chart: "charts/medusa").disposition != .permanent, "\(message)")
+        }
+        #expect(Provisioner.quantity("500m") == 0.5 && Provisioner.quantity("2Gi") == 2 * 1024 * 1024 * 1024 && Provisioner.quantity("3") == 3)
+    }
 }

@@ -49,14 +49,75 @@ extension Provisioner {
                 "--timeout", "\(Int(limit))s",
             ], timeout: limit)
             guard outcome.succeeded else {
-                let message = HelmRunner.message(outcome)
-                // Chart and values errors do not fix themselves; everything else may be passing.
-                if message.contains("is required") || message.contains("template:") || message.contains("parse error") {
-                    throw StepFailure.permanent("helm could not render \(chart): \(message)")
-                }
-                throw StepFailure.retryable("helm upgrade failed: \(message)")
+                throw Self.releaseFailure(HelmRunner.message(outcome), chart: chart)
             }
         }
+    }
+
+    /// Whether a failed `helm upgrade --install` can succeed by trying again, decided from helm's message
+    /// (the API server's refusal as helm passes it on). What no retry can change ends the step at once,
+    /// with the server's words; the rest (conflicts, 429 and 5xx, a quota filled by pods still going
+    /// away, timeouts) is retried. docs/architecture.md has the table.
+    static func releaseFailure(_ message: String, chart: String) -> StepFailure {
+        if message.contains("is required") || message.contains("template:") || message.contains("parse error") {
+            return .permanent("helm could not render \(chart): \(message)")
+        }
+        if let reason = permanentRefusal(message) {
+            return .permanent("the API server refused the release (\(reason)); retrying cannot change that: \(message)")
+        }
+        return .retryable("helm upgrade failed: \(message)")
+    }
+
+    /// The kind of a refusal no retry can change, or nil.
+    static func permanentRefusal(_ message: String) -> String? {
+        let lower = message.lowercased()
+        if lower.contains("violates podsecurity") { return "Pod Security admission" }
+        // LimitRange: "... is forbidden: maximum storage usage per PersistentVolumeClaim is 1Gi, but request is 2Gi",
+        // "... is forbidden: [maximum cpu usage per Container is 500m, but limit is 1]".
+        for bound in ["maximum", "minimum"] where lower.contains("is forbidden: \(bound)") || lower.contains("is forbidden: [\(bound)") {
+            return "LimitRange"
+        }
+        if lower.contains("field is immutable") { return "an immutable field" }
+        if lower.contains("strict decoding error") || lower.contains("unknown field") { return "schema validation" }
+        if lower.contains(" is invalid: ") { return "validation" }
+        if lower.contains("admission webhook") && lower.contains("denied the request") { return "an admission webhook" }
+        if lower.contains("exceeded quota"), quotaCanNeverFit(message) { return "ResourceQuota: the request alone exceeds the quota" }
+        return nil
+    }
+
+    /// A quota refusal ("exceeded quota: q, requested: requests.storage=20Gi, used: requests.storage=0,
+    /// limited: requests.storage=10Gi") that would stand with nothing else in the namespace: some
+    /// resource's request alone is over its limit. One filled by what is there (pods still terminating
+    /// after a reinstall) may pass later.
+    static func quotaCanNeverFit(_ message: String) -> Bool {
+        func amounts(after label: String) -> [String: Double] {
+            guard let start = message.range(of: "\(label): ") else { return [:] }
+            var result: [String: Double] = [:]
+            let rest = message[start.upperBound...]
+            // Pairs "name=quantity" separated by commas, up to the next label.
+            let end = rest.range(of: ", used: ")?.lowerBound ?? rest.range(of: ", limited: ")?.lowerBound ?? rest.endIndex
+            for pair in rest[..<end].split(separator: ",") {
+                let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, let value = quantity(String(parts[1])) else { continue }
+                result[String(parts[0])] = value
+            }
+            return result
+        }
+        let requested = amounts(after: "requested"), limited = amounts(after: "limited")
+        return requested.contains { name, value in limited[name].map { value > $0 } ?? false }
+    }
+
+    /// A Kubernetes quantity ("500m", "2Gi", "1.5G", "3") as a number.
+    static func quantity(_ text: String) -> Double? {
+        let suffixes: [(String, Double)] = [
+            ("Ki", 1024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("Ti", 1_099_511_627_776), ("Pi", 1_125_899_906_842_624),
+            ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("m", 1e-3),
+        ]
+        let trimmed = text.trimmingCharacters(in: CharacterSet(charactersIn: " ,]\n"))
+        for (suffix, factor) in suffixes where trimmed.hasSuffix(suffix) {
+            return Double(trimmed.dropLast(suffix.count)).map { $0 * factor }
+        }
+        return Double(trimmed)
     }
 
     /// Beyond the release timeout every attempt gives helm, a pending revision can no longer be an earlier
