@@ -14,7 +14,11 @@ extension Gateway {
     func addEventRoutes(to api: RouterGroup<GatewayContext>) {
         api.get("events") { request, context -> Response in
             let caller = try context.requireCaller()
-            let after: EventStream.Cursor
+            // Store changes start from now whatever the client resumes from (on reconnect the dashboard
+            // reloads its store list anyway); job events too, unless it resumes.
+            let start = try await EventStream.horizon(postgres)
+            let storesAfter = EventStream.StoreCursor(xid: start.xid, id: nil)
+            var after = start
             if let last = request.headers[Self.lastEventIDHeader] {
                 guard let cursor = EventStream.Cursor(last) else {
                     throw Problem.validation([.init("Last-Event-ID", "must be an event ID this stream sent")])
@@ -23,12 +27,7 @@ extension Gateway {
                     throw Problem.validation([.init("Last-Event-ID", "names a position this database has not reached (restored or moved?); reconnect without it and reload")])
                 }
                 after = cursor
-            } else {
-                after = try await EventStream.horizon(postgres)
             }
-            // Store changes start from now whatever the client resumes from: on reconnect the dashboard
-            // reloads its store list anyway.
-            let storesAfter = EventStream.StoreCursor(xid: try await EventStream.horizon(postgres).xid, id: nil)
             let limit = settings.eventStreamsPerTenant
             let streamID = UUID()
             let now = ContinuousClock.now
@@ -95,11 +94,11 @@ struct EventStream: Sendable {
     /// taken before its transaction commits, and a stream reading by ID would pass a row that commits
     /// after a higher one was sent (as the former 1,000-ID look-back could under load).
     struct Cursor: Sendable, Equatable {
-        /// The writing transaction's xid8 (kept as bigint), as text.
-        var xid: String
+        /// The writing transaction's xid8 (kept as bigint).
+        var xid: Int64
         var id: Int64
 
-        init(xid: String, id: Int64) {
+        init(xid: Int64, id: Int64) {
             self.xid = xid
             self.id = id
         }
@@ -109,8 +108,8 @@ struct EventStream: Sendable {
         /// the stream (or reveal whether another tenant's transition exists).
         init?(_ text: String) {
             let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-            guard parts.count == 2, let xid = UInt64(parts[0]), let id = Int64(parts[1]), id >= 0 else { return nil }
-            self.init(xid: String(xid), id: id)
+            guard parts.count == 2, let xid = Int64(parts[0]), xid >= 0, let id = Int64(parts[1]), id >= 0 else { return nil }
+            self.init(xid: xid, id: id)
         }
 
         var eventID: String { "\(xid)-\(id)" }
@@ -163,8 +162,7 @@ struct EventStream: Sendable {
     /// A new stream's start: everything from transactions still open (or not yet begun) is to come.
     static func horizon(_ postgres: PostgresPool) async throws -> Cursor {
         // job_event_horizon(): migration 0008 says what it leaves out and why.
-        let xmin = try await postgres.query("SELECT job_event_horizon()::text AS xmin").first!.decode("xmin", as: String.self)
-        return Cursor(xid: xmin, id: -1)
+        Cursor(xid: try await postgres.query("SELECT job_event_horizon() AS xmin").first!.decode("xmin", as: Int64.self), id: -1)
     }
 
     /// Whether a cursor a client sent lies in this database's past: a cursor from before a dump and
@@ -172,7 +170,7 @@ struct EventStream: Sendable {
     /// resumed there would stay silent until the IDs caught up.
     static func reached(_ cursor: Cursor, _ postgres: PostgresPool) async throws -> Bool {
         try await postgres.query("""
-            SELECT \(cursor.xid)::bigint < pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS reached
+            SELECT \(cursor.xid) < pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS reached
             """).first!.decode("reached", as: Bool.self)
     }
 
@@ -189,12 +187,12 @@ struct EventStream: Sendable {
     func jobEvents(after cursor: Cursor) async throws -> ([(cursor: Cursor, body: JobEvent)], Cursor) {
         let rows = try await gateway.postgres.query("""
             WITH h AS (SELECT job_event_horizon() AS xmin)
-            SELECT t.id, t.xid::text AS xid, t.job_id, j.store_id, j.kind, t.step, t.position, t.attempt, t.status, t.at,
-                   t.duration_ms, t.message, h.xmin::text AS horizon
+            SELECT t.id, t.xid, t.job_id, j.store_id, j.kind, t.step, t.position, t.attempt, t.status, t.at,
+                   t.duration_ms, t.message, h.xmin AS horizon
             FROM h LEFT JOIN LATERAL (
                 SELECT * FROM job_transitions t
                 -- `t.xid >= cursor` on its own is what the BRIN index can use.
-                WHERE t.xid >= \(cursor.xid)::bigint AND (t.xid, t.id) > (\(cursor.xid)::bigint, \(cursor.id)::bigint) AND t.xid < h.xmin
+                WHERE t.xid >= \(cursor.xid) AND (t.xid, t.id) > (\(cursor.xid), \(cursor.id)) AND t.xid < h.xmin
                   AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.job_id AND (\(caller.isAdmin) OR j.tenant_id = \(caller.tenantID)))
                 ORDER BY t.xid, t.id LIMIT \(Self.page)
             ) t ON true
@@ -205,9 +203,9 @@ struct EventStream: Sendable {
         var next = cursor
         var horizon = cursor.xid
         for row in rows {
-            horizon = try row.decode("horizon")
+            horizon = try row.decode("horizon", as: Int64.self)
             guard let id = try row.decode("id", as: Int64?.self) else { continue }
-            next = Cursor(xid: try row.decode("xid"), id: id)
+            next = Cursor(xid: try row.decode("xid", as: Int64.self), id: id)
             events.append((next, JobEvent(
                 id: id, jobId: try row.decode("job_id", as: UUID.self).lower,
                 storeId: try row.decode("store_id", as: UUID?.self)?.lower, kind: try row.decode("kind"),
@@ -216,15 +214,20 @@ struct EventStream: Sendable {
                 message: try row.decode("message")
             )))
         }
-        if events.count < Self.page, let top = UInt64(horizon), let current = UInt64(next.xid), top > current {
-            next = Cursor(xid: horizon, id: -1)
-        }
+        if let top = Self.caughtUp(next.xid, horizon: horizon, full: events.count == Self.page) { next = Cursor(xid: top, id: -1) }
         return (events, next)
+    }
+
+    /// Where a cursor at `xid` moves after a read: up to the horizon when the read was not full, since
+    /// every ended transaction below the horizon has then been looked at, even past other tenants' rows
+    /// (a quiet tenant's stream does not rescan them at every poll); nil to stay.
+    static func caughtUp(_ xid: Int64, horizon: Int64, full: Bool) -> Int64? {
+        !full && horizon > xid ? horizon : nil
     }
 
     /// Where a stream stands in store changes: the changing transaction and the store, in that order.
     struct StoreCursor: Sendable, Equatable {
-        var xid: String
+        var xid: Int64
         /// nil: before every store that transaction changed.
         var id: UUID?
     }
@@ -234,11 +237,11 @@ struct EventStream: Sendable {
     func storeEvents(after cursor: StoreCursor) async throws -> ([StoreEvent], StoreCursor) {
         let rows = try await gateway.postgres.query("""
             WITH h AS (SELECT job_event_horizon() AS xmin)
-            SELECT s.id, s.change_xid::text AS xid, s.name, s.status, s.updated_at, h.xmin::text AS horizon
+            SELECT s.id, s.change_xid AS xid, s.name, s.status, s.updated_at, h.xmin AS horizon
             FROM h LEFT JOIN LATERAL (
                 SELECT * FROM stores s
-                WHERE s.change_xid >= \(cursor.xid)::bigint
-                  AND (s.change_xid > \(cursor.xid)::bigint OR \(cursor.id)::uuid IS NULL OR s.id > \(cursor.id)::uuid)
+                WHERE s.change_xid >= \(cursor.xid)
+                  AND (s.change_xid > \(cursor.xid) OR \(cursor.id)::uuid IS NULL OR s.id > \(cursor.id)::uuid)
                   AND s.change_xid < h.xmin
                   AND (\(caller.isAdmin) OR s.tenant_id = \(caller.tenantID))
                 ORDER BY s.change_xid, s.id LIMIT \(Self.page)
@@ -249,15 +252,13 @@ struct EventStream: Sendable {
         var next = cursor
         var horizon = cursor.xid
         for row in rows {
-            horizon = try row.decode("horizon")
+            horizon = try row.decode("horizon", as: Int64.self)
             guard let id = try row.decode("id", as: UUID?.self) else { continue }
-            next = StoreCursor(xid: try row.decode("xid"), id: id)
+            next = StoreCursor(xid: try row.decode("xid", as: Int64.self), id: id)
             events.append(StoreEvent(id: id.lower, name: try row.decode("name"), status: try row.decode("status"),
                                      updatedAt: try row.decode("updated_at")))
         }
-        if events.count < Self.page, let top = UInt64(horizon), let current = UInt64(next.xid), top > current {
-            next = StoreCursor(xid: horizon, id: nil)
-        }
+        if let top = Self.caughtUp(next.xid, horizon: horizon, full: events.count == Self.page) { next = StoreCursor(xid: top, id: nil) }
         return (events, next)
     }
 }

@@ -35,9 +35,8 @@ public struct JobDefinition: Sendable {
     public let kind: String
     public let steps: [StepDefinition]
     /// A failure's clean-up in other systems, in two halves. The first runs before the job is marked
-    /// failed, outside any transaction, once a fenced lease renewal has confirmed that the claim still
-    /// owns the job: it reads what it will act on (say, the namespace and its UID) and returns the
-    /// failure message to record. The second (`afterwards`) runs only once this claim's failure has
+    /// failed, outside any transaction: it reads what it will act on (say, the namespace and its UID)
+    /// and returns the failure message to record. The second (`afterwards`) runs only once this claim's failure has
     /// committed, when no other claim can be running the job any more: a worker frozen between the
     /// two finds its failure refused and does nothing, rather than deleting what a newer claim has
     /// made (what it does in other systems cannot itself be fenced). Both must bound their own time.
@@ -75,7 +74,6 @@ public struct StepContext: Sendable {
     public let attempt: Int
     public let logger: Logger
     let store: JobStore
-    let workerID: String
     let position: Int
     /// Whether this claim's lease surely still holds by the worker's own clock, with the stop margin
     /// to spare (and the step was not told to stop).

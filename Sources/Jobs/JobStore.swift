@@ -345,15 +345,6 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// Confirms that the claim still owns the job by renewing its lease: for side effects that cannot be
-    /// fenced themselves (deleting a namespace), taken only after the claim was confirmed this way.
-    public func confirm(_ job: UUID, epoch: Int, lease: Double) async throws -> Bool {
-        try await postgres.query("""
-            UPDATE jobs SET lease_expires_at = now() + make_interval(secs => \(lease))
-            WHERE id = \(job) AND epoch = \(epoch) AND status = 'running' RETURNING id
-            """).first != nil
-    }
-
     /// Extends the leases of a worker's running jobs. Returns, per job it still owns, whether a
     /// cancellation was requested; jobs missing from the answer were lost and must stop.
     public func renewLeases(_ claims: [Claim], lease: Double) async throws -> [Claim: Bool] {
@@ -387,19 +378,18 @@ public struct JobStore: Sendable {
     public struct Position: Sendable, Equatable {
         public let status: JobStatus
         public let epoch: Int
-        public let workerID: String?
         public let currentStep: Int
         public let stepAttempt: Int?
     }
 
     public func position(_ job: UUID) async throws -> Position? {
         guard let row = try await postgres.query("""
-            SELECT j.status, j.epoch, j.worker_id, j.current_step, s.attempts
+            SELECT j.status, j.epoch, j.current_step, s.attempts
             FROM jobs j LEFT JOIN job_steps s ON s.job_id = j.id AND s.position = j.current_step
             WHERE j.id = \(job)
             """).first else { return nil }
         return Position(
-            status: JobStatus(rawValue: try row.decode("status")) ?? .queued, epoch: try row.decode("epoch"), workerID: try row.decode("worker_id"),
+            status: JobStatus(rawValue: try row.decode("status")) ?? .queued, epoch: try row.decode("epoch"),
             currentStep: try row.decode("current_step"), stepAttempt: try row.decode("attempts")
         )
     }

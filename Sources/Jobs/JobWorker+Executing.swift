@@ -50,7 +50,7 @@ extension JobWorker {
                 return
             }
 
-            var stepContext = StepContext(job: job, step: step.name, attempt: attempt, logger: stepLogger, store: store, workerID: settings.workerID, position: position)
+            var stepContext = StepContext(job: job, step: step.name, attempt: attempt, logger: stepLogger, store: store, position: position)
             stepContext.leaseHolds = { [weak self] in self?.leaseHolds(claim) ?? false }
             let context = stepContext
             let started = ContinuousClock.now
@@ -163,19 +163,12 @@ extension JobWorker {
     }
 
     private func end(_ job: ClaimedJob, definition: JobDefinition?, position: Int, durationMs: Double, status: JobStatus, message: String, logger: Logger) async {
-        let claim = JobStore.Claim(job: job.id, epoch: job.epoch)
         var message = message
         var afterwards: (@Sendable () async -> Void)?
         if status == .failed, let beforeFailing = definition?.beforeFailing {
-            // What the hook prepares in other systems (deleting a namespace) cannot be fenced: it reads
-            // only for a claim that a fenced write has just confirmed, and whose step was not told to
-            // stop; it acts only once this claim's failure has committed (below).
-            var confirmed = stopReason(claim) == nil
-            if confirmed { confirmed = (try? await store.confirm(job.id, epoch: job.epoch, lease: settings.lease)) ?? false }
-            guard confirmed else {
-                logger.warning("lost the job's lease before recording its failure; another worker will run the step again")
-                return
-            }
+            // What the hook does in other systems (deleting a namespace) cannot be fenced: it only reads
+            // here, and acts once this claim's failure has committed (below), when no other claim can
+            // be running the job. A claim superseded meanwhile has its failure refused and acts on nothing.
             let prepared = await beforeFailing(job, message)
             message = prepared.message
             afterwards = prepared.afterwards

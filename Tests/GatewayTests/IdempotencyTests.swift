@@ -180,4 +180,22 @@ import TestSupport
             #expect(second.header("Idempotent-Replayed") == "true")
         }
     }
+
+    /// A late retry of an older change must replay its answer, not overwrite a newer change.
+    @Test func aLateRetryOfATenantChangeReplaysAndOverwritesNothing() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (tenant, _) = try await harness.tenant(client)
+            let admin = GatewayHarness.adminToken
+            let first = try await client.call(.patch, "/api/tenants/\(tenant)", token: admin, json: ["store_limit": 7], headers: ["Idempotency-Key": "limit-7"])
+            #expect(first.status == .ok && first.json["store_limit"] as? Int == 7)
+            let newer = try await client.call(.patch, "/api/tenants/\(tenant)", token: admin, json: ["store_limit": 9], headers: ["Idempotency-Key": "limit-9"])
+            #expect(newer.status == .ok)
+            let late = try await client.call(.patch, "/api/tenants/\(tenant)", token: admin, json: ["store_limit": 7], headers: ["Idempotency-Key": "limit-7"])
+            #expect(late.header("Idempotent-Replayed") == "true" && late.text == first.text)
+            let limit = try await harness.postgres.query("SELECT store_limit FROM tenants WHERE id = \(UUID(uuidString: tenant)!)").first!.decode("store_limit", as: Int.self)
+            #expect(limit == 9, "the newer change stands")
+            let reused = try await client.call(.patch, "/api/tenants/\(tenant)", token: admin, json: ["store_limit": 8], headers: ["Idempotency-Key": "limit-7"])
+            #expect(reused.status == .unprocessableContent)
+        }
+    }
 }
