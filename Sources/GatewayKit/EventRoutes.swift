@@ -16,9 +16,10 @@ extension Gateway {
             let caller = try context.requireCaller()
             // Store changes start from now whatever the client resumes from (on reconnect the dashboard
             // reloads its store list anyway); job events too, unless it resumes.
-            let start = try await EventStream.horizon(postgres)
+            let (start, seen) = try await EventStream.start(postgres)
             let storesAfter = EventStream.StoreCursor(xid: start.xid, id: nil)
             var after = start
+            var jobsSeen: EventStream.Seen? = seen
             if let last = request.headers[Self.lastEventIDHeader] {
                 guard let cursor = EventStream.Cursor(last) else {
                     throw Problem.validation([.init("Last-Event-ID", "must be an event ID this stream sent")])
@@ -27,6 +28,7 @@ extension Gateway {
                     throw Problem.validation([.init("Last-Event-ID", "names a position this database has not reached (restored or moved?); reconnect without it and reload")])
                 }
                 after = cursor
+                jobsSeen = nil
             }
             let limit = settings.eventStreamsPerTenant
             let streamID = UUID()
@@ -43,7 +45,8 @@ extension Gateway {
                 throw Problem(.tooManyRequests, "too-many-streams", "Too Many Requests",
                               detail: "this tenant already has \(limit) event streams open here; close one (a dashboard tab) or poll GET /api/jobs/:id")
             }
-            let stream = EventStream(gateway: self, caller: caller, after: after, storesAfter: storesAfter)
+            let stream = EventStream(gateway: self, caller: caller, after: after, storesAfter: storesAfter,
+                                     jobsSeen: jobsSeen, storesSeen: seen)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPFields.Element.Name("X-Accel-Buffering")!: "no"],
@@ -65,6 +68,22 @@ struct EventStream: Sendable {
     let caller: Caller
     let after: Cursor
     let storesAfter: StoreCursor
+    /// What a fresh stream leaves out: changes already committed when it began. Its start (the horizon)
+    /// lies at the oldest transaction then still open, so changes committed after that one began, but
+    /// before the stream did, lie above the start and would arrive as if they were new.
+    let jobsSeen: Seen?
+    let storesSeen: Seen?
+
+    /// A Postgres snapshot taken with a stream's start, as `pg_current_snapshot()` writes it. Every
+    /// transaction it shows as ended had ended before the stream began.
+    struct Seen: Sendable, Equatable {
+        var snapshot: String
+        /// The snapshot's xmax: no transaction from here on had ended, so a cursor past it needs no filter.
+        var xmax: Int64
+
+        /// The filter for a cursor at `xid`: nil once the cursor is past everything the snapshot saw.
+        func filter(at xid: Int64) -> String? { xid < xmax ? snapshot : nil }
+    }
 
     struct JobEvent: Codable, Sendable {
         var id: Int64
@@ -159,10 +178,17 @@ struct EventStream: Sendable {
 
     static let tokenCheckSeconds = 5.0
 
-    /// A new stream's start: everything from transactions still open (or not yet begun) is to come.
-    static func horizon(_ postgres: PostgresPool) async throws -> Cursor {
-        // job_event_horizon(): migration 0008 says what it leaves out and why.
-        Cursor(xid: try await postgres.query("SELECT job_event_horizon() AS xmin").first!.decode("xmin", as: Int64.self), id: -1)
+    /// A new stream's start and what it has already seen: everything from transactions still open (or
+    /// not yet begun) is to come; what had committed is not, even above the start.
+    static func start(_ postgres: PostgresPool) async throws -> (Cursor, Seen) {
+        // job_event_horizon(): migration 0008 says what it leaves out and why. One statement, so both
+        // come from one snapshot.
+        let row = try await postgres.query("""
+            SELECT job_event_horizon() AS xmin, pg_current_snapshot()::text AS seen,
+                   pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
+            """).first!
+        return (Cursor(xid: try row.decode("xmin", as: Int64.self), id: -1),
+                Seen(snapshot: try row.decode("seen"), xmax: try row.decode("xmax", as: Int64.self)))
     }
 
     /// Whether a cursor a client sent lies in this database's past: a cursor from before a dump and
@@ -185,6 +211,7 @@ struct EventStream: Sendable {
     /// looked at, so the cursor moves up to that xmin even past other tenants' rows: a quiet tenant's
     /// stream does not scan the same foreign rows again at every poll.
     func jobEvents(after cursor: Cursor) async throws -> ([(cursor: Cursor, body: JobEvent)], Cursor) {
+        let seen = jobsSeen?.filter(at: cursor.xid)
         let rows = try await gateway.postgres.query("""
             WITH h AS (SELECT job_event_horizon() AS xmin)
             SELECT t.id, t.xid, t.job_id, j.store_id, j.kind, t.step, t.position, t.attempt, t.status, t.at,
@@ -193,6 +220,7 @@ struct EventStream: Sendable {
                 SELECT * FROM job_transitions t
                 -- `t.xid >= cursor` on its own is what the BRIN index can use.
                 WHERE t.xid >= \(cursor.xid) AND (t.xid, t.id) > (\(cursor.xid), \(cursor.id)) AND t.xid < h.xmin
+                  AND (\(seen)::text IS NULL OR NOT pg_visible_in_snapshot(t.xid::text::xid8, \(seen)::text::pg_snapshot))
                   AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.job_id AND (\(caller.isAdmin) OR j.tenant_id = \(caller.tenantID)))
                 ORDER BY t.xid, t.id LIMIT \(Self.page)
             ) t ON true
@@ -235,6 +263,7 @@ struct EventStream: Sendable {
     /// The caller's store changes after `cursor`, read as job events are (see `jobEvents`): each store
     /// once per committed change, in the order of the transactions that made them.
     func storeEvents(after cursor: StoreCursor) async throws -> ([StoreEvent], StoreCursor) {
+        let seen = storesSeen?.filter(at: cursor.xid)
         let rows = try await gateway.postgres.query("""
             WITH h AS (SELECT job_event_horizon() AS xmin)
             SELECT s.id, s.change_xid AS xid, s.name, s.status, s.updated_at, h.xmin AS horizon
@@ -243,6 +272,7 @@ struct EventStream: Sendable {
                 WHERE s.change_xid >= \(cursor.xid)
                   AND (s.change_xid > \(cursor.xid) OR \(cursor.id)::uuid IS NULL OR s.id > \(cursor.id)::uuid)
                   AND s.change_xid < h.xmin
+                  AND (\(seen)::text IS NULL OR NOT pg_visible_in_snapshot(s.change_xid::text::xid8, \(seen)::text::pg_snapshot))
                   AND (\(caller.isAdmin) OR s.tenant_id = \(caller.tenantID))
                 ORDER BY s.change_xid, s.id LIMIT \(Self.page)
             ) s ON true

@@ -177,12 +177,26 @@ import TestSupport
         try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 12 }) { harness, client in
             let (tenant, token) = try await harness.tenant(client, storeLimit: 1000)
             let tenantID = try #require(UUID(uuidString: tenant))
-            try await harness.postgres.query("""
-                INSERT INTO stores (id, tenant_id, name, engine, status, namespace)
-                SELECT gen_random_uuid(), \(tenantID), 'many-' || n, 'medusa', 'provisioning', 'store-many-' || n FROM generate_series(1, 600) n
-                """)
+            // Another transaction (another tenant's request, another test) stays open from before the stores
+            // are inserted until after the stream begins: the stream's start lies below the inserts, and
+            // they had committed before it began, so they are not news. (This held open in CI by chance
+            // sent 600 "provisioning" events first.)
+            let (inserted, insertedDone) = AsyncStream<Void>.makeStream()
+            let (release, releaseNow) = AsyncStream<Void>.makeStream()
+            async let older: Void = harness.postgres.transaction { held in
+                _ = try await held.query("SELECT pg_current_xact_id()")
+                try await harness.postgres.query("""
+                    INSERT INTO stores (id, tenant_id, name, engine, status, namespace)
+                    SELECT gen_random_uuid(), \(tenantID), 'many-' || n, 'medusa', 'provisioning', 'store-many-' || n FROM generate_series(1, 600) n
+                    """)
+                insertedDone.yield()
+                for await _ in release { break }
+            }
+            for await _ in inserted { break }
             async let stream = client.call(.get, "/api/events", token: token)
             try await Self.streamOpen(harness)
+            releaseNow.yield()
+            try await older
             try await harness.postgres.transaction { late in
                 // Begun now, committed after 3 s: its updated_at is older than any look-back would reach.
                 try await late.query("UPDATE stores SET status = 'failed', updated_at = now() WHERE name = 'many-1'")
