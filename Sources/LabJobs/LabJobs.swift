@@ -19,6 +19,9 @@ public enum LabJobs {
         public var sleepMs: Int?
         /// Sleep only on attempts up to this number (default: every attempt).
         public var sleepAttempts: Int?
+        /// Sleep only when run by one of these workers (default: any). A step handed back by one worker
+        /// then finishes at once on the next, far from its timeout however loaded the machine.
+        public var sleepWorkers: [String]?
         /// Fail retryably while the attempt number is at most this.
         public var failTimes: Int?
         /// Fail permanently.
@@ -28,9 +31,10 @@ public enum LabJobs {
         /// Sleep through cancellation, as a call stuck in a blocking library does.
         public var ignoreCancellation: Bool?
 
-        public init(sleepMs: Int? = nil, sleepAttempts: Int? = nil, failTimes: Int? = nil, permanent: Bool? = nil, retryAfter: Double? = nil,
-                    ignoreCancellation: Bool? = nil) {
+        public init(sleepMs: Int? = nil, sleepAttempts: Int? = nil, sleepWorkers: [String]? = nil, failTimes: Int? = nil, permanent: Bool? = nil,
+                    retryAfter: Double? = nil, ignoreCancellation: Bool? = nil) {
             self.ignoreCancellation = ignoreCancellation
+            self.sleepWorkers = sleepWorkers
             self.sleepMs = sleepMs
             self.sleepAttempts = sleepAttempts
             self.failTimes = failTimes
@@ -84,7 +88,8 @@ public enum LabJobs {
                     _ = try? await postgres.query("UPDATE lab_step_runs SET finished_at = clock_timestamp(), outcome = \(outcome) WHERE id = \(runID)")
                 }
                 do {
-                    if let sleep = behaviour.sleepMs, context.attempt <= (behaviour.sleepAttempts ?? Int.max) {
+                    if let sleep = behaviour.sleepMs, context.attempt <= (behaviour.sleepAttempts ?? Int.max),
+                       behaviour.sleepWorkers?.contains(workerID) ?? true {
                         if behaviour.ignoreCancellation == true {
                             // An unstructured task: the step's cancellation does not reach it.
                             await Task { try? await Task.sleep(for: .milliseconds(sleep)) }.value
