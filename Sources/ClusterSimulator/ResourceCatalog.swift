@@ -64,6 +64,12 @@ public enum ResourceCatalog {
         .init(group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true, verbs: allVerbs),
         .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true, verbs: allVerbs),
         .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true, verbs: allVerbs),
+        .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false, verbs: allVerbs),
+        .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRoleBinding", plural: "clusterrolebindings", namespaced: false, verbs: allVerbs),
+        .init(group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingAdmissionPolicy", plural: "validatingadmissionpolicies",
+              namespaced: false, verbs: allVerbs),
+        .init(group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingAdmissionPolicyBinding", plural: "validatingadmissionpolicybindings",
+              namespaced: false, verbs: allVerbs),
     ]
 
     public static func type(group: String, version: String, plural: String) -> ResourceType? {

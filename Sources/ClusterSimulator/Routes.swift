@@ -21,9 +21,15 @@ extension ClusterSimulator {
         let method = request.method.rawValue
 
         let reply: Reply
-        if try await authenticated(request, context) {
+        if let user = try await authenticated(request, context) {
+            let attributes = RequestAttributes(method: method, path: path, query: query)
             if path.hasPrefix("/sim/") || path == "/sim" {
-                reply = admin(method: method, path: path, body: body)
+                reply = user.isMaster ? admin(method: method, path: path, body: body)
+                    : Reply(status: 403, body: APIError.forbidden("the simulator's /sim endpoints are for its admin credentials").status)
+            } else if let refused = authorize(user, attributes, contentType: contentType, body: body) {
+                reply = Reply(status: refused.code, body: refused.status)
+            } else if attributes.resource == "serviceaccounts", attributes.subresource == "token", attributes.verb == "create" {
+                reply = tokenRequest(namespace: attributes.namespace, name: attributes.name)
             } else {
                 if let dropped = try await injectTransportFaults(context) { return dropped }
                 if method == "GET", query["watch"] == "true" || query["watch"] == "1", let watch = watchResponse(path: path, query: query) {
@@ -51,13 +57,68 @@ extension ClusterSimulator {
         return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(data: reply.body.serialized())))
     }
 
-    /// A bearer token equal to the simulator's, or a client certificate signed by its CA (verified
-    /// during the TLS handshake), as a real API server accepts.
-    private func authenticated(_ request: Request, _ context: SimulatorContext) async throws -> Bool {
-        if let header = request.headers[.authorization], header == "Bearer \(token)" { return true }
-        if request.headers[.authorization] != nil { return false }
+    /// Who is asking: the simulator's own bearer token or a client certificate signed by its CA (verified
+    /// during the TLS handshake) is the cluster admin; a token from the TokenRequest API is its service
+    /// account, held to RBAC. nil: unauthenticated (401).
+    private func authenticated(_ request: Request, _ context: SimulatorContext) async throws -> UserInfo? {
+        if let header = request.headers[.authorization] {
+            guard header.hasPrefix("Bearer ") else { return nil }
+            let presented = String(header.dropFirst("Bearer ".count))
+            if presented == token { return .admin }
+            return serviceAccountTokens.user(for: presented, store: store)
+        }
         let certificate = try? await context.channel.nioSSL_peerCertificate().get()
-        return certificate != nil
+        return certificate != nil ? .admin : nil
+    }
+
+    /// RBAC for the request, then the checks the API server adds for some writes: an apply that would
+    /// create the object needs `create` as well as `patch`, and a role or binding may grant nothing the
+    /// caller could not grant (escalation). nil: allowed.
+    func authorize(_ user: UserInfo, _ attributes: RequestAttributes, contentType: String?, body: Data) -> APIError? {
+        guard !user.isMaster else { return nil }
+        let rbac = RBACAuthorizer(store: store)
+        guard rbac.allows(user, attributes) else { return RBACAuthorizer.forbidden(user, attributes) }
+        guard attributes.isResourceRequest, attributes.subresource.isEmpty,
+              ["create", "update", "patch"].contains(attributes.verb),
+              let type = ResourceCatalog.types.first(where: { $0.group == attributes.group && $0.plural == attributes.resource })
+        else { return nil }
+        let namespace = type.namespaced ? attributes.namespace : nil
+        let current = attributes.name.isEmpty ? nil : try? store.get(type, namespace: namespace, name: attributes.name)
+        if attributes.verb == "patch", current == nil, contentType?.hasPrefix("application/apply-patch") == true {
+            // As the API server's createAuthorizerAttributes: the same request, as a create.
+            var create = attributes
+            create.verb = "create"
+            guard rbac.allows(user, create) else { return RBACAuthorizer.forbidden(user, create) }
+        }
+        guard type.group == "rbac.authorization.k8s.io", var object = try? JSON(parsing: body) else { return nil }
+        if attributes.verb == "patch", let current, contentType?.hasPrefix("application/apply-patch") != true {
+            object = current.mergePatched(with: object)
+        }
+        if object.at("metadata", "name") == nil { object.set(["metadata", "name"], to: .string(attributes.name)) }
+        do {
+            try rbac.checkEscalation(user, type: type, namespace: namespace, object: object)
+        } catch {
+            return error
+        }
+        return nil
+    }
+
+    /// The TokenRequest API (`kubectl create token`): a token for the service account, which then
+    /// authenticates as `system:serviceaccount:<namespace>:<name>`.
+    func tokenRequest(namespace: String, name: String) -> Reply {
+        let type = ResourceCatalog.type(group: "", version: "v1", plural: "serviceaccounts")!
+        do {
+            let account = try store.get(type, namespace: namespace, name: name)
+            let token = serviceAccountTokens.issue(namespace: namespace, name: name, uid: account.at("metadata", "uid")?.string ?? "")
+            return Reply(status: 201, body: [
+                "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+                "metadata": ["name": .string(name), "namespace": .string(namespace)],
+                "spec": ["audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600],
+                "status": ["token": .string(token), "expirationTimestamp": .string(ObjectStore.timestamp(Date().addingTimeInterval(3600)))],
+            ])
+        } catch {
+            return Reply(status: error.code, body: error.status)
+        }
     }
 
     /// Latency and dropped connections; returns a response only when the connection was dropped.

@@ -32,6 +32,7 @@ public final class ClusterSimulator: Sendable {
     public let settings: SimulatorSettings
     public let store = ObjectStore()
     public let token: String
+    let serviceAccountTokens = ServiceAccountTokens()
     let faults: LockedState<FaultSettings>
     let timing: LockedState<SimulatorTiming>
     let controllers: Controllers

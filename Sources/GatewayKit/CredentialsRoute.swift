@@ -42,6 +42,14 @@ extension Gateway {
             secret = try await kube.get("/api/v1/namespaces/\(store.namespace)/secrets/store-credentials")
         } catch let error as KubeError where error.reason == .notFound {
             throw Problem.conflict("credentials-not-ready", "store \(store.name) has no credentials yet; they are created by its secrets step")
+        } catch let error as KubeError where error.reason == .forbidden {
+            // The gateway reads only in namespaces whose namespace step bound it (charts/platform,
+            // templates/rbac.yaml), so before that step has run, RBAC answers 403 where an admin would
+            // get 404: still being made, unless the store's secrets step says otherwise.
+            guard try await secretsStepSucceeded(id) else {
+                throw Problem.conflict("credentials-not-ready", "store \(store.name) has no credentials yet; they are created by its secrets step")
+            }
+            throw Problem.conflict("credentials-not-readable", "the gateway may not read Secrets in namespace \(store.namespace): it is granted each store namespace by that store's namespace step, which has not bound it there (retry the store if its create failed early)")
         } catch let error as KubeError {
             throw Problem(.badGateway, "cluster-error", "Bad Gateway", detail: "the cluster did not answer as expected: \(error.reason.rawValue) (\(error.code))")
         }
@@ -55,13 +63,7 @@ extension Gateway {
                 throw Problem.conflict("credentials-not-owned", "the Secret in namespace \(store.namespace) does not belong to store \(store.name)")
             }
         } else {
-            let made = try await postgres.withConnection { connection in
-                try await connection.query("""
-                    SELECT 1 FROM job_steps s JOIN jobs j ON j.id = s.job_id
-                    WHERE j.store_id = \(id) AND s.name = 'secrets' AND s.status = 'succeeded' LIMIT 1
-                    """).first != nil
-            }
-            guard made else {
+            guard try await secretsStepSucceeded(id) else {
                 throw Problem.conflict("credentials-not-owned", "the Secret in namespace \(store.namespace) was not made for store \(store.name)")
             }
         }
@@ -79,5 +81,15 @@ extension Gateway {
         var response = JSONCoding.response(StoreCredentials(store: id.lower, adminURL: store.urls.admin, username: username, password: password, email: value("admin-email")))
         response.headers[.cacheControl] = "no-store"
         return response
+    }
+
+    /// Whether a job of the store has run its secrets step to success.
+    func secretsStepSucceeded(_ store: UUID) async throws -> Bool {
+        try await postgres.withConnection { connection in
+            try await connection.query("""
+                SELECT 1 FROM job_steps s JOIN jobs j ON j.id = s.job_id
+                WHERE j.store_id = \(store) AND s.name = 'secrets' AND s.status = 'succeeded' LIMIT 1
+                """).first != nil
+        }
     }
 }

@@ -52,6 +52,24 @@ final class Cluster: Sendable {
         _ = try await withRetryAfter { () async throws(KubeError) -> JSON in try await client.apply(path, object) }
     }
 
+    /// A release record as helm's Secrets storage driver writes one: create for a new revision, update
+    /// (PUT, at the current resourceVersion) for a changed one; never a patch, so the RBAC helm needs on
+    /// Secrets is create/update, as for the real helm.
+    func record(_ object: JSON, namespace: String) async throws(KubeError) {
+        let path = try await path(of: object, namespace: namespace)
+        let collection = String(path[..<path.lastIndex(of: "/")!])
+        var object = object
+        object.set(["metadata", "namespace"], to: .string(namespace))
+        do {
+            _ = try await withRetryAfter { () async throws(KubeError) -> JSON in try await client.create(collection, object) }
+        } catch where error.reason == .alreadyExists {
+            let current = try await get(path)
+            object.set(["metadata", "resourceVersion"], to: current.at("metadata", "resourceVersion") ?? .null)
+            let body = Array(object.serialized())
+            _ = try await withRetryAfter { () async throws(KubeError) -> KubeClient.Response in try await client.send("PUT", path, body: body) }
+        }
+    }
+
     /// False when the object was already gone.
     @discardableResult
     func delete(_ object: JSON, namespace: String) async throws(KubeError) -> Bool {

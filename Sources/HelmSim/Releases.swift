@@ -86,7 +86,7 @@ struct ReleaseStore {
 
     func save(_ revision: Revision) async throws(HelmFailure) {
         do {
-            try await cluster.apply(revision.secret, namespace: revision.namespace)
+            try await cluster.record(revision.secret, namespace: revision.namespace)
         } catch {
             throw HelmFailure("cannot record release \(revision.name): \(error.message)")
         }

@@ -28,6 +28,17 @@ public struct ProvisioningSettings: Sendable {
     /// control planes under Calico or Cilium).
     public var apiServerCIDRs: [String] = []
     public var quotas: [String: Quota]
+    /// RoleBindings the namespace step creates in each store namespace, from
+    /// `STORE_ROLE_BINDINGS=<cluster role>=<namespace>/<service account>,...`: the worker's own rights
+    /// there (it holds almost none cluster-wide) and the gateway's read of store-credentials. Empty for
+    /// a worker whose identity is already allowed everywhere (a developer's admin kubeconfig).
+    public var storeRoleBindings: [StoreRoleBinding] = []
+
+    public struct StoreRoleBinding: Sendable, Equatable {
+        public var clusterRole: String
+        public var namespace: String
+        public var serviceAccount: String
+    }
 
     /// Per-engine guardrails. Defaults fit the store charts' defaults with room for one extra setup pod
     /// during an upgrade (charts/README.md has the table).
@@ -105,6 +116,14 @@ public struct ProvisioningSettings: Sendable {
         for cidr in apiServerCIDRs where !Self.isCIDR(cidr) {
             throw ConfigurationError(variable: "API_SERVER_CIDRS", problem: "\(cidr) is not a CIDR such as 10.0.0.0/24")
         }
+        for entry in reader.string("STORE_ROLE_BINDINGS", default: "").split(separator: ",") {
+            let parts = entry.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1).map(String.init)
+            let subject = parts.count == 2 ? parts[1].split(separator: "/", omittingEmptySubsequences: false).map(String.init) : []
+            guard parts.count == 2, subject.count == 2, ([parts[0]] + subject).allSatisfy(Self.isDNSName) else {
+                throw ConfigurationError(variable: "STORE_ROLE_BINDINGS", problem: "expected <cluster role>=<namespace>/<service account>, got \(entry)")
+            }
+            storeRoleBindings.append(StoreRoleBinding(clusterRole: parts[0], namespace: subject[0], serviceAccount: subject[1]))
+        }
         quotas = [
             "woocommerce": Quota(requestsCPU: "1", requestsMemory: "2Gi", limitsCPU: "4", limitsMemory: "4Gi", pods: 6,
                                  persistentVolumeClaims: 3, storage: "10Gi", maxVolumeSize: "5Gi"),
@@ -116,6 +135,13 @@ public struct ProvisioningSettings: Sendable {
                 try quotas[engine]!.override(with: text, variable: variable)
             }
         }
+    }
+
+    /// A Kubernetes object name (RFC 1123 subdomain, as roles and service accounts are named).
+    static func isDNSName(_ text: String) -> Bool {
+        let alphanumeric = { (c: Character) in c.isASCII && (c.isLowercase || c.isNumber) }
+        return !text.isEmpty && text.count <= 253 && alphanumeric(text.first!) && alphanumeric(text.last!)
+            && text.allSatisfy { alphanumeric($0) || $0 == "-" || $0 == "." }
     }
 
     static func isCIDR(_ text: String) -> Bool {

@@ -38,12 +38,17 @@ struct StorePipelineTests {
                 let keys = RedisKeys(prefix: TestEnvironment.uniqueName("pipeline"))
                 try await Schema.migrate(postgres, logger: logger)
                 let root = TestEnvironment.repositoryRoot.path
+                // The worker runs as the platform chart's worker service account, held to its RBAC and
+                // admission policy; `kube` (the admin) is only for the test's own reads and changes.
+                let identities = try await sim.platformIdentities()
                 let settings = try ProvisioningSettings(from: ConfigurationReader([
                     "HELM_BIN": TestEnvironment.productsDirectory.appendingPathComponent("helm-sim").path, "CHARTS_DIR": "\(root)/charts", "READINESS_TIMEOUT": "60s",
+                    "STORE_ROLE_BINDINGS": identities.storeRoleBindings,
                 ].merging(extra) { $1 }))
-                let configuration = try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/kubeconfig")
-                let kube = KubeClient(configuration: configuration)
-                let provisioner = Provisioner(kube: kube, postgres: postgres, settings: settings, kubeconfig: configuration.kubeconfigPath)
+                let kube = KubeClient(configuration: try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/kubeconfig"))
+                let workerConfiguration = try KubeConfiguration.kubeconfig(at: identities.workerKubeconfig)
+                let provisioner = Provisioner(kube: KubeClient(configuration: workerConfiguration), postgres: postgres, settings: settings,
+                                              kubeconfig: workerConfiguration.kubeconfigPath)
                 var engine = JobWorkerSettings(workerID: TestEnvironment.uniqueName("w"), concurrency: 4)
                 engine.renewInterval = 0.3
                 engine.pollWait = 0.2

@@ -13,8 +13,11 @@ struct CredentialsTests {
     @Test("the owner reads the admin credentials from the store's Secret; other tenants get 404; every read is audited")
     func credentials() async throws {
         try await SimulatorHarness.with { sim in
+            // The test arranges the cluster as an admin; the gateway reads as the chart's gateway account.
             let kube = KubeClient(configuration: try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/kubeconfig"))
-            try await GatewayHarness.with(kube: kube) { harness, client in
+            let identities = try await sim.platformIdentities()
+            let gatewayKube = KubeClient(configuration: try KubeConfiguration.kubeconfig(at: identities.gatewayKubeconfig))
+            try await GatewayHarness.with(kube: gatewayKube) { harness, client in
                 let owner = try await harness.seedTenant()
                 let stranger = try await harness.seedTenant()
                 let created = try await client.call(.post, "/api/stores", token: owner.token, json: ["name": "creds-shop", "engine": "woocommerce"])
@@ -25,11 +28,30 @@ struct CredentialsTests {
                 #expect(early.status == .conflict, "no Secret yet: \(early.text)")
                 #expect(early.text.contains("credentials-not-ready"))
 
-                // Someone else's Secret in a namespace of the same name is never handed out.
+                // Someone else's Secret in a namespace of the same name is never handed out. In a namespace
+                // no namespace step bound the gateway to, the cluster itself refuses the read.
                 try await kube.create("/api/v1/namespaces", ["metadata": ["name": "store-creds-shop"]])
                 try await kube.create("/api/v1/namespaces/store-creds-shop/secrets", [
                     "metadata": ["name": "store-credentials", "labels": ["storefleet.io/store-id": .string(UUID().uuidString.lowercased())]],
                     "stringData": ["admin-username": "admin", "admin-password": "Not-yours", "admin-email": "admin@elsewhere.example"],
+                ])
+                let unbound = try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token)
+                #expect(unbound.status == .conflict && unbound.text.contains("credentials-not-ready"), "\(unbound.text)")
+                #expect(!unbound.text.contains("Not-yours"))
+                try await harness.postgres.query("""
+                    UPDATE job_steps SET status = 'succeeded' WHERE name = 'secrets' AND job_id IN (SELECT id FROM jobs WHERE store_id = \(UUID(uuidString: id)!))
+                    """)
+                let refused = try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token)
+                #expect(refused.status == .conflict && refused.text.contains("credentials-not-readable"), "\(refused.text)")
+                #expect(!refused.text.contains("Not-yours"))
+                try await harness.postgres.query("UPDATE job_steps SET status = 'pending' WHERE name = 'secrets'")
+                // What the worker's namespace step binds (STORE_ROLE_BINDINGS as the chart sets it).
+                let reader = try #require(identities.storeRoleBindings.split(separator: ",").first { $0.contains("store-reader") })
+                let role = String(reader.split(separator: "=")[0])
+                try await kube.create("/apis/rbac.authorization.k8s.io/v1/namespaces/store-creds-shop/rolebindings", [
+                    "metadata": ["name": .string(role)],
+                    "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": .string(role)],
+                    "subjects": [["kind": "ServiceAccount", "name": "sf-gateway", "namespace": "storefleet"]],
                 ])
                 let theirs = try await client.call(.get, "/api/stores/\(id)/credentials", token: owner.token)
                 #expect(theirs.status == .conflict, "\(theirs.text)")

@@ -88,4 +88,60 @@ public final class SimulatorHarness: @unchecked Sendable {
         environment["HOME"] = directory.path
         return try await ChildProcess.run(kubectl, arguments, environment: environment, input: input.map { Array($0.utf8) }, timeout: 60)
     }
+
+    /// The platform's identities as `charts/platform` renders them (release `sf` in namespace
+    /// `storefleet`): its ServiceAccounts, ClusterRoles, bindings and admission policy applied with the
+    /// admin credentials, and a token for each service account in a kubeconfig of its own
+    /// (`worker.kubeconfig`, `gateway.kubeconfig`). Tests then run the worker and the gateway as the
+    /// chart would, never with the admin token.
+    public struct PlatformIdentities: Sendable {
+        /// `STORE_ROLE_BINDINGS` as the chart sets it on the worker.
+        public let storeRoleBindings: String
+        public let workerKubeconfig: String
+        public let gatewayKubeconfig: String
+    }
+
+    public func platformIdentities() async throws -> PlatformIdentities {
+        let chart = TestEnvironment.repositoryRoot.appendingPathComponent("charts/platform").path
+        func helm(_ template: String) async throws -> String {
+            let candidates = [TestEnvironment.repositoryRoot.appendingPathComponent(".tools/bin/helm").path]
+                + (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/helm" }
+            guard let helm = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+                throw TestEnvironment.Missing(variable: "helm (run scripts/install-tools.sh)")
+            }
+            var environment = ProcessInfo.processInfo.environment
+            environment["HOME"] = directory.path
+            let out = try await ChildProcess.run(helm, ["template", "sf", chart, "-n", "storefleet", "--set", "host=storefleet.example.com",
+                                                        "--set", "stores.domain=stores.example.com", "--show-only", template],
+                                                 environment: environment, timeout: 60)
+            guard out.exitCode == 0 else { throw Failure("helm template failed: \(out.standardError)") }
+            return out.standardOutput
+        }
+        let rbac = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: storefleet\n---\n" + (try await helm("templates/rbac.yaml"))
+        let applied = try await kubectl(["apply", "-n", "storefleet", "-f", "-"], input: rbac)
+        guard applied.exitCode == 0 else { throw Failure("kubectl apply of the platform RBAC failed: \(applied.standardError)") }
+        let worker = try await helm("templates/worker.yaml")
+        guard let range = worker.range(of: #"name: STORE_ROLE_BINDINGS\s+value: "([^"]+)""#, options: .regularExpression) else {
+            throw Failure("the worker Deployment sets no STORE_ROLE_BINDINGS")
+        }
+        let bindings = String(worker[range].split(separator: "\"")[1])
+        let admin = try String(contentsOf: directory.appendingPathComponent("kubeconfig"), encoding: .utf8)
+        var files: [String] = []
+        for account in ["sf-worker", "sf-gateway"] {
+            let token = try await kubectl(["create", "token", account, "-n", "storefleet"])
+            guard token.exitCode == 0 else { throw Failure("kubectl create token \(account) failed: \(token.standardError)") }
+            let file = directory.appendingPathComponent("\(account.dropFirst(3)).kubeconfig")
+            try admin.replacingOccurrences(of: simulator.token, with: token.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+                .write(to: file, atomically: true, encoding: .utf8)
+            _ = chmod(file.path, 0o600)
+            files.append(file.path)
+        }
+        return PlatformIdentities(storeRoleBindings: bindings, workerKubeconfig: files[0], gatewayKubeconfig: files[1])
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
 }
+

@@ -11,16 +11,17 @@ extension Provisioner {
     func namespaceStep() -> StepDefinition {
         StepDefinition("namespace", timeout: 30, retry: RetryPolicy(maxAttempts: 8, initialDelay: 1, maxDelay: 20)) { context in
             let store = try await self.store(context)
+            let existed: Bool
             switch try await namespaceOwnership(store) {
             case .absent:
-                break
+                existed = false
             case .foreign:
-                // The owner is not named: it may be another tenant's store.
-                throw StepFailure.permanent("namespace \(store.namespace) already exists and does not belong to this store; delete it or choose another store name")
+                throw Self.foreignNamespace(store)
             case .ours(let existing):
                 if existing.at("status", "phase")?.string == "Terminating" {
                     throw StepFailure.retryable("namespace \(store.namespace) is still terminating from an earlier run; waiting for it to go", after: 5)
                 }
+                existed = true
             }
             // `restricted`, the strictest Pod Security profile: every pod of both charts (and their setup
             // Jobs) meets it (Tests/Scripts/test_charts.py checks each rule). The enforced version is
@@ -44,7 +45,51 @@ extension Provisioner {
                     ],
                 ],
             ]
-            try await kube.apply(Paths.namespace(store.namespace), namespace)
+            if existed {
+                // Rerun: bind first (a crash may have come between the create and the bindings), then
+                // converge the labels, which needs the namespace's own RoleBinding.
+                try await bindStoreRoles(store.namespace)
+                try await kube.apply(Paths.namespace(store.namespace), namespace)
+            } else {
+                // A plain create: the worker's only cluster-wide write on namespaces. Server-side apply of
+                // an absent object would need patch cluster-wide as well.
+                do {
+                    try await kube.create("/api/v1/namespaces", namespace)
+                } catch let error as KubeError where error.reason == .alreadyExists {
+                    // Made between the read and the create: by a concurrent attempt for this store, or by
+                    // someone else, who keeps it.
+                    guard case .ours = try await namespaceOwnership(store) else { throw Self.foreignNamespace(store) }
+                }
+                try await bindStoreRoles(store.namespace)
+            }
+        }
+    }
+
+    /// The owner is not named: it may be another tenant's store.
+    static func foreignNamespace(_ store: StoreRecord) -> StepFailure {
+        .permanent("namespace \(store.namespace) already exists and does not belong to this store; delete it or choose another store name")
+    }
+
+    /// Creates the RoleBindings of `STORE_ROLE_BINDINGS` in a store namespace: the worker's rights inside
+    /// it (every later step, helm included, depends on them) and the gateway's read of store-credentials.
+    /// Each is named after its ClusterRole; one already there is this worker's from an earlier attempt
+    /// (only the worker writes RBAC in store namespaces, and a roleRef cannot change).
+    func bindStoreRoles(_ namespace: String) async throws {
+        for binding in settings.storeRoleBindings {
+            let object: JSON = [
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": [
+                    "name": .string(binding.clusterRole),
+                    "labels": ["app.kubernetes.io/managed-by": "storefleet"],
+                ],
+                "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": .string(binding.clusterRole)],
+                "subjects": [["kind": "ServiceAccount", "name": .string(binding.serviceAccount), "namespace": .string(binding.namespace)]],
+            ]
+            do {
+                try await kube.create(Paths.group("rbac.authorization.k8s.io/v1", namespace, "rolebindings"), object)
+            } catch {
+                guard error.reason == .alreadyExists else { throw error }
+            }
         }
     }
 
