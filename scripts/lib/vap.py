@@ -1,0 +1,138 @@
+"""Evaluates a ValidatingAdmissionPolicy against an admission request, with cel-python, the way the
+API server does: match constraints (resource rules, operations), match conditions, lazily evaluated
+variables, then every validation in order; the first that is false (or errors, with failurePolicy
+Fail) denies with its message.
+
+Used by Tests/Scripts/test_admission_policy.py on the chart's rendered policy, and by kube-sim
+(`kube-sim --admission-evaluator`) through `python3 vap.py serve PORT`: one JSON object per POST,
+{"policies": [...], "bindings": [...], "attributes": {...}}, answered {"allowed": bool, "message": str}.
+"""
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import celpy
+
+
+class _Variables:
+    """`variables.<name>`, evaluated on first use, as the API server does."""
+
+    def __init__(self, env, definitions, activation):
+        self._env = env
+        self._definitions = {d["name"]: d["expression"] for d in definitions}
+        self._activation = activation
+        self._values = {}
+
+    def resolve(self):
+        values = {}
+        for name in self._definitions:
+            values[celpy.celtypes.StringType(name)] = self._value(name)
+        return celpy.celtypes.MapType(values)
+
+    def _value(self, name):
+        if name not in self._values:
+            try:
+                self._values[name] = _evaluate(self._env, self._definitions[name], self._activation)
+            except Exception as error:  # an error value: it denies only where a validation reads it
+                self._values[name] = celpy.CELEvalError(str(error))
+        return self._values[name]
+
+
+def _evaluate(env, expression, activation):
+    program = env.program(env.compile(expression))
+    return program.evaluate(activation)
+
+
+def _matches_rules(policy, attributes):
+    request = attributes["request"]
+    resource = request["resource"]
+    wanted = resource["resource"] + ("/" + request["subResource"] if request.get("subResource") else "")
+    for rule in policy["spec"].get("matchConstraints", {}).get("resourceRules", []):
+        groups, versions, resources = rule.get("apiGroups", []), rule.get("apiVersions", []), rule.get("resources", [])
+        operations = rule.get("operations", [])
+        if not ("*" in groups or resource["group"] in groups):
+            continue
+        if not ("*" in versions or resource["version"] in versions):
+            continue
+        if not ("*" in operations or request["operation"] in operations):
+            continue
+        if request.get("subResource"):
+            ok = "*/*" in resources or wanted in resources or f"{resource['resource']}/*" in resources \
+                or f"*/{request['subResource']}" in resources
+        else:
+            ok = "*" in resources or wanted in resources
+        if ok:
+            return True
+    return False
+
+
+def evaluate(policy, attributes):
+    """(allowed, message) of one policy for one request. `attributes` holds request, object,
+    oldObject and namespaceObject as the API server gives them to CEL (None where absent)."""
+    if not _matches_rules(policy, attributes):
+        return True, ""
+    env = celpy.Environment()
+    activation = {name: celpy.json_to_cel(attributes.get(name)) for name in ("request", "object", "oldObject", "namespaceObject")}
+    fail_closed = policy["spec"].get("failurePolicy", "Fail") == "Fail"
+    for condition in policy["spec"].get("matchConditions", []):
+        try:
+            if not bool(_evaluate(env, condition["expression"], activation)):
+                return True, ""
+        except Exception as error:
+            if fail_closed:
+                return False, f"matchCondition {condition['name']} failed: {error}"
+            return True, ""
+    variables = _Variables(env, policy["spec"].get("variables", []), activation)
+    activation["variables"] = variables.resolve()
+    name = policy["metadata"]["name"]
+    for validation in policy["spec"].get("validations", []):
+        try:
+            ok = _evaluate(env, validation["expression"], activation)
+            if isinstance(ok, celpy.CELEvalError):
+                raise ok
+            ok = bool(ok)
+        except Exception as error:
+            if fail_closed:
+                return False, f"ValidatingAdmissionPolicy '{name}' denied request: expression '{validation['expression']}' resulted in error: {error}"
+            continue
+        if not ok:
+            message = validation.get("message") or f"failed expression: {validation['expression']}"
+            return False, f"ValidatingAdmissionPolicy '{name}' with binding '{name}' denied request: {message}"
+    return True, ""
+
+
+def decide(policies, bindings, attributes):
+    """Every bound policy, as the API server applies them: the first denial wins."""
+    bound = {b["spec"]["policyName"] for b in bindings if "Deny" in b["spec"].get("validationActions", [])}
+    for policy in policies:
+        if policy["metadata"]["name"] not in bound:
+            continue
+        allowed, message = evaluate(policy, attributes)
+        if not allowed:
+            return False, message
+    return True, ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        allowed, message = decide(body["policies"], body["bindings"], body["attributes"])
+        answer = json.dumps({"allowed": allowed, "message": message}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "serve":
+        server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), _Handler)
+        print(server.server_address[1], flush=True)
+        server.serve_forever()
+    else:
+        print("usage: vap.py serve PORT (0 picks a free port and prints it)", file=sys.stderr)
+        sys.exit(2)
