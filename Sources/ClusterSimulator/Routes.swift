@@ -28,6 +28,8 @@ extension ClusterSimulator {
                     : Reply(status: 403, body: APIError.forbidden("the simulator's /sim endpoints are for its admin credentials").status)
             } else if let refused = authorize(user, attributes, contentType: contentType, body: body) {
                 reply = Reply(status: refused.code, body: refused.status)
+            } else if let refused = await admit(user, attributes, contentType: contentType, body: body) {
+                reply = Reply(status: refused.code, body: refused.status)
             } else if attributes.resource == "serviceaccounts", attributes.subresource == "token", attributes.verb == "create" {
                 reply = tokenRequest(namespace: attributes.namespace, name: attributes.name)
             } else {

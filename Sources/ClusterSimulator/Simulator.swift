@@ -17,6 +17,8 @@ public struct SimulatorSettings: Sendable {
     public var token: String?
     public var timing = SimulatorTiming()
     public var faults = FaultSettings()
+    /// Where ValidatingAdmissionPolicies are evaluated (`scripts/lib/vap.py serve`); see Admission.swift.
+    public var admissionEvaluator: String?
     /// How many requests are kept for `/sim/requests`.
     public var recordLimit = 100_000
 
@@ -33,6 +35,7 @@ public final class ClusterSimulator: Sendable {
     public let store = ObjectStore()
     public let token: String
     let serviceAccountTokens = ServiceAccountTokens()
+    let admissionEvaluator = LockedState<KubeClient?>(nil)
     let faults: LockedState<FaultSettings>
     let timing: LockedState<SimulatorTiming>
     let controllers: Controllers
@@ -43,6 +46,7 @@ public final class ClusterSimulator: Sendable {
     public init(settings: SimulatorSettings, logger: Logger) {
         self.settings = settings
         self.token = settings.token ?? Self.randomToken()
+        defer { setAdmissionEvaluator(settings.admissionEvaluator) }
         self.faults = LockedState(settings.faults)
         self.timing = LockedState(settings.timing)
         self.controllers = Controllers(store: store, faults: faults, timing: timing)

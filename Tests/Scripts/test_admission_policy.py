@@ -126,12 +126,12 @@ DENIED = {
 
 @pytest.mark.parametrize("case", sorted(ALLOWED))
 def test_allowed(policy, case):
-    allowed, message = vap.decide(*policy, ALLOWED[case])
+    allowed, message, _ = vap.decide(*policy, ALLOWED[case])
     assert allowed, message
 
 
 @pytest.mark.parametrize("case", sorted(DENIED))
 def test_denied(policy, case):
-    allowed, message = vap.decide(*policy, DENIED[case])
-    assert not allowed
+    allowed, message, reason = vap.decide(*policy, DENIED[case])
+    assert not allowed and reason == "Forbidden"
     assert "denied request" in message and "resulted in error" not in message, message

@@ -12,6 +12,8 @@ public final class SimulatorHarness: @unchecked Sendable {
     public let directory: URL
     public let url: String
     private let task: Task<Void, any Error>
+    private let evaluator = LockedState<Process?>(nil)
+    private let lifeline = LockedState<Pipe?>(nil)
 
     public static func with<T>(timing: SimulatorTiming = SimulatorTiming(), _ body: (SimulatorHarness) async throws -> T) async throws -> T {
         let harness = try await SimulatorHarness(timing: timing)
@@ -37,6 +39,10 @@ public final class SimulatorHarness: @unchecked Sendable {
     }
 
     public func stop() {
+        evaluator.withLock { process in
+            // SIGKILL: the test process blocks SIGTERM in its threads, and a child inherits the mask.
+            if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
         task.cancel()
         try? FileManager.default.removeItem(at: directory)
     }
@@ -117,6 +123,8 @@ public final class SimulatorHarness: @unchecked Sendable {
             guard out.exitCode == 0 else { throw Failure("helm template failed: \(out.standardError)") }
             return out.standardOutput
         }
+        // The chart's admission policy is enforced too: kube-sim sends it, with each write, to cel-python.
+        simulator.setAdmissionEvaluator(try await startAdmissionEvaluator())
         let rbac = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: storefleet\n---\n" + (try await helm("templates/rbac.yaml"))
         let applied = try await kubectl(["apply", "-n", "storefleet", "-f", "-"], input: rbac)
         guard applied.exitCode == 0 else { throw Failure("kubectl apply of the platform RBAC failed: \(applied.standardError)") }
@@ -137,6 +145,38 @@ public final class SimulatorHarness: @unchecked Sendable {
             files.append(file.path)
         }
         return PlatformIdentities(storeRoleBindings: bindings, workerKubeconfig: files[0], gatewayKubeconfig: files[1])
+    }
+
+    /// `scripts/lib/vap.py serve 0` with the tools' Python (cel-python, from scripts/install-tools.sh),
+    /// stopped with the harness; its URL.
+    func startAdmissionEvaluator() async throws -> String {
+        let root = TestEnvironment.repositoryRoot
+        let venv = root.appendingPathComponent(".tools/venv/bin/python").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: venv) ? venv : "/usr/bin/python3")
+        process.arguments = [root.appendingPathComponent("scripts/lib/vap.py").path, "serve", "0"]
+        let output = Pipe()
+        process.standardOutput = output
+        // It exits when its standard input closes, that is when this process is gone, however it ended.
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        lifeline.withLock { $0 = input }
+        evaluator.withLock { $0 = process }
+        // The first line is the port it listens on, read on a thread of its own: a blocking read on the
+        // cooperative pool (two threads here) would stall every other test while Python starts.
+        let reader = output.fileHandleForReading
+        let line = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
+            Thread.detachNewThread {
+                var line = Data()
+                while let byte = try? reader.read(upToCount: 1), let first = byte.first, first != 0x0A { line.append(first) }
+                continuation.resume(returning: line)
+            }
+        }
+        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
+            throw Failure("the admission evaluator did not start (is cel-python installed? run scripts/install-tools.sh)")
+        }
+        return "http://127.0.0.1:\(port)"
     }
 
     public struct Failure: Error, CustomStringConvertible {

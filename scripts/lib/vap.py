@@ -5,10 +5,12 @@ Fail) denies with its message.
 
 Used by Tests/Scripts/test_admission_policy.py on the chart's rendered policy, and by kube-sim
 (`kube-sim --admission-evaluator`) through `python3 vap.py serve PORT`: one JSON object per POST,
-{"policies": [...], "bindings": [...], "attributes": {...}}, answered {"allowed": bool, "message": str}.
+{"policies": [...], "bindings": [...], "attributes": {...}}, answered {"allowed": bool, "message": str,
+"reason": str}.
 """
 import json
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import celpy
@@ -67,21 +69,21 @@ def _matches_rules(policy, attributes):
 
 
 def evaluate(policy, attributes):
-    """(allowed, message) of one policy for one request. `attributes` holds request, object,
+    """(allowed, message, reason) of one policy for one request. `attributes` holds request, object,
     oldObject and namespaceObject as the API server gives them to CEL (None where absent)."""
     if not _matches_rules(policy, attributes):
-        return True, ""
+        return True, "", ""
     env = celpy.Environment()
     activation = {name: celpy.json_to_cel(attributes.get(name)) for name in ("request", "object", "oldObject", "namespaceObject")}
     fail_closed = policy["spec"].get("failurePolicy", "Fail") == "Fail"
     for condition in policy["spec"].get("matchConditions", []):
         try:
             if not bool(_evaluate(env, condition["expression"], activation)):
-                return True, ""
+                return True, "", ""
         except Exception as error:
             if fail_closed:
-                return False, f"matchCondition {condition['name']} failed: {error}"
-            return True, ""
+                return False, f"matchCondition {condition['name']} failed: {error}", "Forbidden"
+            return True, "", ""
     variables = _Variables(env, policy["spec"].get("variables", []), activation)
     activation["variables"] = variables.resolve()
     name = policy["metadata"]["name"]
@@ -93,31 +95,32 @@ def evaluate(policy, attributes):
             ok = bool(ok)
         except Exception as error:
             if fail_closed:
-                return False, f"ValidatingAdmissionPolicy '{name}' denied request: expression '{validation['expression']}' resulted in error: {error}"
+                return False, f"ValidatingAdmissionPolicy '{name}' denied request: expression '{validation['expression']}' resulted in error: {error}", "Forbidden"
             continue
         if not ok:
             message = validation.get("message") or f"failed expression: {validation['expression']}"
-            return False, f"ValidatingAdmissionPolicy '{name}' with binding '{name}' denied request: {message}"
-    return True, ""
+            return False, f"ValidatingAdmissionPolicy '{name}' with binding '{name}' denied request: {message}", validation.get("reason", "Invalid")
+    return True, "", ""
 
 
 def decide(policies, bindings, attributes):
-    """Every bound policy, as the API server applies them: the first denial wins."""
+    """Every bound policy, as the API server applies them: the first denial wins.
+    (allowed, message, reason)."""
     bound = {b["spec"]["policyName"] for b in bindings if "Deny" in b["spec"].get("validationActions", [])}
     for policy in policies:
         if policy["metadata"]["name"] not in bound:
             continue
-        allowed, message = evaluate(policy, attributes)
+        allowed, message, reason = evaluate(policy, attributes)
         if not allowed:
-            return False, message
-    return True, ""
+            return False, message, reason
+    return True, "", ""
 
 
 class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        allowed, message = decide(body["policies"], body["bindings"], body["attributes"])
-        answer = json.dumps({"allowed": allowed, "message": message}).encode()
+        allowed, message, reason = decide(body["policies"], body["bindings"], body["attributes"])
+        answer = json.dumps({"allowed": allowed, "message": message, "reason": reason}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
@@ -131,8 +134,11 @@ class _Handler(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve":
         server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), _Handler)
+        server.daemon_threads = True
         print(server.server_address[1], flush=True)
-        server.serve_forever()
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # Ends with its caller: standard input is the caller's pipe, closed when it exits.
+        sys.stdin.buffer.read()
     else:
         print("usage: vap.py serve PORT (0 picks a free port and prints it)", file=sys.stderr)
         sys.exit(2)
