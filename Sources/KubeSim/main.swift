@@ -6,7 +6,9 @@ import ServiceRuntime
 // kube-sim: a Kubernetes API stand-in for tests and for trying the platform without a cluster.
 //
 //   kube-sim [--state-dir DIR] [--port N] [--token T] [--ready-delay S] [--job-delay S]
-//            [--namespace-delete-delay S] [--faults FILE]
+//            [--namespace-delete-delay S] [--faults FILE] [--admission-evaluator URL]
+//
+// --admission-evaluator: where ValidatingAdmissionPolicies are evaluated (scripts/lib/vap.py serve).
 //
 // Writes DIR/kubeconfig (token, embedded CA), DIR/kubeconfig-ca-file and DIR/kubeconfig-client-cert,
 // and DIR/url, then prints "kube-sim ready <url> <kubeconfig>" on standard output.
@@ -31,6 +33,7 @@ await ProcessEntry.run("kube-sim") {
         settings.port = value
     }
     settings.token = option("--token")
+    settings.admissionEvaluator = option("--admission-evaluator")
     if let value = try seconds("--ready-delay") { settings.timing.readyDelay = value }
     if let value = try seconds("--job-delay") { settings.timing.jobDelay = value }
     if let value = try seconds("--namespace-delete-delay") { settings.timing.namespaceDeletionDelay = value }

@@ -154,7 +154,7 @@ public final class SimulatorHarness: @unchecked Sendable {
         let venv = root.appendingPathComponent(".tools/venv/bin/python").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: venv) ? venv : "/usr/bin/python3")
-        process.arguments = [root.appendingPathComponent("scripts/lib/vap.py").path, "serve", "0"]
+        process.arguments = [root.appendingPathComponent("scripts/lib/vap.py").path, "serve", "0", "--exit-with-stdin"]
         let output = Pipe()
         process.standardOutput = output
         // It exits when its standard input closes, that is when this process is gone, however it ended.

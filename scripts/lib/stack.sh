@@ -11,7 +11,10 @@
 #   stack_worker_env NAME K=V... settings for worker NAME alone, applied at its every (re)start
 #   stack_kill NAME [SIGNAL]     kill a process and everything it started (a pod's processes die with it)
 #   stack_stop                   stop every process, then the servers
-#   stack_simulated_cluster      Postgres, Redis, kube-sim (quick timing) and the helm stand-in
+#   stack_platform_identities    the chart's RBAC and admission policy in kube-sim; workers and the
+#                                gateway then run as its service accounts
+#   stack_simulated_cluster      Postgres, Redis, kube-sim (quick timing), the platform identities and
+#                                the helm stand-in
 #   sim_api METHOD PATH [BODY]   an admin call to kube-sim
 # Settings for the processes come from the environment (STACK_WORKER_ENV adds "K=V" words for workers,
 # after which stack_worker_env's words for one worker come, overriding them).
@@ -80,13 +83,47 @@ stack_wait_for() {
 stack_sim() {
   SIM_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
   # A fresh log: the readiness line of an earlier run (kept in .data/ by run.sh) must not count.
-  rm -f "$STACK_DIR/logs/kube-sim.log"
-  stack_spawn kube-sim "$STACK_BIN/kube-sim" --state-dir "$STACK_DIR/kube-sim" --token "$SIM_TOKEN" "$@"
+  rm -f "$STACK_DIR/logs/kube-sim.log" "$STACK_DIR/logs/admission.log"
+  # ValidatingAdmissionPolicies are evaluated by cel-python (scripts/install-tools.sh puts it in the
+  # tools' venv); without it kube-sim refuses writes once a policy is stored, as failurePolicy Fail does.
+  local evaluator=() python=$STACK_REPO/.tools/venv/bin/python
+  if [ -x "$python" ] && "$python" -c 'import celpy' 2>/dev/null; then
+    stack_spawn admission "$python" "$STACK_REPO/scripts/lib/vap.py" serve 0
+    stack_wait_for admission '^[0-9]' 30
+    evaluator=(--admission-evaluator "http://127.0.0.1:$(head -n 1 "$STACK_DIR/logs/admission.log")")
+  fi
+  stack_spawn kube-sim "$STACK_BIN/kube-sim" --state-dir "$STACK_DIR/kube-sim" --token "$SIM_TOKEN" "${evaluator[@]}" "$@"
   stack_wait_for kube-sim "kube-sim ready" 60
   SIM_URL=$(cat "$STACK_DIR/kube-sim/url")
   SIM_CA="$STACK_DIR/kube-sim/ca.crt"
   KUBECONFIG="$STACK_DIR/kube-sim/kubeconfig"
   export SIM_TOKEN SIM_URL SIM_CA KUBECONFIG
+}
+
+# The platform's identities as charts/platform renders them (release sf, namespace storefleet): its
+# ServiceAccounts, ClusterRoles, bindings and admission policy applied to kube-sim as its admin, and a
+# token of each account in a kubeconfig of its own. Workers then run as the chart's worker account
+# (STACK_WORKER_ENV gains KUBECONFIG and STORE_ROLE_BINDINGS) and the gateway as its gateway account;
+# KUBECONFIG itself stays the admin's, for the scripts' own checks.
+stack_platform_identities() {
+  local helm=helm kubectl=kubectl account token
+  [ -x "$STACK_REPO/.tools/bin/helm" ] && helm=$STACK_REPO/.tools/bin/helm
+  [ -x "$STACK_REPO/.tools/bin/kubectl" ] && kubectl=$STACK_REPO/.tools/bin/kubectl
+  local render=("$helm" template sf "$STACK_REPO/charts/platform" -n storefleet --set host=storefleet.example.com
+                --set stores.domain=stores.example.com)
+  { printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: storefleet\n---\n'
+    "${render[@]}" --show-only templates/rbac.yaml; } | "$kubectl" apply -n storefleet -f - >/dev/null || return 1
+  STORE_ROLE_BINDINGS=$("${render[@]}" --show-only templates/worker.yaml \
+    | sed -n '/name: STORE_ROLE_BINDINGS/{n;s/.*value: "\(.*\)"/\1/p;}')
+  [ -n "$STORE_ROLE_BINDINGS" ] || { echo "stack: the worker Deployment sets no STORE_ROLE_BINDINGS" >&2; return 1; }
+  for account in worker gateway; do
+    token=$("$kubectl" create token "sf-$account" -n storefleet --duration 24h) || return 1
+    (umask 077 && sed "s/$SIM_TOKEN/$token/" "$KUBECONFIG" >"$STACK_DIR/kube-sim/$account.kubeconfig")
+  done
+  WORKER_KUBECONFIG=$STACK_DIR/kube-sim/worker.kubeconfig
+  GATEWAY_KUBECONFIG=$STACK_DIR/kube-sim/gateway.kubeconfig
+  STACK_WORKER_ENV="${STACK_WORKER_ENV:-} KUBECONFIG=$WORKER_KUBECONFIG STORE_ROLE_BINDINGS=$STORE_ROLE_BINDINGS"
+  export STORE_ROLE_BINDINGS WORKER_KUBECONFIG GATEWAY_KUBECONFIG STACK_WORKER_ENV
 }
 
 sim_api() {
@@ -101,7 +138,7 @@ stack_gateway() {
   ADMIN_TOKEN=${ADMIN_TOKEN:-$(stack_random_token)}
   GATEWAY_URL="http://127.0.0.1:$port"
   export ADMIN_TOKEN GATEWAY_URL
-  BOOTSTRAP_ADMIN_TOKEN="$ADMIN_TOKEN" GATEWAY_HOST=127.0.0.1 GATEWAY_PORT="$port" \
+  KUBECONFIG="${GATEWAY_KUBECONFIG:-${KUBECONFIG:-}}" BOOTSTRAP_ADMIN_TOKEN="$ADMIN_TOKEN" GATEWAY_HOST=127.0.0.1 GATEWAY_PORT="$port" \
     stack_spawn gateway "$STACK_BIN/storefleet-gateway"
   local waited=0
   until curl -sf --max-time 2 "$GATEWAY_URL/readyz" >/dev/null 2>&1; do
@@ -206,6 +243,7 @@ stack_stop() {
 stack_simulated_cluster() {
   stack_services
   stack_sim --ready-delay 1 --job-delay 1 --namespace-delete-delay 0.5
+  stack_platform_identities
   export HELM_BIN="$STACK_BIN/helm-sim" CHARTS_DIR="$STACK_REPO/charts"
 }
 

@@ -4,7 +4,7 @@ variables, then every validation in order; the first that is false (or errors, w
 Fail) denies with its message.
 
 Used by Tests/Scripts/test_admission_policy.py on the chart's rendered policy, and by kube-sim
-(`kube-sim --admission-evaluator`) through `python3 vap.py serve PORT`: one JSON object per POST,
+(`kube-sim --admission-evaluator URL`) through `python3 vap.py serve PORT`: one JSON object per POST,
 {"policies": [...], "bindings": [...], "attributes": {...}}, answered {"allowed": bool, "message": str,
 "reason": str}.
 """
@@ -40,8 +40,19 @@ class _Variables:
         return self._values[name]
 
 
+_PROGRAMS = {}
+_PROGRAMS_LOCK = threading.Lock()
+
+
 def _evaluate(env, expression, activation):
-    program = env.program(env.compile(expression))
+    # Parsing is the slow part of cel-python (milliseconds per expression); a policy's expressions
+    # are few and fixed, so each is compiled once.
+    with _PROGRAMS_LOCK:
+        program = _PROGRAMS.get(expression)
+    if program is None:
+        program = env.program(env.compile(expression))
+        with _PROGRAMS_LOCK:
+            _PROGRAMS[expression] = program
     return program.evaluate(activation)
 
 
@@ -132,13 +143,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "serve":
+    if len(sys.argv) >= 3 and sys.argv[1] == "serve":
         server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), _Handler)
         server.daemon_threads = True
         print(server.server_address[1], flush=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        # Ends with its caller: standard input is the caller's pipe, closed when it exits.
-        sys.stdin.buffer.read()
+        if "--exit-with-stdin" in sys.argv:
+            # Ends with its caller: standard input is the caller's pipe, closed when it exits.
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            sys.stdin.buffer.read()
+        else:
+            server.serve_forever()
     else:
-        print("usage: vap.py serve PORT (0 picks a free port and prints it)", file=sys.stderr)
+        print("usage: vap.py serve PORT [--exit-with-stdin] (0 picks a free port and prints it)", file=sys.stderr)
         sys.exit(2)
