@@ -53,6 +53,9 @@ public struct FaultSettings: Codable, Sendable, Equatable {
     /// Namespaces (names, or "*") whose storefront answers with no products, as a store whose setup
     /// did not seed its catalog would.
     public var emptyCatalog: [String] = []
+    /// Namespaces (names, or "*") whose storefront answers 403 itself, with an HTML page, as a store
+    /// behind a web application firewall or a security plugin does.
+    public var storefrontForbidden: [String] = []
     /// Jobs whose name contains one of these fail for good once their delay has passed, as a Job does
     /// past its backoffLimit: `status.failed` over the limit and a `Failed` condition.
     public var failJobs: [String] = []
@@ -68,6 +71,7 @@ public struct FaultSettings: Codable, Sendable, Equatable {
         neverReady = try container.decodeIfPresent([String].self, forKey: .neverReady) ?? []
         hangNamespaceDeletion = try container.decodeIfPresent([String].self, forKey: .hangNamespaceDeletion) ?? []
         emptyCatalog = try container.decodeIfPresent([String].self, forKey: .emptyCatalog) ?? []
+        storefrontForbidden = try container.decodeIfPresent([String].self, forKey: .storefrontForbidden) ?? []
         failJobs = try container.decodeIfPresent([String].self, forKey: .failJobs) ?? []
     }
 
@@ -77,6 +81,10 @@ public struct FaultSettings: Codable, Sendable, Equatable {
                 && (rule.userAgent.map { (userAgent ?? "").contains($0) } ?? true)
                 && Double.random(in: 0..<1) < rule.rate
         }
+    }
+
+    func storefrontForbidden(namespace: String) -> Bool {
+        storefrontForbidden.contains("*") || storefrontForbidden.contains(namespace)
     }
 
     func emptyCatalog(namespace: String) -> Bool {

@@ -40,6 +40,10 @@ extension ClusterSimulator {
                                                      message: "no endpoints available for service \"\(service)\"", details: nil).status)
         }
         guard method == "GET" else { return Reply(status: 405, body: ["message": "Method Not Allowed"]) }
+        if faults.withLock({ $0.storefrontForbidden(namespace: namespace) }) {
+            // The store's own answer, passed through unchanged: not a Kubernetes Status.
+            return Reply(status: 403, body: "<html><body><h1>403 Forbidden</h1>Request blocked by the site's firewall.</body></html>")
+        }
         let catalog = faults.withLock { $0.emptyCatalog(namespace: namespace) } ? [] : seededProducts(namespace: namespace)
         switch path {
         case "/wp-json/wc/store/v1/products", "/wp-json/wc/store/v1/products/":

@@ -102,11 +102,13 @@ public final class KubeClient: Sendable {
             throw KubeError(reason: timedOut ? .timeout : .transport, code: 0, message: message, request: description)
         case .success(let status, let responseBody, let retryAfterHeader):
             guard (200..<300).contains(status) else {
-                let statusObject = try? JSON(parsing: Data(responseBody))
+                let parsed = try? JSON(parsing: Data(responseBody))
+                let isStatus = parsed?["kind"]?.string == "Status"
+                let statusObject = isStatus ? parsed : nil
                 let reason = statusObject?["reason"]?.string.flatMap(KubeError.Reason.init(rawValue:)) ?? KubeError.reason(forCode: status)
                 let message = statusObject?["message"]?.string ?? String(decoding: responseBody.prefix(500), as: UTF8.self)
                 let retryAfter = retryAfterHeader ?? statusObject?.at("details", "retryAfterSeconds")?.int.map(Double.init)
-                throw KubeError(reason: reason, code: status, message: message, retryAfter: retryAfter, request: description)
+                throw KubeError(reason: reason, code: status, message: message, retryAfter: retryAfter, request: description, fromAPIServer: isStatus)
             }
             return Response(status: status, body: responseBody)
         }

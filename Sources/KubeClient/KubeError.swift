@@ -29,13 +29,18 @@ public struct KubeError: Error, CustomStringConvertible, Sendable {
     public let retryAfter: Double?
     /// "GET /api/v1/namespaces/x", for context.
     public let request: String
+    /// Whether the answer was the API server's own `Status` object. A service proxy passes the
+    /// backend's answer through unchanged, so a 403 from a store's firewall is not the API server's
+    /// RBAC refusal, and only this tells them apart.
+    public let fromAPIServer: Bool
 
-    public init(reason: Reason, code: Int, message: String, retryAfter: Double? = nil, request: String) {
+    public init(reason: Reason, code: Int, message: String, retryAfter: Double? = nil, request: String, fromAPIServer: Bool = true) {
         self.reason = reason
         self.code = code
         self.message = message
         self.retryAfter = retryAfter
         self.request = request
+        self.fromAPIServer = fromAPIServer
     }
 
     public var description: String {

@@ -395,6 +395,41 @@ struct StorePipelineTests {
         }
     }
 
+    @Test("a store that answers 403 itself (a firewall) is asked again and named as the refuser, not taken for missing RBAC")
+    func storefrontsOwnRefusalIsRetried() async throws {
+        try await withStack { stack in
+            var faults = FaultSettings()
+            faults.storefrontForbidden = ["*"]
+            stack.sim.simulator.setFaults(faults)
+            let store = try await createStore(stack, engine: "woocommerce")
+            let id = try await stack.queue.enqueue(NewJob(kind: StorePlans.createKind, steps: StorePlans.createSteps, storeID: store.id, tenantID: store.tenant))
+            let waiting = try await eventually(within: 60) { () throws -> String in
+                guard let job = try await stack.queue.snapshot(id), let message = job.steps.first(where: { $0.name == "readiness" })?.message,
+                      message.contains("403") else { throw CancellationError() }
+                return message
+            }
+            #expect(waiting.contains("403 from the store, not from Kubernetes"), "\(waiting)")
+            #expect(try await stack.queue.snapshot(id)?.status == .running, "a store's own refusal is not a permanent failure")
+            stack.sim.simulator.setFaults(FaultSettings())
+            let job = try await eventually(within: 60) { () throws -> JobSnapshot in
+                guard let job = try await stack.queue.snapshot(id, includeTransitions: true), job.status.isTerminal else { throw CancellationError() }
+                return job
+            }
+            #expect(job.status == .succeeded, "\(job.error ?? "")")
+        }
+    }
+
+    @Test("only a publishable key's shape is sent as a header; anything else in the ConfigMap fails readiness and is not sent")
+    func publishableKeyIsValidated() {
+        #expect(StorefrontCheck.isPublishableKey("pk_sim_0123abcd"))
+        #expect(StorefrontCheck.isPublishableKey("pk_" + String(repeating: "a", count: 64)))
+        #expect(!StorefrontCheck.isPublishableKey("pk_x\r\nX-Injected: 1"))
+        #expect(!StorefrontCheck.isPublishableKey("pk_"))
+        #expect(!StorefrontCheck.isPublishableKey("sk_secret"))
+        #expect(!StorefrontCheck.isPublishableKey("pk_" + String(repeating: "a", count: 201)))
+        #expect(!StorefrontCheck.isPublishableKey("pk_é"))
+    }
+
     @Test("a worker process killed mid-release takes its helm with it; another worker waits out helm's budget, remediates the pending release, and the store ends ready, once")
     func workerKilledMidRelease() async throws {
         try await withStack(inProcessWorker: false) { stack in

@@ -46,6 +46,11 @@ struct StorefrontCheck: Sendable {
             guard let key = map.at("data", "token")?.string, !key.isEmpty else {
                 return .notYet("the setup Job has not written the publishable key into ConfigMap \(Self.publishableKeyConfigMap) yet")
             }
+            // The ConfigMap is written by code running in the store: nothing from it goes into a request
+            // header unless it is a publishable key's shape (no line breaks to smuggle headers with).
+            guard Self.isPublishableKey(key) else {
+                throw StepFailure.permanent("ConfigMap \(Self.publishableKeyConfigMap) in \(store.namespace) holds no Medusa publishable key (pk_ and up to 200 letters, digits or underscores); the worker will not send it. Look at the setup Job's logs: kubectl -n \(store.namespace) logs job/\(store.release)-setup")
+            }
             let path = Self.proxyPath(store.namespace, service: "\(store.release)-backend", port: 9000, "store/products")
             let answer: KubeClient.Response
             do {
@@ -63,9 +68,16 @@ struct StorefrontCheck: Sendable {
         }
     }
 
-    /// Asking again does not fix RBAC: the worker's role lacks `services/proxy` or `configmaps` get.
+    static func isPublishableKey(_ key: String) -> Bool {
+        key.hasPrefix("pk_") && key.count <= 203 && key.count > 3
+            && key.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }
+    }
+
+    /// Asking again does not fix RBAC: the worker's role lacks `services/proxy` or `configmaps` get. Only
+    /// the API server's own refusal (a `Status`) is RBAC: a 403 the store itself answers (a firewall, a
+    /// plugin) comes through the proxy as the store sent it, and is reported as the store's.
     static func rethrowIfForbidden(_ error: KubeError) throws {
-        guard error.reason == .forbidden else { return }
+        guard error.reason == .forbidden, error.fromAPIServer else { return }
         throw StepFailure.permanent("the worker may not ask the store for products: \(error.message); grant it get on services/proxy and configmaps in store namespaces (charts/platform does), or set STOREFRONT_CHECK=false")
     }
 
@@ -74,6 +86,9 @@ struct StorefrontCheck: Sendable {
     }
 
     static func describe(_ error: KubeError, _ what: String) -> String {
+        if error.code == 403, !error.fromAPIServer {
+            return "\(what) refused the request itself (403 from the store, not from Kubernetes: a firewall or security plugin in the store?): \(error.message.prefix(200))"
+        }
         return "\(what) answered \(error.code == 0 ? "nothing" : "\(error.code)"): \(error.message.prefix(200))"
     }
 
