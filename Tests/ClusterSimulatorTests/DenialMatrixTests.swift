@@ -93,6 +93,14 @@ struct DenialMatrixTests {
         return out
     }
 
+    /// Every attempt must be answered 403; the message names the one that was not.
+    func expectRefused(_ client: KubeClient, _ attempts: [Attempt], who: String) async {
+        let outcome = await statuses(client, attempts)
+        for attempt in attempts {
+            #expect(outcome[attempt.what] == 403, "\(who) could \(attempt.what): \(outcome[attempt.what] ?? 0)")
+        }
+    }
+
     static let namespaceAttacks: [Attempt] = ["default", "kube-system", "kube-node-lease"].flatMap { name in [
         Attempt(what: "relabel namespace \(name)", method: "PATCH", path: "/api/v1/namespaces/\(name)",
                 body: Self.labels(["app.kubernetes.io/managed-by": "storefleet", "pod-security.kubernetes.io/enforce": "privileged"]),
@@ -152,10 +160,7 @@ struct DenialMatrixTests {
                         body: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "mine"]]),
                 Attempt(what: "delete a store namespace it did not make", method: "DELETE", path: "/api/v1/namespaces/store-foreign", body: nil),
             ] + Self.namespaceAttacks
-            let outcome = await statuses(worker, attempts)
-            for attempt in attempts {
-                #expect(outcome[attempt.what] == 403, "the worker could \(attempt.what): \(outcome[attempt.what] ?? 0)")
-            }
+            await expectRefused(worker, attempts, who: "the worker")
         }
     }
 
@@ -189,10 +194,7 @@ struct DenialMatrixTests {
                         body: Self.labels(["pod-security.kubernetes.io/enforce": "privileged"]), contentType: "application/merge-patch+json"),
                 Attempt(what: "delete a store namespace", method: "DELETE", path: "/api/v1/namespaces/store-a", body: nil),
             ] + Self.namespaceAttacks
-            let outcome = await statuses(gateway, attempts)
-            for attempt in attempts {
-                #expect(outcome[attempt.what] == 403, "the gateway could \(attempt.what): \(outcome[attempt.what] ?? 0)")
-            }
+            await expectRefused(gateway, attempts, who: "the gateway")
         }
     }
 

@@ -86,7 +86,12 @@ struct StorePipelineTests {
 
     func run(_ stack: Stack, kind: String, steps: [String], store: UUID, tenant: UUID) async throws -> JobSnapshot {
         let id = try await stack.queue.enqueue(NewJob(kind: kind, steps: steps, storeID: store, tenantID: tenant))
-        return try await eventually(within: 90) { () throws -> JobSnapshot in
+        return try await finished(stack, id)
+    }
+
+    /// The job once it has ended, with its transitions.
+    func finished(_ stack: Stack, _ id: UUID, within seconds: Double = 90) async throws -> JobSnapshot {
+        try await eventually(within: seconds) { () throws -> JobSnapshot in
             guard let job = try await stack.queue.snapshot(id, includeTransitions: true), job.status.isTerminal else { throw CancellationError() }
             return job
         }
@@ -411,10 +416,7 @@ struct StorePipelineTests {
             #expect(waiting.contains("403 from the store, not from Kubernetes"), "\(waiting)")
             #expect(try await stack.queue.snapshot(id)?.status == .running, "a store's own refusal is not a permanent failure")
             stack.sim.simulator.setFaults(FaultSettings())
-            let job = try await eventually(within: 60) { () throws -> JobSnapshot in
-                guard let job = try await stack.queue.snapshot(id, includeTransitions: true), job.status.isTerminal else { throw CancellationError() }
-                return job
-            }
+            let job = try await finished(stack, id, within: 60)
             #expect(job.status == .succeeded, "\(job.error ?? "")")
         }
     }
