@@ -205,8 +205,10 @@ struct RBACAuthorizer {
             let refName = object.at("roleRef", "name")?.string ?? ""
             let refResource = refKind == "Role" ? "roles" : "clusterroles"
             if allows(user, RequestAttributes(verb: "bind", group: "rbac.authorization.k8s.io", resource: refResource, namespace: scope, name: refName)) { return }
+            // A role that does not exist (or grants nothing) cannot be shown to be held: refused, as the
+            // API server refuses it when it cannot read the role's rules.
             let rules = roleRules(object["roleRef"], bindingNamespace: namespace)
-            guard !rules.isEmpty || refKind.isEmpty, covers(user, rules, namespace: scope) else {
+            guard !rules.isEmpty, covers(user, rules, namespace: scope) else {
                 throw APIError.forbidden("\(type.plural).rbac.authorization.k8s.io \"\(name)\" is forbidden: user \"\(user.name)\" is attempting to grant RBAC permissions not currently held")
             }
         default:

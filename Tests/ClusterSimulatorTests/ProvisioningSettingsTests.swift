@@ -35,6 +35,24 @@ struct ProvisioningSettingsTests {
         #expect(throws: ConfigurationError.self) { _ = try ProvisioningSettings(from: ConfigurationReader(["API_SERVER_CIDRS": "10.0.0.1"])) }
     }
 
+    @Test("STORE_ROLE_BINDINGS names cluster roles and service accounts; anything else stops start-up")
+    func storeRoleBindings() throws {
+        let settings = try ProvisioningSettings(from: ConfigurationReader([
+            "STORE_ROLE_BINDINGS": "sf-store-manager=storefleet/sf-worker, sf-store-reader=storefleet/sf-gateway",
+        ]))
+        #expect(settings.storeRoleBindings == [
+            .init(clusterRole: "sf-store-manager", namespace: "storefleet", serviceAccount: "sf-worker"),
+            .init(clusterRole: "sf-store-reader", namespace: "storefleet", serviceAccount: "sf-gateway"),
+        ])
+        #expect(try ProvisioningSettings(from: ConfigurationReader([:])).storeRoleBindings.isEmpty)
+        for bad in ["sf-store-manager", "sf-store-manager=sf-worker", "=storefleet/sf-worker", "Admin=storefleet/sf-worker", "r=ns/a/b"] {
+            let error = #expect(throws: ConfigurationError.self, "\(bad)") {
+                _ = try ProvisioningSettings(from: ConfigurationReader(["STORE_ROLE_BINDINGS": bad]))
+            }
+            #expect(error?.variable == "STORE_ROLE_BINDINGS")
+        }
+    }
+
     @Test("helm gets what it reads of the worker's environment, never the worker's secrets")
     func helmEnvironment() {
         let child = HelmRunner.childEnvironment([

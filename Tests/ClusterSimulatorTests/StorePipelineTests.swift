@@ -400,6 +400,23 @@ struct StorePipelineTests {
         }
     }
 
+    @Test("a crash between creating the namespace and binding the worker in it: the next attempt binds, then converges, and the store becomes ready")
+    func crashBeforeTheBindings() async throws {
+        try await withStack { stack in
+            let store = try await createStore(stack, engine: "woocommerce")
+            // What the first attempt left: its namespace, labelled as this store's, and no RoleBinding, so
+            // the worker holds no right inside it yet.
+            try await stack.kube.create("/api/v1/namespaces", ["metadata": ["name": .string("store-\(store.name)"), "labels": [
+                "app.kubernetes.io/managed-by": "storefleet", "storefleet.io/store-id": .string(store.id.uuidString.lowercased()),
+                "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "v1.30"]]])
+            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(job.status == .succeeded, "\(job.error ?? "")")
+            let bindings = try await stack.kube.get("/apis/rbac.authorization.k8s.io/v1/namespaces/store-\(store.name)/rolebindings")
+            let names = Set((bindings["items"]?.arrayValue ?? []).compactMap { $0.at("metadata", "name")?.string })
+            #expect(names.isSuperset(of: ["sf-store-manager", "sf-store-reader"]), "\(names)")
+        }
+    }
+
     @Test("a store that answers 403 itself (a firewall) is asked again and named as the refuser, not taken for missing RBAC")
     func storefrontsOwnRefusalIsRetried() async throws {
         try await withStack { stack in

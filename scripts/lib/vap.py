@@ -1,6 +1,5 @@
 """Evaluates a ValidatingAdmissionPolicy against an admission request, with cel-python, the way the
-API server does: match constraints (resource rules, operations), match conditions, lazily evaluated
-variables, then every validation in order; the first that is false (or errors, with failurePolicy
+API server does: match constraints (resource rules, operations), match conditions, variables, then every validation in order; the first that is false (or errors, with failurePolicy
 Fail) denies with its message.
 
 Used by Tests/Scripts/test_admission_policy.py on the chart's rendered policy, and by kube-sim
@@ -16,28 +15,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import celpy
 
 
-class _Variables:
-    """`variables.<name>`, evaluated on first use, as the API server does."""
-
-    def __init__(self, env, definitions, activation):
-        self._env = env
-        self._definitions = {d["name"]: d["expression"] for d in definitions}
-        self._activation = activation
-        self._values = {}
-
-    def resolve(self):
-        values = {}
-        for name in self._definitions:
-            values[celpy.celtypes.StringType(name)] = self._value(name)
-        return celpy.celtypes.MapType(values)
-
-    def _value(self, name):
-        if name not in self._values:
-            try:
-                self._values[name] = _evaluate(self._env, self._definitions[name], self._activation)
-            except Exception as error:  # an error value: it denies only where a validation reads it
-                self._values[name] = celpy.CELEvalError(str(error))
-        return self._values[name]
+def _variables(env, definitions, activation):
+    """`variables.<name>`, in order, each seeing those before it. The API server evaluates them lazily;
+    here each is evaluated once up front and an error is kept as a value, which has the same effect:
+    it denies only where a validation reads it (namespaceLabels on a cluster-scoped request, say)."""
+    values = {}
+    for definition in definitions:
+        activation["variables"] = celpy.celtypes.MapType(values)
+        try:
+            value = _evaluate(env, definition["expression"], activation)
+        except Exception as error:
+            value = celpy.CELEvalError(str(error))
+        values[celpy.celtypes.StringType(definition["name"])] = value
+    return celpy.celtypes.MapType(values)
 
 
 _PROGRAMS = {}
@@ -95,8 +85,7 @@ def evaluate(policy, attributes):
             if fail_closed:
                 return False, f"matchCondition {condition['name']} failed: {error}", "Forbidden"
             return True, "", ""
-    variables = _Variables(env, policy["spec"].get("variables", []), activation)
-    activation["variables"] = variables.resolve()
+    activation["variables"] = _variables(env, policy["spec"].get("variables", []), activation)
     name = policy["metadata"]["name"]
     for validation in policy["spec"].get("validations", []):
         try:
