@@ -10,7 +10,7 @@ import ServiceRuntime
 /// arrived, so a revoked token fails on its next request and a poll never sees an older job than the
 /// one before it. Under load, many requests share each round trip to Postgres.
 final class CoalescedReads: Sendable {
-    /// Who a token belongs to; nil for an unknown or revoked token.
+    /// Who a token belongs to; nil for an unknown, revoked or expired token.
     let tokens: GroupCommit<[UInt8], Caller?>
     /// A job with its steps; nil for a missing job.
     let jobs: GroupCommit<UUID, JobSnapshot?>
@@ -23,7 +23,7 @@ final class CoalescedReads: Sendable {
                        k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale
                 FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id
                 WHERE k.token_hash IN (SELECT decode(h, 'hex') FROM unnest(\(PostgresTextArray(hexes))::text[]) AS h)
-                  AND k.revoked_at IS NULL
+                  AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
                 """).rows
             var callers: [String: Caller] = [:]
             var stale: [UUID] = []

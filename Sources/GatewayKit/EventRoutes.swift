@@ -202,7 +202,7 @@ struct EventStream: Sendable {
 
     func tokenStillValid() async throws -> Bool {
         try await gateway.postgres.query("""
-            SELECT 1 FROM api_tokens WHERE id = \(caller.tokenID) AND revoked_at IS NULL
+            SELECT 1 FROM api_tokens WHERE id = \(caller.tokenID) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
             """).first != nil
     }
 

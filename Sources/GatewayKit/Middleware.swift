@@ -92,7 +92,7 @@ struct AuthMiddleware: RouterMiddleware {
         let token = String(header.dropFirst(7).drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
         guard token.hasPrefix(APIToken.prefix), token.count < 200 else { throw Problem.unauthorized("the token is not valid") }
         guard let caller = try await reads.tokens.submit(APIToken.hash(token)) else {
-            throw Problem.unauthorized("the token is not valid or was revoked")
+            throw Problem.unauthorized("the token is not valid, has expired or was revoked")
         }
         var context = context
         context.caller = caller

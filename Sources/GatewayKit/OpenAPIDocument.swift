@@ -33,11 +33,12 @@ public enum OpenAPIDocument {
     private static var unauthorized: [String: Any] { problem("missing, unknown or revoked token") }
     private static var notFound: [String: Any] { problem("no such resource, or it belongs to another tenant") }
 
-    private static func operation(_ summary: String, secured: Bool = true, parameters: [[String: Any]] = [], body: String? = nil, _ responses: [String: Any]) -> [String: Any] {
+    private static func operation(_ summary: String, secured: Bool = true, parameters: [[String: Any]] = [], body: String? = nil, bodyRequired: Bool = true,
+                                  _ responses: [String: Any]) -> [String: Any] {
         var op: [String: Any] = ["summary": summary, "responses": responses]
         if !secured { op["security"] = [[String: Any]]() }
         if !parameters.isEmpty { op["parameters"] = parameters }
-        if let body { op["requestBody"] = ["required": true, "content": ["application/json": ["schema": ref(body)]]] }
+        if let body { op["requestBody"] = ["required": bodyRequired, "content": ["application/json": ["schema": ref(body)]]] }
         return op
     }
     private static func path(_ name: String) -> [String: Any] { ["name": name, "in": "path", "required": true, "schema": uuid] }
@@ -54,6 +55,7 @@ public enum OpenAPIDocument {
 
     public static func dictionary() -> [String: Any] {
         let storeStatus = enumeration(["provisioning", "ready", "failed", "deleting", "deleted"])
+        let storeLimit: [String: Any] = ["type": "integer", "minimum": 0, "maximum": 1000]
         let jobStatus = enumeration(["queued", "running", "retrying", "succeeded", "failed", "cancelled"])
         let schemas: [String: Any] = [
             "Problem": object([
@@ -65,10 +67,11 @@ public enum OpenAPIDocument {
                 "name": ["type": "string", "pattern": "^[a-z]([a-z0-9-]{1,38})[a-z0-9]$"], "engine": enumeration(["woocommerce", "medusa"]),
             ], required: ["name", "engine"]),
             "CreateTenantRequest": object([
-                "name": string, "role": enumeration(["admin", "member"]), "store_limit": integer,
+                "name": ["type": "string", "pattern": "^[a-z0-9-]{2,63}$", "not": ["const": "admin"]], "role": enumeration(["admin", "member"]),
+                "store_limit": storeLimit,
             ], required: ["name"]),
-            "IssueTokenRequest": object(["name": string], required: []),
-            "UpdateTenantRequest": object(["store_limit": integer], required: ["store_limit"]),
+            "IssueTokenRequest": object(["name": ["type": "string", "maxLength": 100], "expires_at": time], required: []),
+            "UpdateTenantRequest": object(["store_limit": storeLimit], required: ["store_limit"]),
             "Store": object([
                 "id": uuid, "tenant_id": uuid, "name": string, "engine": enumeration(["woocommerce", "medusa"]), "status": storeStatus,
                 "namespace": string, "urls": object(["storefront": string, "admin": string], required: ["storefront", "admin"]),
@@ -106,11 +109,16 @@ public enum OpenAPIDocument {
             "AuditPage": object(["items": array(ref("AuditEvent")), "next_cursor": string], required: ["items"]),
             "Tenant": object(["id": uuid, "name": string, "role": enumeration(["admin", "member"]), "store_limit": integer, "created_at": time],
                              required: ["id", "name", "role", "store_limit", "created_at"]),
-            "IssuedToken": object(["id": uuid, "tenant_id": uuid, "name": string, "prefix": string, "token": string, "created_at": time],
+            "IssuedToken": object(["id": uuid, "tenant_id": uuid, "name": string, "prefix": string, "token": string, "created_at": time, "expires_at": time],
                                   required: ["id", "tenant_id", "name", "prefix", "token", "created_at"]),
+            "Token": object([
+                "id": uuid, "tenant_id": uuid, "name": string, "prefix": string, "state": enumeration(["active", "expired", "revoked"]),
+                "created_at": time, "last_used_at": time, "expires_at": time, "revoked_at": time,
+            ], required: ["id", "tenant_id", "name", "prefix", "state", "created_at"]),
+            "TokenPage": object(["items": array(ref("Token"))], required: ["items"]),
             "RevokedToken": object(["id": uuid, "revoked": string], required: ["id", "revoked"]),
             "Session": object([
-                "tenant": ref("Tenant"), "token": object(["name": string, "prefix": string], required: ["name", "prefix"]),
+                "tenant": ref("Tenant"), "token": object(["name": string, "prefix": string, "expires_at": time], required: ["name", "prefix"]),
                 "simulated_cluster": boolean,
             ], required: ["tenant", "token", "simulated_cluster"]),
             "Stats": object([
@@ -168,8 +176,14 @@ public enum OpenAPIDocument {
                                                mutatingErrors.merging(["201": json("Tenant", "created"), "403": problem("not an admin")]) { a, _ in a })],
             "/api/tenants/{id}": ["patch": operation("change a tenant's store limit (admin only)", parameters: [path("id"), idempotencyKey], body: "UpdateTenantRequest",
                 mutatingErrors.merging(["200": json("Tenant", "updated"), "403": problem("not an admin"), "404": notFound]) { a, _ in a })],
-            "/api/tenants/{id}/tokens": ["post": operation("issue a token, shown once (admin only; no Idempotency-Key)", parameters: [path("id")], body: "IssueTokenRequest",
-                                                           mutatingErrors.merging(["201": json("IssuedToken", "the token, shown once"), "403": problem("not an admin"), "404": notFound]) { a, _ in a })],
+            "/api/tenants/{id}/tokens": [
+                "post": operation("issue a token, shown once, optionally expiring (admin only; no Idempotency-Key; the body may be empty)",
+                                  parameters: [path("id")], body: "IssueTokenRequest", bodyRequired: false,
+                                  mutatingErrors.merging(["201": json("IssuedToken", "the token, shown once"), "403": problem("not an admin"), "404": notFound]) { a, _ in a }),
+                "get": operation("a tenant's tokens, newest first, with state, last use and expiry; never the secret (admin only)", parameters: [path("id")], [
+                    "200": json("TokenPage", "the tokens"), "401": unauthorized, "403": problem("not an admin"), "404": notFound,
+                ]),
+            ],
             "/api/tenants/{id}/tokens/{token}": ["delete": operation("revoke a token (admin only)", parameters: [path("id"), path("token"), idempotencyKey],
                                                                      mutatingErrors.merging(["200": json("RevokedToken", "revoked"), "403": problem("not an admin"), "404": notFound]) { a, _ in a })],
         ]

@@ -1,9 +1,11 @@
 import Foundation
 import Hummingbird
+import KubeClient
 
 /// Reads and checks a JSON request body before anything is written: the content type, the size limit,
 /// well-formed JSON, an object with only known fields of the right types. `JSONDecoder` ignores
-/// unknown keys, so the object is inspected with JSONSerialization instead.
+/// unknown keys and JSONSerialization reads `true` as the number 1, so the body is parsed with the
+/// project's own parser, which keeps booleans apart and refuses a key given twice.
 struct JSONBody: Sendable {
     static let maxBytes = 16 * 1024
 
@@ -26,22 +28,25 @@ struct JSONBody: Sendable {
         guard type == "application/json" else {
             throw Problem(.unsupportedMediaType, "unsupported-media-type", "Unsupported media type", detail: "send the body as application/json")
         }
-        let parsed: Any
+        let parsed: JSON
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+            parsed = try JSON(parsing: Data(bytes), uniqueKeys: true)
+        } catch let error as JSON.ParseError {
+            throw Problem.malformed("the body is not valid JSON (\(error.reason) at byte \(error.offset))")
         } catch {
             throw Problem.malformed("the body is not valid JSON")
         }
-        guard let object = parsed as? [String: Any] else { throw Problem.malformed("the body must be a JSON object") }
-        return JSONBody(bytes: bytes, object: object.mapValues { Self.sendable($0) })
+        guard case .object(let object) = parsed else { throw Problem.malformed("the body must be a JSON object") }
+        return JSONBody(bytes: bytes, object: object.mapValues { Self.kind($0) })
     }
 
-    private static func sendable(_ value: Any) -> JSONValue {
+    private static func kind(_ value: JSON) -> JSONValue {
         switch value {
-        case let string as String: return .string(string)
-        case let number as NSNumber: return .number(number.doubleValue)
-        case is NSNull: return .null
-        default: return .other  // arrays and objects: only their kind matters for refusals
+        case .string(let string): return .string(string)
+        case .number(let number): return .number(number)
+        case .bool(let flag): return .bool(flag)
+        case .null: return .null
+        case .array, .object: return .other  // only their kind matters for refusals
         }
     }
 
@@ -82,6 +87,7 @@ struct JSONBody: Sendable {
 enum JSONValue: Sendable {
     case string(String)
     case number(Double)
+    case bool(Bool)
     case null
     case other
 }

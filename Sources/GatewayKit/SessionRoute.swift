@@ -8,12 +8,12 @@ extension Gateway {
         api.get("me") { _, context -> Response in
             let caller = try context.requireCaller()
             guard let row = try await postgres.query("""
-                SELECT t.id, t.name, t.role, t.store_limit, t.created_at, k.name AS token_name, k.prefix AS token_prefix
+                SELECT t.id, t.name, t.role, t.store_limit, t.created_at, k.name AS token_name, k.prefix AS token_prefix, k.expires_at AS token_expires_at
                 FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = \(caller.tokenID)
-                """).first else { throw Problem.unauthorized("the token is not valid or was revoked") }
+                """).first else { throw Problem.unauthorized("the token is not valid, has expired or was revoked") }
             return JSONCoding.response(Session(
                 tenant: try TenantView(row: row),
-                token: .init(name: try row.decode("token_name"), prefix: try row.decode("token_prefix")),
+                token: .init(name: try row.decode("token_name"), prefix: try row.decode("token_prefix"), expiresAt: try row.decode("token_expires_at")),
                 simulatedCluster: settings.simulatedCluster
             ))
         }
@@ -23,6 +23,7 @@ extension Gateway {
         struct Token: Codable, Sendable {
             var name: String
             var prefix: String
+            var expiresAt: Date?
         }
         var tenant: TenantView
         var token: Token

@@ -69,9 +69,17 @@ extension Gateway {
             let caller = try requireAdmin(context)
             let tenant = try uuidParameter(context, what: "tenant")
             let body = try await JSONBody.read(request, allowEmpty: true)
-            try body.onlyFields(["name"])
+            try body.onlyFields(["name", "expires_at"])
             var errors: [Problem.FieldError] = []
             let name = body.string("name", errors: &errors, required: false) ?? ""
+            let expiresAt = body.string("expires_at", errors: &errors, required: false).flatMap { text -> Date? in
+                guard let date = TokenExpiry.parse(text) else {
+                    errors.append(.init("expires_at", "must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z"))
+                    return nil
+                }
+                if let problem = TokenExpiry.check(date) { errors.append(.init("expires_at", problem)) }
+                return date
+            }
             if name.count > 100 { errors.append(.init("name", "must be at most 100 characters")) }
             if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
                 errors.append(.init("name", "must not contain control characters"))
@@ -91,21 +99,44 @@ extension Gateway {
                     throw Problem.notFound("tenant \(tenant.lower)")
                 }
                 let created = try await connection.query("""
-                    INSERT INTO api_tokens (id, tenant_id, name, prefix, token_hash)
-                    VALUES (\(id), \(tenant), \(name), \(APIToken.displayPrefix(token)), \(APIToken.hash(token)))
+                    INSERT INTO api_tokens (id, tenant_id, name, prefix, token_hash, expires_at)
+                    VALUES (\(id), \(tenant), \(name), \(APIToken.displayPrefix(token)), \(APIToken.hash(token)), \(expiresAt))
                     RETURNING created_at
                     """).first!.decode("created_at", as: Date.self)
-                try await Audit.record("token.issued", target: "token", id.uuidString.lowercased(), details: ["name": name],
+                var details = ["name": name]
+                if let expiresAt { details["expires_at"] = Timestamp.string(expiresAt) }
+                try await Audit.record("token.issued", target: "token", id.uuidString.lowercased(), details: details,
                                        caller: caller, context: context, tenant: tenant, on: connection)
                 return created
             }
             var response = JSONCoding.response(
-                IssuedToken(id: id.lower, tenantId: tenant.lower, name: name, prefix: APIToken.displayPrefix(token), token: token, createdAt: created),
+                IssuedToken(id: id.lower, tenantId: tenant.lower, name: name, prefix: APIToken.displayPrefix(token), token: token,
+                            createdAt: created, expiresAt: expiresAt),
                 status: .created
             )
             // The token is shown once: no cache on the way may keep a copy.
             response.headers[.cacheControl] = "no-store"
             return response
+        }
+
+        // A tenant's tokens, newest first: what each is for, when it was last used, when it expires, and
+        // whether it still works. Never the token or its digest. Revoked and expired tokens stay listed
+        // until retention removes them (RETENTION_REVOKED_TOKENS), so people can see what lost access.
+        api.get("tenants/:id/tokens") { _, context -> Response in
+            _ = try requireAdmin(context)
+            let tenant = try uuidParameter(context, what: "tenant")
+            let rows = try await postgres.transaction { connection -> [PostgresRow] in
+                guard try await connection.query("SELECT 1 FROM tenants WHERE id = \(tenant)").first != nil else {
+                    throw Problem.notFound("tenant \(tenant.lower)")
+                }
+                return try await connection.query("""
+                    SELECT id, tenant_id, name, prefix, created_at, last_used_at, expires_at, revoked_at,
+                           CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
+                                WHEN expires_at <= now() THEN 'expired' ELSE 'active' END AS state
+                    FROM api_tokens WHERE tenant_id = \(tenant) ORDER BY created_at DESC, id
+                    """).rows
+            }
+            return JSONCoding.response(TokenPage(items: try rows.map(TokenView.init(row:))))
         }
 
         api.delete("tenants/:id/tokens/:token") { request, context -> Response in
@@ -155,4 +186,57 @@ struct IssuedToken: Codable, Sendable {
     var prefix: String
     var token: String
     var createdAt: Date
+    var expiresAt: Date?
+}
+
+/// A token as listings show it: everything but the secret.
+struct TokenView: Codable, Sendable {
+    var id: String
+    var tenantId: String
+    var name: String
+    var prefix: String
+    var state: String
+    var createdAt: Date
+    var lastUsedAt: Date?
+    var expiresAt: Date?
+    var revokedAt: Date?
+
+    init(row: PostgresRow) throws {
+        id = try row.decode("id", as: UUID.self).lower
+        tenantId = try row.decode("tenant_id", as: UUID.self).lower
+        name = try row.decode("name")
+        prefix = try row.decode("prefix")
+        state = try row.decode("state")
+        createdAt = try row.decode("created_at")
+        lastUsedAt = try row.decode("last_used_at")
+        expiresAt = try row.decode("expires_at")
+        revokedAt = try row.decode("revoked_at")
+    }
+}
+
+struct TokenPage: Codable, Sendable {
+    var items: [TokenView]
+}
+
+/// When a token may expire: RFC 3339 on input, at least a minute and at most five years ahead (a date
+/// in the past or in the year 20270 is a mistake, not a wish).
+enum TokenExpiry {
+    static let shortest: TimeInterval = 60
+    static let longest: TimeInterval = 5 * 366 * 86_400
+
+    static func parse(_ text: String) -> Date? {
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        if let date = plain.date(from: text) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
+    }
+
+    static func check(_ date: Date, now: Date = Date()) -> String? {
+        let ahead = date.timeIntervalSince(now)
+        if ahead < shortest { return "must be at least a minute in the future" }
+        if ahead > longest { return "must be at most five years in the future" }
+        return nil
+    }
 }

@@ -11,8 +11,8 @@ public struct RetentionSettings: Sendable {
     public var deletedStores: Double = 30 * 86_400
     /// Audit events older than this.
     public var auditEvents: Double = 365 * 86_400
-    /// API tokens revoked longer ago than this (a revoked token authenticates nothing; its row only
-    /// says what it was).
+    /// API tokens revoked or expired longer ago than this (such a token authenticates nothing; its row
+    /// only says what it was).
     public var revokedTokens: Double = 30 * 86_400
     /// How often the leader prunes.
     public var interval: Double = 60
@@ -99,8 +99,10 @@ extension JobStore {
             try await count(postgres.query("""
                 WITH gone AS (
                     DELETE FROM api_tokens WHERE id IN (
-                        SELECT id FROM api_tokens WHERE revoked_at < now() - make_interval(secs => \(settings.revokedTokens))
-                        ORDER BY revoked_at LIMIT \(limit))
+                        SELECT id FROM api_tokens
+                        WHERE revoked_at < now() - make_interval(secs => \(settings.revokedTokens))
+                           OR expires_at < now() - make_interval(secs => \(settings.revokedTokens))
+                        ORDER BY least(revoked_at, expires_at) LIMIT \(limit))
                     RETURNING 1)
                 SELECT count(*) AS n FROM gone
                 """))

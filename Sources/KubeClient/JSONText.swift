@@ -13,9 +13,12 @@ extension JSON {
         public var description: String { "invalid JSON at byte \(offset): \(reason)" }
     }
 
-    public init(parsing data: Data) throws {
+    /// `uniqueKeys` refuses an object that names a key twice, which parsers disagree about (first wins,
+    /// last wins): a request body that means two things to two readers is refused instead.
+    public init(parsing data: Data, uniqueKeys: Bool = false) throws {
         self = try data.withUnsafeBytes { raw throws(ParseError) in
             var parser = Parser(bytes: raw.bindMemory(to: UInt8.self))
+            parser.uniqueKeys = uniqueKeys
             return try parser.document()
         }
     }
@@ -59,6 +62,7 @@ private struct Parser {
     let bytes: UnsafeBufferPointer<UInt8>
     var position = 0
     var depth = 0
+    var uniqueKeys = false
     static let maximumDepth = 512
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
@@ -131,6 +135,7 @@ private struct Parser {
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             position += 1
+            if uniqueKeys, values[key] != nil { throw failure("the key \"\(key)\" appears twice") }
             values[key] = try value()
             skipWhitespace()
             guard position < bytes.count else { throw failure("unexpected end of input") }

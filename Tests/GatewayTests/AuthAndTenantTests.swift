@@ -103,4 +103,78 @@ import TestSupport
             #expect(issued.header("Cache-Control") == "no-store", "a token is shown once; no cache keeps it")
         }
     }
+
+    @Test func tokensExpireAreListedWithoutTheirSecretAndAreRevokedFromTheList() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (tenant, first) = try await harness.tenant(client)
+            let admin = GatewayHarness.adminToken
+            let path = "/api/tenants/\(tenant)/tokens"
+            // Expiry is checked on issue: not a date, in the past, or absurdly far ahead is refused.
+            for bad: Any in ["tomorrow", "2020-01-01T00:00:00Z", "9999-01-01T00:00:00Z", 1_900_000_000, true] {
+                let reply = try await client.call(.post, path, token: admin, json: ["name": "ci", "expires_at": bad])
+                #expect(reply.status == .unprocessableContent, "expires_at \(bad)")
+                #expect((reply.json["errors"] as? [[String: Any]])?.first?["field"] as? String == "expires_at")
+            }
+            let expiry = Date().addingTimeInterval(3600)
+            let stamp = ISO8601DateFormatter().string(from: expiry)
+            let issued = try await client.call(.post, path, token: admin, json: ["name": "ci", "expires_at": stamp])
+            #expect(issued.status == .created)
+            #expect(issued.json["expires_at"] as? String != nil)
+            let ciToken = try #require(issued.json["token"] as? String)
+            let ciID = try #require(issued.json["id"] as? String)
+            let me = try await client.call(.get, "/api/me", token: ciToken)
+            #expect((me.json["token"] as? [String: Any])?["expires_at"] != nil, "a client can see when its token expires")
+
+            // The listing: every token of the tenant, never the secret or its digest; last use shows.
+            #expect(try await client.call(.get, "/api/stores", token: first).status == .ok)
+            let listed = try await client.call(.get, path, token: admin)
+            #expect(listed.status == .ok)
+            #expect(!listed.text.contains(ciToken) && !listed.text.contains(first) && !listed.text.contains("hash"))
+            let items = try #require(listed.json["items"] as? [[String: Any]])
+            #expect(items.count == 2)
+            let ci = try #require(items.first { $0["id"] as? String == ciID })
+            #expect(ci["state"] as? String == "active" && ci["name"] as? String == "ci" && ci["expires_at"] != nil)
+            let original = try #require(items.first { $0["id"] as? String != ciID })
+            #expect(original["last_used_at"] != nil, "the token was just used")
+            #expect(original["expires_at"] == nil, "no expiry was asked for")
+
+            // Members may neither list nor revoke, and another tenant's listing is not theirs.
+            #expect(try await client.call(.get, path, token: first).status == .forbidden)
+            #expect(try await client.call(.get, "/api/tenants/\(UUID().uuidString.lowercased())/tokens", token: admin).status == .notFound)
+
+            // Once past its expiry the token is refused everywhere and listed as expired.
+            try await harness.postgres.query("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = \(UUID(uuidString: ciID)!)")
+            let refused = try await client.call(.get, "/api/stores", token: ciToken)
+            #expect(refused.status == .unauthorized)
+            #expect((refused.json["detail"] as? String)?.contains("expired") == true)
+            #expect(try await client.call(.get, "/api/me", token: ciToken).status == .unauthorized)
+            let afterExpiry = try await client.call(.get, path, token: admin).json["items"] as? [[String: Any]]
+            #expect(afterExpiry?.first { $0["id"] as? String == ciID }?["state"] as? String == "expired")
+
+            // Revoking the other one from the list ends it at once.
+            let originalID = try #require(original["id"] as? String)
+            #expect(try await client.call(.delete, "\(path)/\(originalID)", token: admin).status == .ok)
+            #expect(try await client.call(.get, "/api/stores", token: first).status == .unauthorized)
+            let afterRevoke = try await client.call(.get, path, token: admin).json["items"] as? [[String: Any]]
+            let revoked = afterRevoke?.first { $0["id"] as? String == originalID }
+            #expect(revoked?["state"] as? String == "revoked" && revoked?["revoked_at"] != nil)
+        }
+    }
+
+    @Test func bodiesAreReadWithStrictJSONTypes() async throws {
+        try await GatewayHarness.with { harness, client in
+            let admin = GatewayHarness.adminToken
+            let before = try await harness.count("tenants")
+            // A boolean is not a number, a number is not a string, and a key given twice is ambiguous.
+            let asBool = try await client.call(.post, "/api/tenants", token: admin, raw: #"{"name":"typed","store_limit":true}"#)
+            #expect(asBool.status == .unprocessableContent)
+            #expect((asBool.json["errors"] as? [[String: Any]])?.first?["field"] as? String == "store_limit")
+            let asNumber = try await client.call(.post, "/api/tenants", token: admin, raw: #"{"name":12}"#)
+            #expect(asNumber.status == .unprocessableContent)
+            let twice = try await client.call(.post, "/api/tenants", token: admin, raw: #"{"name":"typed","name":"admin2"}"#)
+            #expect(twice.status == .badRequest)
+            #expect((twice.json["detail"] as? String)?.contains("twice") == true)
+            #expect(try await harness.count("tenants") == before, "nothing was created")
+        }
+    }
 }

@@ -76,6 +76,11 @@ import TestSupport
             let spare = try await call(.post, "/api/tenants/\(tenantID)/tokens", json: [:])
             _ = try await call(.delete, "/api/tenants/\(tenantID)/tokens/\(try #require(spare.json["id"] as? String))")
             _ = try await call(.delete, "/api/tenants/\(tenantID)/tokens/\(UUID().uuidString)")
+            _ = try await call(.post, "/api/tenants/\(tenantID)/tokens", json: ["name": "expiring", "expires_at": ISO8601DateFormatter().string(from: Date().addingTimeInterval(86_400))])
+            _ = try await call(.post, "/api/tenants/\(tenantID)/tokens", raw: nil)
+            _ = try await call(.get, "/api/tenants/\(tenantID)/tokens")
+            _ = try await call(.get, "/api/tenants/\(tenantID)/tokens", token: token)
+            _ = try await call(.get, "/api/tenants/\(UUID().uuidString)/tokens")
 
             let created = try await call(.post, "/api/stores", token: token, json: ["name": "walk-shop", "engine": "woocommerce"])
             let storeID = try #require((created.json["store"] as? [String: Any])?["id"] as? String)

@@ -46,7 +46,7 @@ export function describeProblem(status, problem, retryAfter) {
     case 400:
       return `The gateway could not read the request: ${detail || 'it was malformed.'}`;
     case 401:
-      return 'Your token was not accepted: it is unknown, mistyped or was revoked. Sign in again with a valid token.';
+      return 'Your token was not accepted: it is unknown, mistyped, expired or revoked. Sign in again with a valid token.';
     case 403:
       return `You are not allowed to do that. ${detail}`.trim();
     case 404:

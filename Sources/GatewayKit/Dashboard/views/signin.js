@@ -42,7 +42,7 @@ export function render(ctx, message) {
       if (ctx.signal.aborted) return;
       button.disabled = false;
       button.textContent = 'Sign in';
-      if (err instanceof ApiError && err.status === 401) fail('That token was not accepted: it is unknown, mistyped or was revoked.');
+      if (err instanceof ApiError && err.status === 401) fail('That token was not accepted: it is unknown, mistyped, expired or revoked.');
       else fail(err?.message || String(err));
     }
   });
