@@ -60,6 +60,7 @@ public enum ResourceCatalog {
         .init(group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true, verbs: allVerbs),
         .init(group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets", namespaced: true, verbs: allVerbs),
         .init(group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true, verbs: allVerbs),
+        .init(group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", plural: "endpointslices", namespaced: true, verbs: allVerbs),
         .init(group: "networking.k8s.io", version: "v1", kind: "Ingress", plural: "ingresses", namespaced: true, verbs: allVerbs),
         .init(group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true, verbs: allVerbs),
         .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true, verbs: allVerbs),

@@ -387,6 +387,7 @@ extension ClusterSimulator {
             return Reply(status: 200, body: ["namespaces": .array(namespaces.map { .string($0) }), "objects": .number(Double(store.count))])
         case ("POST", "/sim/reset"):
             store.reset()
+            seedSystemObjects()
             clearRecords()
             return Reply(status: 200, body: [:])
         default:

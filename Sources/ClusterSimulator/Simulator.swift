@@ -86,6 +86,7 @@ public final class ClusterSimulator: Sendable {
             onServerRunning: { channel in
                 guard let port = channel.localAddress?.port else { return }
                 self.boundPort.withLock { $0 = port }
+                self.seedSystemObjects()
                 do {
                     let path = try self.writeKubeconfig(certificates: certificates, port: port)
                     onReady(path)
@@ -100,6 +101,38 @@ public final class ClusterSimulator: Sendable {
             group.addTask { try await app.runService() }
             try await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// What a cluster holds before anyone writes to it: the system namespaces, and the `kubernetes`
+    /// Service in `default` with its EndpointSlice, which name this server's own address as a real API
+    /// server's endpoint reconciler does. Seeded at start and after a reset.
+    public static let systemNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"]
+    public static let serviceClusterIP = "10.96.0.1"
+
+    func seedSystemObjects() {
+        guard let port = boundPort.withLock({ $0 }) else { return }
+        func type(_ plural: String) -> ResourceType { ResourceCatalog.types.first { $0.plural == plural }! }
+        var objects: [(ResourceType, String?, JSON)] = Self.systemNamespaces.map { (type("namespaces"), nil, ["metadata": ["name": .string($0)]]) }
+        objects.append((type("services"), "default", [
+            "metadata": ["name": "kubernetes", "labels": ["component": "apiserver", "provider": "kubernetes"]],
+            "spec": [
+                "type": "ClusterIP", "clusterIP": .string(Self.serviceClusterIP), "clusterIPs": [.string(Self.serviceClusterIP)],
+                "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": .number(Double(port))]],
+            ],
+        ]))
+        objects.append((type("endpointslices"), "default", [
+            "metadata": ["name": "kubernetes", "labels": ["kubernetes.io/service-name": "kubernetes"]],
+            "addressType": "IPv4",
+            "endpoints": [["addresses": [.string(settings.host)], "conditions": ["ready": true]]],
+            "ports": [["name": "https", "port": .number(Double(port)), "protocol": "TCP"]],
+        ]))
+        for (type, namespace, object) in objects {
+            do {
+                _ = try store.create(type, namespace: namespace, object: object)
+            } catch {
+                if error.code != 409 { logger.error("cannot seed a system object", metadata: ["kind": "\(type.kind)", "error": "\(error)"]) }
+            }
         }
     }
 

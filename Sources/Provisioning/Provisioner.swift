@@ -11,6 +11,8 @@ public struct Provisioner: Sendable {
     public let postgres: PostgresPool
     public let helm: HelmRunner
     public let settings: ProvisioningSettings
+    /// The API server's addresses, for the setup egress policy; shared with `SetupEgressRefresher`.
+    public let apiServerCache = APIServerAddressCache()
     /// For what happens after a job has ended (a failed store's namespace removal), when no step logger is left.
     public var logger = Logger(label: "storefleet.provisioning")
 

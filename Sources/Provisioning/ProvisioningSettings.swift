@@ -23,6 +23,9 @@ public struct ProvisioningSettings: Sendable {
     /// Whether readiness ends by asking the store's own API for products (through the API server's
     /// service proxy). Off only for clusters whose network policy engine blocks the API server.
     public var storefrontCheck: Bool = true
+    /// How often each worker re-reads the API server's addresses and brings the store namespaces'
+    /// setup egress policies up to date (SetupEgressRefresher).
+    public var setupEgressRefresh: Double = 30
     /// CIDRs the store NetworkPolicies admit besides the ingress controller, for clusters where the API
     /// server's service proxy reaches pods from addresses a deny-all policy would block (multi-node
     /// control planes under Calico or Cilium).
@@ -111,6 +114,7 @@ public struct ProvisioningSettings: Sendable {
         releaseTimeout = try reader.seconds("RELEASE_TIMEOUT", default: 600, range: 10...7200)
         readinessTimeout = try reader.seconds("READINESS_TIMEOUT", default: 900, range: 5...7200)
         storefrontCheck = try reader.bool("STOREFRONT_CHECK", default: true)
+        setupEgressRefresh = try reader.seconds("SETUP_EGRESS_REFRESH", default: 30, range: 1...3600)
         apiServerCIDRs = reader.string("API_SERVER_CIDRS", default: "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         for cidr in apiServerCIDRs where !Self.isCIDR(cidr) {

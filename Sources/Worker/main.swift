@@ -43,7 +43,12 @@ await ProcessEntry.run("storefleet-worker") {
     )
     let group = ServiceGroup(
         configuration: .init(
-            services: [JobWorkerService(worker: worker, logger: logger), http],
+            services: [
+                JobWorkerService(worker: worker, logger: logger), http,
+                SetupEgressService(refresher: SetupEgressRefresher(
+                    provisioner: provisioner, interval: .seconds(settings.provisioning.setupEgressRefresh), logger: logger
+                )),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
     )
@@ -64,6 +69,18 @@ struct JobWorkerService: Service {
             await worker.run()
         } onGracefulShutdown: {
             worker.shutdown()
+        }
+    }
+}
+
+/// Keeps the store namespaces' setup egress policies on the API server's current addresses; stops with
+/// the worker.
+struct SetupEgressService: Service {
+    let refresher: SetupEgressRefresher
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await refresher.run()
         }
     }
 }

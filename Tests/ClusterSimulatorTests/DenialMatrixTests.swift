@@ -51,11 +51,9 @@ struct DenialMatrixTests {
         let admin = KubeClient(configuration: try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/kubeconfig"))
         let worker = KubeClient(configuration: try KubeConfiguration.kubeconfig(at: identities.workerKubeconfig))
         let gateway = KubeClient(configuration: try KubeConfiguration.kubeconfig(at: identities.gatewayKubeconfig))
-        for name in ["default", "kube-system", "kube-node-lease", "store-foreign"] {
-            var namespace: JSON = ["metadata": ["name": .string(name)]]
-            if name == "store-foreign" { namespace["metadata"]?["labels"] = ["app.kubernetes.io/managed-by": "storefleet"] }
-            try await admin.create("/api/v1/namespaces", namespace)
-        }
+        // The system namespaces are there from the start, as on a real cluster.
+        try await admin.create("/api/v1/namespaces", ["metadata": ["name": "store-foreign", "labels": ["app.kubernetes.io/managed-by": "storefleet"]]])
+        try await admin.create("/api/v1/namespaces/default/services", ["metadata": ["name": "internal-db"], "spec": ["ports": [["port": 5432]]]])
         try await admin.create("/api/v1/namespaces/kube-system/secrets", ["metadata": ["name": "bootstrap"], "stringData": ["token": "x"]])
         try await admin.create("/api/v1/namespaces/store-foreign/secrets", ["metadata": ["name": "store-credentials"], "stringData": ["admin-password": "x"]])
         // store-a as the namespace step makes it, with the worker's own token.
@@ -123,6 +121,9 @@ struct DenialMatrixTests {
                         body: ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web"]]),
                 Attempt(what: "re-apply store-a's labels", method: "PATCH", path: "/api/v1/namespaces/store-a", body: Self.labels(["storefleet.io/engine": "medusa"]),
                         contentType: "application/merge-patch+json"),
+                Attempt(what: "read the kubernetes Service", method: "GET", path: "/api/v1/namespaces/default/services/kubernetes", body: nil),
+                Attempt(what: "read the kubernetes EndpointSlice", method: "GET",
+                        path: "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes", body: nil),
             ])
             #expect(allowed.values.allSatisfy { (200..<300).contains($0) }, "\(allowed)")
 
@@ -159,6 +160,13 @@ struct DenialMatrixTests {
                 Attempt(what: "create a namespace that is not a store's", method: "POST", path: "/api/v1/namespaces",
                         body: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "mine"]]),
                 Attempt(what: "delete a store namespace it did not make", method: "DELETE", path: "/api/v1/namespaces/store-foreign", body: nil),
+                // In default it reads the two objects that locate the API server, nothing else.
+                Attempt(what: "read another Service in default", method: "GET", path: "/api/v1/namespaces/default/services/internal-db", body: nil),
+                Attempt(what: "list Services in default", method: "GET", path: "/api/v1/namespaces/default/services", body: nil),
+                Attempt(what: "list EndpointSlices in default", method: "GET", path: "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", body: nil),
+                Attempt(what: "change the kubernetes EndpointSlice", method: "PATCH", path: "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes",
+                        body: ["endpoints": [["addresses": ["10.0.0.66"]]]], contentType: "application/merge-patch+json"),
+                Attempt(what: "read Secrets in default", method: "GET", path: "/api/v1/namespaces/default/secrets", body: nil),
             ] + Self.namespaceAttacks
             await expectRefused(worker, attempts, who: "the worker")
         }

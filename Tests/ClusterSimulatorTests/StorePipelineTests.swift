@@ -21,6 +21,7 @@ struct StorePipelineTests {
         let kube: KubeClient
         let keys: RedisKeys
         let databaseURL: String
+        let provisioner: Provisioner
     }
 
     /// `inProcessWorker: false` leaves the jobs to worker processes the test starts itself.
@@ -58,7 +59,7 @@ struct StorePipelineTests {
                 let running = Task { if inProcessWorker { await worker.run() } }
                 let queue = JobQueue(postgres: postgres, redis: redis, keys: keys, logger: logger)
                 do {
-                    try await body(Stack(sim: sim, postgres: postgres, queue: queue, kube: kube, keys: keys, databaseURL: database.url))
+                    try await body(Stack(sim: sim, postgres: postgres, queue: queue, kube: kube, keys: keys, databaseURL: database.url, provisioner: provisioner))
                 } catch {
                     worker.shutdown()
                     await running.value
@@ -215,6 +216,59 @@ struct StorePipelineTests {
             #expect(job.error?.contains("403") == true)
             let status = try await stack.postgres.query("SELECT status FROM stores WHERE id = \(store.id)").first?.decode("status", as: String.self)
             #expect(status == "failed")
+        }
+    }
+
+    @Test("the setup Jobs may reach the API server's addresses and ports only, and follow them when the API server moves")
+    func setupEgressFollowsTheAPIServer() async throws {
+        try await withStack { stack in
+            let store = try await createStore(stack, engine: "medusa")
+            let ns = "store-\(store.name)"
+            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(created.status == .succeeded, "\(created.error ?? "")")
+            let url = try #require(stack.sim.simulator.url)
+            let port = try #require(URL(string: url)?.port)
+            func egress() async throws -> (cidrs: [String], ports: [Int], rules: Int) {
+                let policy = try await stack.kube.get("/apis/networking.k8s.io/v1/namespaces/\(ns)/networkpolicies/allow-setup-to-apiserver")
+                #expect(policy.at("spec", "podSelector", "matchLabels", "app.kubernetes.io/component")?.string == "setup")
+                let rules = policy.at("spec", "egress")?.arrayValue ?? []
+                let rule = try #require(rules.first)
+                return ((rule["to"]?.arrayValue ?? []).compactMap { $0.at("ipBlock", "cidr")?.string },
+                        (rule["ports"]?.arrayValue ?? []).compactMap { $0["port"]?.int }, rules.count)
+            }
+            // The Service's cluster IP and the EndpointSlice's address, on their ports: no rule without a `to`.
+            let before = try await egress()
+            #expect(before.rules == 1)
+            #expect(before.cidrs == ["10.96.0.1/32", "127.0.0.1/32"])
+            #expect(before.ports == [443, port].sorted())
+            let marked = try await stack.kube.get("/api/v1/namespaces/\(ns)").at("metadata", "annotations", "storefleet.io/setup-egress")?.string
+            #expect(marked == "10.96.0.1,127.0.0.1;\([443, port].sorted().map(String.init).joined(separator: ","))")
+
+            // The API server moves (a control-plane node replaced): the refresher, as the worker runs it,
+            // rewrites the policy of every store namespace still naming the old address, and only those.
+            _ = try await stack.kube.send("PATCH", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes",
+                                          body: Array((["endpoints": [["addresses": ["10.0.0.7"], "conditions": ["ready": true]]]] as JSON).serialized()),
+                                          contentType: "application/merge-patch+json")
+            let refresher = SetupEgressRefresher(provisioner: stack.provisioner, logger: Logger(label: "refresher-test"))
+            let (addresses, updated) = try await refresher.pass()
+            #expect(addresses.ips == ["10.0.0.7", "10.96.0.1"])
+            #expect(updated == 1)
+            #expect(try await egress().cidrs == ["10.0.0.7/32", "10.96.0.1/32"])
+            #expect(try await refresher.pass().updated == 0, "nothing is rewritten when nothing changed")
+            #expect(try await refresher.pass(since: addresses).updated == 0)
+        }
+    }
+
+    @Test("a worker that may not read where the API server answers fails guardrails at once, saying what to grant")
+    func setupEgressNeedsTheAPIServerAddresses() async throws {
+        try await withStack { stack in
+            #expect(try await stack.kube.delete("/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/sf-apiserver-endpoints"))
+            let store = try await createStore(stack, engine: "woocommerce")
+            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(created.status == .failed)
+            let guardrails = try #require(created.steps.first { $0.name == "guardrails" })
+            #expect(guardrails.status == .failed && guardrails.attempts == 1, "a refusal is not retried")
+            #expect(created.error?.contains("kubernetes Service and EndpointSlice in default") == true, "\(created.error ?? "")")
         }
     }
 

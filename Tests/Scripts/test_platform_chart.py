@@ -280,7 +280,16 @@ def test_nothing_cluster_wide_but_namespaces_and_binding_the_store_roles():
         {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
          "resourceNames": ["sf-store-manager", "sf-store-reader"], "verbs": ["bind"]},
     ]
-    assert not by_kind(docs, "RoleBinding"), "store namespaces are bound by the worker, not by the chart"
+    # One Role, in default: get the two objects that say where the API server answers, by name.
+    assert [(r["metadata"]["namespace"], r["metadata"]["name"]) for r in by_kind(docs, "Role")] == [("default", "sf-apiserver-endpoints")]
+    assert named(docs, "Role", "sf-apiserver-endpoints")["rules"] == [
+        {"apiGroups": [""], "resources": ["services"], "resourceNames": ["kubernetes"], "verbs": ["get"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "resourceNames": ["kubernetes"], "verbs": ["get"]},
+    ]
+    # The only RoleBinding the chart makes is that one, to the worker; store namespaces are bound by the
+    # worker, not by the chart.
+    assert [(b["metadata"]["namespace"], b["roleRef"], [s["name"] for s in b["subjects"]]) for b in by_kind(docs, "RoleBinding")] == [
+        ("default", {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "sf-apiserver-endpoints"}, ["sf-worker"])]
     worker = named(docs, "Deployment", "sf-worker")
     env = env_of(worker["spec"]["template"]["spec"]["containers"][0])
     assert env["STORE_ROLE_BINDINGS"]["value"] == "sf-store-manager=storefleet/sf-worker,sf-store-reader=storefleet/sf-gateway"

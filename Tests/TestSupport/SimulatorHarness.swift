@@ -126,7 +126,9 @@ public final class SimulatorHarness: @unchecked Sendable {
         // The chart's admission policy is enforced too: kube-sim sends it, with each write, to cel-python.
         simulator.setAdmissionEvaluator(try await startAdmissionEvaluator())
         let rbac = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: storefleet\n---\n" + (try await helm("templates/rbac.yaml"))
-        let applied = try await kubectl(["apply", "-n", "storefleet", "-f", "-"], input: rbac)
+        // Every namespaced object names its namespace (the service accounts theirs, the API server
+        // endpoints Role default), so no -n: it would refuse the ones in default.
+        let applied = try await kubectl(["apply", "-f", "-"], input: rbac)
         guard applied.exitCode == 0 else { throw Failure("kubectl apply of the platform RBAC failed: \(applied.standardError)") }
         let worker = try await helm("templates/worker.yaml")
         guard let range = worker.range(of: #"name: STORE_ROLE_BINDINGS\s+value: "([^"]+)""#, options: .regularExpression) else {

@@ -112,7 +112,7 @@ stack_platform_identities() {
   local render=("$helm" template sf "$STACK_REPO/charts/platform" -n storefleet --set host=storefleet.example.com
                 --set stores.domain=stores.example.com)
   { printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: storefleet\n---\n'
-    "${render[@]}" --show-only templates/rbac.yaml; } | "$kubectl" apply -n storefleet -f - >/dev/null || return 1
+    "${render[@]}" --show-only templates/rbac.yaml; } | "$kubectl" apply -f - >/dev/null || return 1
   STORE_ROLE_BINDINGS=$("${render[@]}" --show-only templates/worker.yaml \
     | sed -n '/name: STORE_ROLE_BINDINGS/{n;s/.*value: "\(.*\)"/\1/p;}')
   [ -n "$STORE_ROLE_BINDINGS" ] || { echo "stack: the worker Deployment sets no STORE_ROLE_BINDINGS" >&2; return 1; }

@@ -11,16 +11,47 @@ extension Provisioner {
                 throw StepFailure.permanent("no guardrails are configured for engine \(store.engine)")
             }
             let ns = store.namespace
-            for (path, object) in Guardrails.objects(namespace: ns, quota: quota, ingressNamespace: settings.ingressNamespace, apiServerCIDRs: settings.apiServerCIDRs) {
+            let apiServer = try await apiServerAddresses()
+            for (path, object) in Guardrails.objects(namespace: ns, quota: quota, ingressNamespace: settings.ingressNamespace,
+                                                     apiServerCIDRs: settings.apiServerCIDRs, apiServer: apiServer) {
                 try context.checkpoint()
                 try await kube.apply(path, object)
             }
+            try context.checkpoint()
+            try await markSetupEgress(ns, apiServer)
         }
+    }
+
+    /// The API server's addresses for the setup egress policy. A refusal says what to grant: without
+    /// them the policy would have to admit every address, which is what it exists to prevent.
+    func apiServerAddresses() async throws -> APIServerAddresses {
+        do {
+            return try await apiServerCache.current(kube)
+        } catch {
+            guard !error.isRetryable else { throw error }
+            throw StepFailure.permanent(
+                "cannot learn the API server's addresses for the setup Job's egress policy (\(error)); the worker needs get on the "
+                    + "kubernetes Service and EndpointSlice in default, which the platform chart grants"
+            )
+        }
+    }
+
+    /// Records on the namespace which addresses its setup egress policy admits (a merge patch of one
+    /// annotation, so that it never touches the labels the namespace step owns).
+    func markSetupEgress(_ namespace: String, _ addresses: APIServerAddresses) async throws(KubeError) {
+        let patch: JSON = ["metadata": ["annotations": [Guardrails.setupEgressAnnotation: .string(addresses.fingerprint)]]]
+        _ = try await kube.send("PATCH", Paths.namespace(namespace), body: Array(patch.serialized()), contentType: "application/merge-patch+json")
     }
 }
 
 enum Guardrails {
-    static func objects(namespace ns: String, quota: ProvisioningSettings.Quota, ingressNamespace: String, apiServerCIDRs: [String] = []) -> [(String, JSON)] {
+    /// On each store namespace: the addresses (`APIServerAddresses.fingerprint`) its setup egress admits.
+    static let setupEgressAnnotation = "storefleet.io/setup-egress"
+    static let setupEgressPolicy = "allow-setup-to-apiserver"
+
+    static func objects(
+        namespace ns: String, quota: ProvisioningSettings.Quota, ingressNamespace: String, apiServerCIDRs: [String] = [], apiServer: APIServerAddresses
+    ) -> [(String, JSON)] {
         let meta: (String) -> JSON = { name in ["name": .string(name), "namespace": .string(ns), "labels": ["app.kubernetes.io/managed-by": "storefleet"]] }
         let quotaObject: JSON = [
             "apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta("storefleet-quota"),
@@ -40,9 +71,7 @@ enum Guardrails {
                 ["type": "PersistentVolumeClaim", "max": ["storage": .string(quota.maxVolumeSize)]],
             ]],
         ]
-        func policy(_ name: String, _ spec: JSON) -> JSON {
-            ["apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(name), "spec": spec]
-        }
+        func policy(_ name: String, _ spec: JSON) -> JSON { Self.policy(ns, name, spec) }
         let everyPod: JSON = ["podSelector": [:]]
         let policies: [JSON] = [
             policy("default-deny", ["podSelector": [:], "policyTypes": ["Ingress", "Egress"]]),
@@ -60,9 +89,7 @@ enum Guardrails {
             policy("allow-internet", ["podSelector": [:], "policyTypes": ["Egress"], "egress": [[
                 "to": [["ipBlock": ["cidr": "0.0.0.0/0", "except": ["169.254.169.254/32", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"]]]],
             ]]]),
-            // Medusa's setup Job writes the publishable key into a ConfigMap through the API server.
-            policy("allow-setup-to-apiserver", ["podSelector": ["matchLabels": ["app.kubernetes.io/component": "setup"]], "policyTypes": ["Egress"],
-                                                "egress": [["ports": [["protocol": "TCP", "port": 443], ["protocol": "TCP", "port": 6443]]]]]),
+            setupEgress(namespace: ns, apiServer),
         ]
         // The readiness check asks the store for products through the API server's service proxy; where
         // that traffic leaves from a control-plane address (not the pod's own node), it must be admitted.
@@ -72,5 +99,27 @@ enum Guardrails {
         ]
         return [(Paths.core(ns, "resourcequotas", "storefleet-quota"), quotaObject), (Paths.core(ns, "limitranges", "storefleet-limits"), limitRange)]
             + (policies + proxyPolicies).map { (Paths.group("networking.k8s.io/v1", ns, "networkpolicies", $0.at("metadata", "name")!.string!), $0) }
+    }
+
+    static func policy(_ ns: String, _ name: String, _ spec: JSON) -> JSON {
+        ["apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": ["name": .string(name), "namespace": .string(ns), "labels": ["app.kubernetes.io/managed-by": "storefleet"]], "spec": spec]
+    }
+
+    /// The setup Jobs talk to the API server (Medusa's writes the publishable key into a ConfigMap;
+    /// WooCommerce's runs WP-CLI, which loads tenant plugins): to its addresses and ports only, never
+    /// to another private address or the cloud metadata service.
+    static func setupEgress(namespace ns: String, _ apiServer: APIServerAddresses) -> JSON {
+        policy(ns, setupEgressPolicy, [
+            "podSelector": ["matchLabels": ["app.kubernetes.io/component": "setup"]], "policyTypes": ["Egress"],
+            "egress": [[
+                "to": .array(apiServer.cidrs.map { ["ipBlock": ["cidr": .string($0)]] }),
+                "ports": .array(apiServer.ports.map { ["protocol": "TCP", "port": .number(Double($0))] }),
+            ]],
+        ])
+    }
+
+    static func setupEgressPath(_ ns: String) -> String {
+        Paths.group("networking.k8s.io/v1", ns, "networkpolicies", setupEgressPolicy)
     }
 }
