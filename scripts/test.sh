@@ -66,6 +66,7 @@ if [ ${#failed[@]} -eq 0 ]; then
   # Whole-system runs: each starts its own Postgres, Redis, kube-sim, gateway and workers.
   suite "end-to-end (30 stores, 3 workers)" scripts/e2e.sh 30
   suite "dashboard in Chromium" scripts/browser-test.sh
+  suite "hostile clients at the HTTP edge" scripts/hostile-clients.sh
   suite "chaos (200 stores, kills, restarts, API faults)" scripts/chaos.sh 200
 fi
 suite "chart checks" scripts/check-charts.sh

@@ -25,6 +25,7 @@ await ProcessEntry.run("storefleet-gateway") {
     try await gateway.bootstrapAdmin()
     let app = Application(
         router: gateway.buildRouter(metrics: settings.metricsPort == nil),
+        server: Gateway.httpServer(settings.edge, logger: logger),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "storefleet-gateway"),
         onServerRunning: { channel in
             logger.info("gateway ready", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import Postgres
 import ServiceLifecycle
 
@@ -45,13 +46,20 @@ extension Gateway {
                 throw Problem(.tooManyRequests, "too-many-streams", "Too Many Requests",
                               detail: "this tenant already has \(limit) event streams open here; close one (a dashboard tab) or poll GET /api/jobs/:id")
             }
+            // The slot is freed when the stream ends, and in any case when the response is dropped (a
+            // body that never started writing); a client that vanishes is noticed within a poll
+            // interval (ConnectionGuard closes a connection whose client half-closed it).
+            let openStreams = openStreams, tenant = caller.tenantID
+            let slot = StreamSlot { openStreams.withLock { _ = $0[tenant]?.removeValue(forKey: streamID) } }
+            // A channel that was never open has no client to lose (an in-process test's router).
+            let channel = context.channel, wasActive = channel.isActive
             let stream = EventStream(gateway: self, caller: caller, after: after, storesAfter: storesAfter,
-                                     jobsSeen: jobsSeen, storesSeen: seen)
+                                     jobsSeen: jobsSeen, storesSeen: seen, connected: { !wasActive || channel.isActive })
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", HTTPFields.Element.Name("X-Accel-Buffering")!: "no"],
                 body: ResponseBody { writer in
-                    defer { openStreams.withLock { _ = $0[caller.tenantID]?.removeValue(forKey: streamID) } }
+                    defer { slot.release() }
                     try await stream.run(&writer)
                 }
             )
@@ -73,6 +81,8 @@ struct EventStream: Sendable {
     /// before the stream did, lie above the start and would arrive as if they were new.
     let jobsSeen: Seen?
     let storesSeen: Seen?
+    /// Whether the client's connection is still open.
+    let connected: @Sendable () -> Bool
 
     /// A Postgres snapshot taken with a stream's start, as `pg_current_snapshot()` writes it. Every
     /// transaction it shows as ended had ended before the stream began.
@@ -146,6 +156,8 @@ struct EventStream: Sendable {
         var lastTokenCheck = ContinuousClock.now
         try await writer.write(ByteBuffer(string: "retry: 3000\n: connected\n\n"))
         while !Task.isCancelled && !Task.isShuttingDownGracefully && ContinuousClock.now - started < .seconds(settings.eventStreamMaxSeconds) {
+            // The client left: nothing more to write, and its slot goes back to the tenant now.
+            guard connected() else { throw ChannelError.ioOnClosedChannel }
             // A revoked token stops working on its next request; a stream is one long request, so it
             // looks again every few seconds and ends when the token is gone.
             if ContinuousClock.now - lastTokenCheck > .seconds(Self.tokenCheckSeconds) {

@@ -99,9 +99,7 @@ public struct Gateway: Sendable {
         addJobRoutes(to: api)
         addTenantRoutes(to: api)
         addEventRoutes(to: api)
-        table.set(router.routes.map { route in
-            (parts: route.path.description.split(separator: "/").map(String.init), method: route.method.rawValue)
-        })
+        table.set(router)
         return router
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Who is calling: the tenant a token belongs to, and that tenant's role.
 public struct Caller: Sendable {
@@ -16,10 +17,14 @@ public struct GatewayContext: RequestContext {
     public var requestID: String = ""
     public var clientIP: String?
     public var caller: Caller?
+    /// The connection, so that a long response (an event stream) notices at once when its client has
+    /// gone: Hummingbird does not cancel a handler whose client disconnects.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         clientIP = source.channel.remoteAddress?.ipAddress
+        channel = source.channel
     }
 
     /// The authenticated caller; routes under /api run behind the auth middleware, so it is set there.

@@ -20,6 +20,7 @@ public final class GatewayMetrics: Sendable {
     private struct State {
         var requests: [RequestKey: Int] = [:]
         var latency: [RouteKey: Histogram] = [:]
+        var clientAborts: [RouteKey: Int] = [:]
     }
 
     private let state = LockedState(State())
@@ -34,6 +35,11 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    /// A client that left while its response was being written (an event stream's reader gone).
+    func clientAborted(method: String, route: String) {
+        state.withLock { $0.clientAborts[RouteKey(method: method, route: route), default: 0] += 1 }
+    }
+
     func render() -> String {
         let snapshot = state.withLock { $0 }
         var out = "# HELP storefleet_http_requests_total HTTP requests by method, route and status.\n"
@@ -46,6 +52,11 @@ public final class GatewayMetrics: Sendable {
         out += "# TYPE storefleet_http_request_duration_seconds histogram\n"
         for (labels, histogram) in snapshot.latency.map({ (Self.labels($0.key), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             out += histogram.render("storefleet_http_request_duration_seconds", labels: labels)
+        }
+        out += "# HELP storefleet_http_client_aborts_total Responses whose client left before they were fully written, by method and route.\n"
+        out += "# TYPE storefleet_http_client_aborts_total counter\n"
+        for (labels, count) in snapshot.clientAborts.map({ (Self.labels($0.key), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+            out += "storefleet_http_client_aborts_total{\(labels)} \(count)\n"
         }
         return out
     }

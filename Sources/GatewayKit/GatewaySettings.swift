@@ -12,6 +12,7 @@ public struct GatewaySettings: Sendable {
     public var backends: Backends.Settings
     public var logging: LoggingSettings
     public var api: APISettings
+    public var edge: EdgeSettings
 
     public init(from reader: ConfigurationReader) throws(ConfigurationError) {
         logging = try LoggingSettings(from: reader)
@@ -24,6 +25,35 @@ public struct GatewaySettings: Sendable {
         }
         backends = try Backends.Settings(from: reader, applicationName: "storefleet-gateway")
         api = try APISettings(from: reader)
+        edge = try EdgeSettings(from: reader)
+    }
+}
+
+/// How long the HTTP edge waits for a client, and how much it reads from one, before giving up on it
+/// (ConnectionGuard). The defaults outlast what an ingress or load balancer in front does: a proxy
+/// keeps an idle upstream connection for 60 s (ingress-nginx's upstream keepalive, AWS ALB's idle
+/// timeout), so closing ours sooner would make it send requests on connections that are going away.
+public struct EdgeSettings: Sendable {
+    /// An idle keep-alive connection is closed after this.
+    public var idleTimeout: Double = 75
+    /// A request head must be complete this long after its first byte: 408 otherwise. A proxy sends
+    /// a head at once; only a slowloris needs longer.
+    public var headerTimeout: Double = 10
+    /// A request body must have fully arrived this long after its head: 408 otherwise.
+    public var bodyTimeout: Double = 30
+    /// A response the client does not read closes its connection after this.
+    public var writeStallTimeout: Double = 30
+    /// The request line and headers together: 431 beyond it.
+    public var maxHeaderBytes: Int = 32 * 1024
+
+    public init() {}
+
+    public init(from reader: ConfigurationReader) throws(ConfigurationError) {
+        idleTimeout = try reader.seconds("GATEWAY_IDLE_TIMEOUT", default: 75, range: 1...3600)
+        headerTimeout = try reader.seconds("GATEWAY_HEADER_TIMEOUT", default: 10, range: 1...3600)
+        bodyTimeout = try reader.seconds("GATEWAY_BODY_TIMEOUT", default: 30, range: 1...3600)
+        writeStallTimeout = try reader.seconds("GATEWAY_WRITE_STALL_TIMEOUT", default: 30, range: 1...3600)
+        maxHeaderBytes = try reader.int("GATEWAY_MAX_HEADER_BYTES", default: 32 * 1024, range: 4096...(1024 * 1024))
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOHTTP1
 import Postgres
 import ServiceRuntime
 
@@ -20,7 +21,9 @@ struct RequestIDMiddleware: RouterMiddleware {
         context.requestID = Self.acceptable(request.headers[Self.requestIDHeader]) ?? Self.newRequestID()
         context.logger[metadataKey: "request_id"] = "\(context.requestID)"
         var response: Response
+        var aborted = false
         do {
+            if let refusal = Self.refusePath(request.uri.path) { throw refusal }
             response = try await next(request, context)
         } catch let problem as Problem {
             response = problem.response(instance: request.uri.path, requestID: context.requestID)
@@ -34,6 +37,20 @@ struct RequestIDMiddleware: RouterMiddleware {
             } else {
                 response = Self.problem(for: error).response(instance: request.uri.path, requestID: context.requestID)
             }
+        } catch is RequestBodyTimeout {
+            response = Problem(.requestTimeout, "body-timeout", "Request Timeout",
+                               detail: "the request body did not arrive within the server's body timeout", headers: ["Connection": "close"])
+                .response(instance: request.uri.path, requestID: context.requestID)
+        } catch let error where ClientAbort.isAbort(error) {
+            // The client left mid-request: nobody reads this answer, and it is not the server's failure.
+            aborted = true
+            context.logger.debug("client closed the request", metadata: ["error": "\(error)", "route": "\(context.endpointPath ?? "?")"])
+            response = Response(status: ClientAbort.clientClosedRequest, headers: [.connection: "close"])
+        } catch let error as HTTPParserError {
+            // Broken framing inside a body (bad chunk sizes): the client's error; the connection closes.
+            response = Problem.malformed("the request body is not valid HTTP/1.1 (\(error))")
+                .response(instance: request.uri.path, requestID: context.requestID)
+            response.headers[.connection] = "close"
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)", "route": "\(context.endpointPath ?? "?")"])
             response = Problem(.internalServerError, "internal", "Internal Server Error", detail: "the request failed; quote the request ID when reporting it")
@@ -41,11 +58,29 @@ struct RequestIDMiddleware: RouterMiddleware {
         }
         response.headers[Self.requestIDHeader] = context.requestID
         let elapsed = ContinuousClock.now - started
-        metrics.request(
-            method: request.method.rawValue, route: context.endpointPath ?? "NotFound", status: Int(response.status.code),
-            seconds: elapsed.inSeconds
-        )
+        let route = context.endpointPath ?? "NotFound"
+        metrics.request(method: request.method.rawValue, route: route, status: Int(response.status.code), seconds: elapsed.inSeconds)
+        if !aborted {
+            // A streamed body (the event stream) is written after this returns; a client that leaves
+            // then is counted as an abort too.
+            let metrics = metrics, method = request.method.rawValue, logger = context.logger
+            response.body = ClientAbort.observe(response.body) { error in
+                metrics.clientAborted(method: method, route: route)
+                logger.debug("client left during the response", metadata: ["error": "\(error)", "route": "\(route)"])
+            }
+        }
         return response
+    }
+
+    /// Paths whose percent-decoding holds a control byte (NUL among them) or is not UTF-8 name no
+    /// resource: a file lookup through C would end the name at a NUL and serve another file than the
+    /// one the extension announces (`/app.js%00.html`).
+    static func refusePath(_ path: String) -> Problem? {
+        let bad = Problem.malformed("the path holds a control character or is not valid UTF-8 once percent-decoded")
+        guard path.unicodeScalars.allSatisfy({ $0.value > 0x1f && $0.value != 0x7f }) else { return bad }
+        guard path.contains("%") else { return nil }
+        guard let decoded = path.removingPercentEncoding else { return bad }
+        return decoded.unicodeScalars.allSatisfy({ $0.value > 0x1f && $0.value != 0x7f }) ? nil : bad
     }
 
     /// A random UUID, lowercased. Drawn from `SystemRandomNumberGenerator` (getrandom): Foundation's
@@ -102,21 +137,27 @@ struct AuthMiddleware: RouterMiddleware {
 }
 
 /// The router's routes as path templates, filled once the router is built, to tell "no such path"
-/// (404) from "not with this method" (405).
+/// (404) from "not with this method" (405). Matched on Hummingbird's own path elements, so `{id}`
+/// parameters, `*` and `**` match as the router matches them.
 final class RouteTable: Sendable {
-    private let routes = LockedState([(parts: [String], method: String)]())
+    private let routes = LockedState([(pattern: [RouterPath.Element], method: String)]())
 
-    func set(_ entries: [(parts: [String], method: String)]) {
+    func set<Context>(_ router: Router<Context>) {
+        let entries = router.routes.map { (pattern: $0.path.components, method: $0.method.rawValue) }
         routes.withLock { $0 = entries }
     }
 
     func methods(for path: String) -> [String] {
-        let segments = path.split(separator: "/").map(String.init)
+        let segments = path.split(separator: "/")[...]
         let table = routes.withLock { $0 }
-        let methods = table.filter { entry in
-            entry.parts.count == segments.count && zip(entry.parts, segments).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
-        }.map(\.method)
-        return Array(Set(methods)).sorted()
+        return Set(table.filter { Self.matches($0.pattern[...], segments) }.map(\.method)).sorted()
+    }
+
+    static func matches(_ pattern: ArraySlice<RouterPath.Element>, _ segments: ArraySlice<Substring>) -> Bool {
+        guard let first = pattern.first else { return segments.isEmpty }
+        if first.description == "**" { return true }
+        guard let segment = segments.first, first ~= segment else { return false }
+        return matches(pattern.dropFirst(), segments.dropFirst())
     }
 }
 

@@ -49,7 +49,7 @@ public enum OpenAPIDocument {
     private static var idempotencyKey: [String: Any] { header("Idempotency-Key") }
     private static var mutatingErrors: [String: Any] { [
         "400": problem("malformed JSON or Idempotency-Key"), "401": unauthorized, "409": problem("conflict (name taken, store limit, request with this key in flight, wrong state)"),
-        "413": problem("body over 16 KiB"), "415": problem("not application/json"),
+        "408": problem("the body did not arrive within GATEWAY_BODY_TIMEOUT"), "413": problem("body over 16 KiB"), "415": problem("not application/json"),
         "422": problem("invalid fields, or Idempotency-Key reused with another request"), "429": problem("rate limited; see Retry-After"),
     ] }
 
@@ -190,7 +190,10 @@ public enum OpenAPIDocument {
         return [
             "openapi": "3.1.0",
             "info": ["title": "Storefleet gateway", "version": "1.0.0",
-                     "description": "Provision isolated WooCommerce and MedusaJS stores. Errors are RFC 9457 problem+json. Another tenant's resources answer 404."],
+                     "description": "Provision isolated WooCommerce and MedusaJS stores. Errors are RFC 9457 problem+json. Another tenant's resources answer 404. "
+                        + "On any path: 405 with Allow for a method the path does not accept; 400 for a malformed request or a path holding a "
+                        + "control byte once percent-decoded; 408 when the request head or body does not arrive within the server's timeouts; "
+                        + "431 when the request line and headers exceed its limit (32 KiB by default). All carry X-Request-ID."],
             "security": [["bearer": [String]()]],
             "components": ["schemas": schemas, "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]]],
             "paths": paths,

@@ -25,4 +25,35 @@ import TestSupport
             }
         }
     }
+
+    @Test func wrongMethodsOnRoutesWithParametersAre405WithAllow() async throws {
+        try await GatewayHarness.with { _, client in
+            do {
+                let id = UUID().uuidString.lowercased()
+                for (method, path, allow) in [(HTTPRequest.Method.put, "/api/stores/\(id)", "DELETE, GET"), (.delete, "/api/jobs/\(id)", "GET"),
+                                              (.get, "/api/stores/\(id)/retry", "POST"), (.post, "/api/tenants/\(id)/tokens/\(id)", "DELETE"),
+                                              (.patch, "/api/tenants/\(id)/tokens", "GET, POST")] {
+                    let response = try await client.call(method, path, token: GatewayHarness.adminToken, json: [:])
+                    #expect(response.status == .methodNotAllowed, "\(method) \(path)")
+                    #expect(response.header("Allow") == allow, "\(method) \(path)")
+                }
+                let missing = try await client.call(.get, "/api/stores/\(id)/nothing", token: GatewayHarness.adminToken)
+                #expect(missing.status == .notFound, "a path no route has is still 404")
+            }
+        }
+    }
+
+    @Test func pathsWithEncodedControlBytesAre400AndServeNoFile() async throws {
+        try await GatewayHarness.with { _, client in
+            do {
+                let script = try await client.call(.get, "/app.js")
+                #expect(script.status == .ok, "the file itself is served")
+                for path in ["/app.js%00.html", "/app.js%00", "/index.html%0d%0aX:%20y", "/%ff%fe"] {
+                    let response = try await client.call(.get, path)
+                    #expect(response.status == .badRequest, "\(path)")
+                    #expect(response.header("Content-Type") == "application/problem+json", "\(path)")
+                }
+            }
+        }
+    }
 }

@@ -54,4 +54,27 @@ import TestSupport
         #expect(throws: ConfigurationError.self) { try APISettings(from: ConfigurationReader(["RATE_LIMIT_BURST": "0"])) }
         #expect(throws: ConfigurationError.self) { try APISettings(from: ConfigurationReader(["STORE_TLS": "maybe"])) }
     }
+
+    @Test func theEdgeHasTimeoutsByDefaultAndRefusesToTurnThemOff() throws {
+        let defaults = try EdgeSettings(from: ConfigurationReader([:]))
+        #expect(defaults.idleTimeout == 75, "longer than a proxy's 60 s upstream keep-alive")
+        #expect(defaults.headerTimeout == 10 && defaults.bodyTimeout == 30 && defaults.writeStallTimeout == 30)
+        #expect(defaults.maxHeaderBytes == 32 * 1024)
+        let set = try EdgeSettings(from: ConfigurationReader([
+            "GATEWAY_IDLE_TIMEOUT": "2m", "GATEWAY_HEADER_TIMEOUT": "5s", "GATEWAY_BODY_TIMEOUT": "1m",
+            "GATEWAY_WRITE_STALL_TIMEOUT": "45s", "GATEWAY_MAX_HEADER_BYTES": "65536",
+        ]))
+        #expect(set.idleTimeout == 120 && set.headerTimeout == 5 && set.bodyTimeout == 60 && set.writeStallTimeout == 45)
+        #expect(set.maxHeaderBytes == 65536)
+        for (name, value) in [("GATEWAY_IDLE_TIMEOUT", "0"), ("GATEWAY_HEADER_TIMEOUT", "0s"), ("GATEWAY_BODY_TIMEOUT", "-1"),
+                              ("GATEWAY_WRITE_STALL_TIMEOUT", "forever"), ("GATEWAY_MAX_HEADER_BYTES", "100"),
+                              ("GATEWAY_MAX_HEADER_BYTES", "99999999")] {
+            do {
+                _ = try EdgeSettings(from: ConfigurationReader([name: value]))
+                Issue.record("\(name)=\(value) was accepted")
+            } catch {
+                #expect(error.variable == name)
+            }
+        }
+    }
 }
