@@ -67,6 +67,7 @@ if [ ${#failed[@]} -eq 0 ]; then
   suite "end-to-end (30 stores, 3 workers)" scripts/e2e.sh 30
   suite "dashboard in Chromium" scripts/browser-test.sh
   suite "hostile clients at the HTTP edge" scripts/hostile-clients.sh
+  suite "API fuzzing against the OpenAPI document" scripts/api-fuzz.sh
   suite "chaos (200 stores, kills, restarts, API faults)" scripts/chaos.sh 200
 fi
 suite "chart checks" scripts/check-charts.sh

@@ -21,12 +21,16 @@ extension Gateway {
             let storesAfter = EventStream.StoreCursor(xid: start.xid, id: nil)
             var after = start
             var jobsSeen: EventStream.Seen? = seen
-            if let last = request.headers[Self.lastEventIDHeader] {
+            // An empty Last-Event-ID is no position (EventSource never sends one; the SSE spec's reset).
+            if let last = request.headers[Self.lastEventIDHeader], !last.isEmpty {
                 guard let cursor = EventStream.Cursor(last) else {
                     throw Problem.validation([.init("Last-Event-ID", "must be an event ID this stream sent")])
                 }
+                // Well formed but from another timeline: a conflict with this database's state, not bad input.
                 guard try await EventStream.reached(cursor, postgres) else {
-                    throw Problem.validation([.init("Last-Event-ID", "names a position this database has not reached (restored or moved?); reconnect without it and reload")])
+                    throw Problem(.conflict, "position-not-reached", "Conflict",
+                                  detail: "Last-Event-ID names a position this database has not reached (restored or moved?); reconnect without it and reload",
+                                  errors: [.init("Last-Event-ID", "names a position this database has not reached")])
                 }
                 after = cursor
                 jobsSeen = nil
@@ -136,8 +140,10 @@ struct EventStream: Sendable {
         /// exactly where the stream was, with no lookup that could name a row the client never got from
         /// the stream (or reveal whether another tenant's transition exists).
         init?(_ text: String) {
+            // Digits only, at most 18 of them each (as the document's pattern says; Int64 alone would take "+5").
             let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-            guard parts.count == 2, let xid = Int64(parts[0]), xid >= 0, let id = Int64(parts[1]), id >= 0 else { return nil }
+            guard parts.count == 2, parts.allSatisfy({ (1...18).contains($0.utf8.count) && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
+                  let xid = Int64(parts[0]), let id = Int64(parts[1]) else { return nil }
             self.init(xid: xid, id: id)
         }
 

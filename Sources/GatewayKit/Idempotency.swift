@@ -27,7 +27,7 @@ struct IdempotencyKeys: Sendable {
     }
 
     static func validate(_ key: String) throws {
-        guard (1...255).contains(key.count), key.allSatisfy({ $0.isASCII && !$0.isNewline }) else {
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x20...0x7e).contains($0) }) else {
             throw Problem(.badRequest, "bad-idempotency-key", "Bad Idempotency-Key", detail: "Idempotency-Key must be 1 to 255 printable ASCII characters")
         }
     }

@@ -51,7 +51,7 @@ extension Gateway {
             let limit = try limitParameter(request)
             var cursor: Int?
             if let text = request.uri.queryParameters.get("cursor") {
-                guard let value = Int(text) else { throw Problem.validation([.init("cursor", "is not a cursor this API returned")]) }
+                guard let value = Int(text), value >= 0 else { throw Problem.validation([.init("cursor", "is not a cursor this API returned")]) }
                 cursor = value
             }
             // Tenant-scoped: members see their tenant's trail, admins everyone's. An admin's action on a

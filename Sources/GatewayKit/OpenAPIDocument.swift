@@ -35,6 +35,9 @@ public enum OpenAPIDocument {
 
     private static func operation(_ summary: String, secured: Bool = true, parameters: [[String: Any]] = [], body: String? = nil, bodyRequired: Bool = true,
                                   _ responses: [String: Any]) -> [String: Any] {
+        var responses = responses
+        // Any route: a path whose parameters hold control bytes or invalid UTF-8 once decoded.
+        if responses["400"] == nil { responses["400"] = problem("malformed request (a path holding a control byte or invalid UTF-8)") }
         var op: [String: Any] = ["summary": summary, "responses": responses]
         if !secured { op["security"] = [[String: Any]]() }
         if !parameters.isEmpty { op["parameters"] = parameters }
@@ -46,7 +49,12 @@ public enum OpenAPIDocument {
         ["name": name, "in": "query", "required": required, "schema": schema]
     }
     private static func header(_ name: String) -> [String: Any] { ["name": name, "in": "header", "required": false, "schema": string] }
-    private static var idempotencyKey: [String: Any] { header("Idempotency-Key") }
+    /// Printable ASCII, 1 to 255 characters; HTTP strips spaces at either end, so none are there.
+    private static var idempotencyKey: [String: Any] {
+        ["name": "Idempotency-Key", "in": "header", "required": false,
+         "schema": ["type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$"]]
+    }
+    private static var pageLimit: [String: Any] { query("limit", ["type": "integer", "minimum": 1, "maximum": 200]) }
     private static var mutatingErrors: [String: Any] { [
         "400": problem("malformed JSON or Idempotency-Key"), "401": unauthorized, "409": problem("conflict (name taken, store limit, request with this key in flight, wrong state)"),
         "408": problem("the body did not arrive within GATEWAY_BODY_TIMEOUT"), "413": problem("body over 16 KiB"), "415": problem("not application/json"),
@@ -64,13 +72,18 @@ public enum OpenAPIDocument {
             ], required: ["type", "title", "status", "detail"]),
             "FieldError": object(["field": string, "message": string], required: ["field", "message"]),
             "CreateStoreRequest": object([
-                "name": ["type": "string", "pattern": "^[a-z]([a-z0-9-]{1,38})[a-z0-9]$"], "engine": enumeration(["woocommerce", "medusa"]),
+                "name": ["type": "string", "pattern": "^[a-z]([a-z0-9-]{1,38})[a-z0-9]$", "not": ["enum": StoreRules.reserved.sorted()]], "engine": enumeration(["woocommerce", "medusa"]),
             ], required: ["name", "engine"]),
             "CreateTenantRequest": object([
                 "name": ["type": "string", "pattern": "^[a-z0-9-]{2,63}$", "not": ["const": "admin"]], "role": enumeration(["admin", "member"]),
                 "store_limit": storeLimit,
             ], required: ["name"]),
-            "IssueTokenRequest": object(["name": ["type": "string", "maxLength": 100], "expires_at": time], required: []),
+            "IssueTokenRequest": object([
+                // null is the same as leaving a field out: no name, no expiry.
+                "name": ["type": ["string", "null"], "maxLength": 100, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$", "not": ["const": "bootstrap"]],
+                "expires_at": ["type": ["string", "null"], "format": "date-time",
+                               "description": "from a minute to five years ahead; 422 otherwise"],
+            ], required: []),
             "UpdateTenantRequest": object(["store_limit": storeLimit], required: ["store_limit"]),
             "Store": object([
                 "id": uuid, "tenant_id": uuid, "name": string, "engine": enumeration(["woocommerce", "medusa"]), "status": storeStatus,
@@ -139,7 +152,7 @@ public enum OpenAPIDocument {
                 "post": operation("create a store (202: the store and its create job)", parameters: [idempotencyKey], body: "CreateStoreRequest",
                                   mutatingErrors.merging(["202": json("StoreAccepted", "accepted; poll the job", headers: location)]) { a, _ in a }),
                 "get": operation("list the caller's stores (admins: all), newest first", parameters: [
-                    query("status", storeStatus), query("limit", ["type": "integer", "minimum": 1, "maximum": 200]), query("cursor", string),
+                    query("status", storeStatus), pageLimit, query("cursor", uuid),
                 ], ["200": json("StorePage", "a page of stores"), "401": unauthorized, "422": problem("bad filter, limit or cursor")]),
             ],
             "/api/stores/{id}": [
@@ -159,17 +172,22 @@ public enum OpenAPIDocument {
                 "post": operation("re-run a failed store's job from its failed step", parameters: [path("id"), idempotencyKey],
                                   mutatingErrors.merging(["202": json("StoreAccepted", "accepted; the job again", headers: location), "404": notFound]) { a, _ in a }),
             ],
-            "/api/jobs": ["get": operation("a store's jobs, newest first, paged with next_cursor", parameters: [query("store", uuid, required: true), query("limit", integer), query("cursor", string)], [
+            "/api/jobs": ["get": operation("a store's jobs, newest first, paged with next_cursor", parameters: [query("store", uuid, required: true), pageLimit, query("cursor", uuid)], [
                 "200": json("JobPage", "jobs"), "401": unauthorized, "404": notFound, "422": problem("store missing"),
             ])],
             "/api/jobs/{id}": ["get": operation("a job: status, steps, progress; include=transitions adds every attempt", parameters: [
                 path("id"), query("include", enumeration(["transitions"])),
             ], ["200": json("Job", "the job"), "401": unauthorized, "404": notFound, "422": problem("unknown include")])],
-            "/api/events": ["get": operation("Server-Sent Events: `job` (one per transition; its SSE id is an opaque stream position, `<xid>-<transition id>`) and `store` (status changes); resumable with Last-Event-ID (422 when the position is not one this database has reached); ends with `close`", parameters: [header("Last-Event-ID")], [
-                "200": text("text/event-stream", "the event stream"), "401": unauthorized, "422": problem("bad Last-Event-ID"),
+            "/api/events": ["get": operation("Server-Sent Events: `job` (one per transition; its SSE id is an opaque stream position, `<xid>-<transition id>`) and `store` (status changes); resumable with Last-Event-ID (409 when the position is not one this database has reached; empty is no position); ends with `close`", parameters: [["name": "Last-Event-ID", "in": "header", "required": false,
+                                       "schema": ["type": "string", "pattern": "^([0-9]{1,18}-[0-9]{1,18})?$"]]], [
+                "200": ["description": "the event stream", "content": ["text/event-stream": ["schema": [
+                    // One server-sent event as a client's parser yields it (the shape OpenAPI 3.2's itemSchema gives events).
+                    "type": "object", "required": ["data"],
+                    "properties": ["event": enumeration(["job", "store", "close"]), "data": string, "id": string, "retry": integer],
+                ]]]], "401": unauthorized, "409": problem("Last-Event-ID names a position this database has not reached"), "422": problem("bad Last-Event-ID"),
                 "429": problem("the tenant has EVENTS_MAX_STREAMS_PER_TENANT streams open on this replica"),
             ])],
-            "/api/audit": ["get": operation("the audit trail, tenant-scoped (admins: all), newest first", parameters: [query("limit", integer), query("cursor", string)], [
+            "/api/audit": ["get": operation("the audit trail, tenant-scoped (admins: all), newest first", parameters: [pageLimit, query("cursor", ["type": "integer", "minimum": 0, "maximum": Int64.max])], [
                 "200": json("AuditPage", "audit events"), "401": unauthorized, "422": problem("bad limit or cursor"),
             ])],
             "/api/tenants": ["post": operation("create a tenant (admin only)", parameters: [idempotencyKey], body: "CreateTenantRequest",

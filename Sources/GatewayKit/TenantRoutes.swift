@@ -80,7 +80,8 @@ extension Gateway {
                 if let problem = TokenExpiry.check(date) { errors.append(.init("expires_at", problem)) }
                 return date
             }
-            if name.count > 100 { errors.append(.init("name", "must be at most 100 characters")) }
+            // Counted as JSON Schema's maxLength counts (code points), so the document and the server agree.
+            if name.unicodeScalars.count > 100 { errors.append(.init("name", "must be at most 100 characters")) }
             if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
                 errors.append(.init("name", "must not contain control characters"))
             }

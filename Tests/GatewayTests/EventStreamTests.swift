@@ -103,13 +103,14 @@ import TestSupport
             let reply = try await client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": first])
             let statuses = Self.parse(reply.text).filter { $0.name == "job" }.compactMap { $0.data["status"] as? String }
             #expect(statuses == ["running", "running"])  // the job's and its first step's, after the queued one
-            for bad in ["x", "12", "-1-2", "1-x"] {
+            for bad in ["x", "12", "-1-2", "1-x", "+5-3", "1234567890123456789-1"] {
                 #expect(try await client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": bad]).status == .unprocessableContent, "\(bad)")
             }
             // A position beyond every transaction here (a client from before a restore) is refused, not
             // resumed into silence.
             let future = try await client.call(.get, "/api/events", token: token, headers: ["Last-Event-ID": "9000000000000-1"])
-            #expect(future.status == .unprocessableContent)
+            #expect(future.status == .conflict)
+            #expect(future.json["type"] as? String == "https://storefleet.dev/problems/position-not-reached")
             #expect(try await client.call(.get, "/api/events").status == .unauthorized)
         }
     }

@@ -123,8 +123,9 @@ export class LiveFeed {
         this.bus.emit('unauthorized');
         return;
       }
-      if (response.status === 422 && this.lastEventId !== null) {
-        // The server no longer accepts our position: start afresh and refetch everything.
+      if ((response.status === 409 || response.status === 422) && this.lastEventId !== null) {
+        // The server does not know our position (409: a restored or moved database; 422: not one of
+        // its IDs): start afresh and refetch everything.
         this.lastEventId = null;
         throw new Error('stale Last-Event-ID');
       }
