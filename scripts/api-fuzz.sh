@@ -39,8 +39,10 @@ admin_tenant=$(api GET /api/me | python3 -c 'import json,sys; print(json.load(sy
 FUZZ_KEEP_TOKEN=$(api GET "/api/tenants/$admin_tenant/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
 export FUZZ_KEEP_TOKEN
 
+# From the throwaway directory: Schemathesis keeps a cache of crashes in the working directory.
+cd "$work"
 NO_COLOR=1 PYTHONPATH="$repo/Tests/Fuzz" SCHEMATHESIS_HOOKS=storefleet_hooks STOREFLEET_TOKEN="$ADMIN_TOKEN" \
-  schemathesis --config-file Tests/Fuzz/schemathesis.toml run "$GATEWAY_URL/openapi.json" \
+  schemathesis --config-file "$repo/Tests/Fuzz/schemathesis.toml" run "$GATEWAY_URL/openapi.json" \
   --checks all --phases examples,coverage,fuzzing,stateful --workers 2 --max-examples "${FUZZ_EXAMPLES:-60}" \
   --seed "${FUZZ_SEED:-$RANDOM}" --generation-database none "$@"
 
