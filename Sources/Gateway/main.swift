@@ -25,7 +25,7 @@ await ProcessEntry.run("storefleet-gateway") {
     try await gateway.bootstrapAdmin()
     let app = Application(
         router: gateway.buildRouter(metrics: settings.metricsPort == nil),
-        server: Gateway.httpServer(settings.edge, logger: logger),
+        server: Gateway.httpServer(settings.edge, logger: logger, metrics: gateway.metrics),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "storefleet-gateway"),
         onServerRunning: { channel in
             logger.info("gateway ready", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

@@ -53,19 +53,22 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     let writeStallTimeout: TimeAmount
     let maxHeaderBytes: Int
     let logger: Logger
+    let metrics: GatewayMetrics?
 
     private var requestOpen = false   // head read, response .end not yet written
     private var readingBody = false   // head read, request .end not yet read
     private var streaming = false     // the response in progress is text/event-stream
     private var answered = false      // a protocol error was answered: drop everything after it
     private var bodyTimedOut = false
+    private var closeAfterResponse = false  // an Upgrade or CONNECT request: the decoder reads no further
     private var headTimer: Scheduled<Void>?
     private var bodyTimer: Scheduled<Void>?
     private var stallTimer: Scheduled<Void>?
     private var lingerTimer: Scheduled<Void>?
     private var pendingError: HTTPParserError?  // a pipelined request failed to parse while a response was open
 
-    init(headerTimeout: TimeAmount, bodyTimeout: TimeAmount, writeStallTimeout: TimeAmount, maxHeaderBytes: Int, logger: Logger) {
+    init(headerTimeout: TimeAmount, bodyTimeout: TimeAmount, writeStallTimeout: TimeAmount, maxHeaderBytes: Int, logger: Logger, metrics: GatewayMetrics? = nil) {
+        self.metrics = metrics
         self.headerTimeout = headerTimeout
         self.bodyTimeout = bodyTimeout
         self.writeStallTimeout = writeStallTimeout
@@ -87,10 +90,15 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if answered || bodyTimedOut { return }  // the stream is dead; don't feed it
         switch Self.unwrapInboundIn(data) {
-        case .head:
+        case .head(let head):
             headTimer?.cancel()
             headTimer = nil
             requestOpen = true
+            // NIO's decoder stops parsing at a request that asks to switch protocols (Upgrade) or to
+            // tunnel (CONNECT), leaving whatever follows unread: the next request on this connection
+            // would hang. The gateway switches to nothing, so such a request is answered and the
+            // connection closed, and a proxy in front cannot have a pooled connection poisoned.
+            if head.method == .connect || head.headerFields[.upgrade] != nil { closeAfterResponse = true }
             readingBody = true
             bodyTimer?.cancel()
             bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: bodyTimeout) { [self] in
@@ -165,7 +173,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         head.headerFields[.contentLength] = "\(body.readableBytes)"
         head.headerFields[.connection] = "close"
         head.headerFields[RequestIDMiddleware.requestIDHeader] = requestID
-        logger.info("request refused at the edge", metadata: ["request_id": "\(requestID)", "reason": "\(refusal)", "status": "\(status.code)"])
+        // Debug, not info: a client can send these as fast as it likes; /metrics counts them.
+        logger.debug("request refused at the edge", metadata: ["request_id": "\(requestID)", "reason": "\(refusal)", "status": "\(status.code)"])
+        metrics?.edgeRefused(slug)
         context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(body)), promise: nil)
         context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
@@ -179,8 +189,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is BytesArrived {
-            // The first bytes of a request head start its clock; later ones do not extend it.
-            if !requestOpen, !answered, headTimer == nil {
+            // The first bytes of a request head start its clock; later ones do not extend it. Bytes
+            // while a body is still arriving (after an early answer, say a 401) are that body's.
+            if !requestOpen, !readingBody, !answered, !closeAfterResponse, headTimer == nil {
                 headTimer = context.eventLoop.assumeIsolated().scheduleTask(in: headerTimeout) { [self] in
                     headTimer = nil
                     guard !requestOpen, !answered else { return }
@@ -204,7 +215,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         } else if stallTimer == nil {
             // Slow reader / vanished peer: the response cannot drain; Hummingbird's idle timeout does not
             // run while a response is being written.
-            stallTimer = context.eventLoop.assumeIsolated().scheduleTask(in: writeStallTimeout) {
+            stallTimer = context.eventLoop.assumeIsolated().scheduleTask(in: writeStallTimeout) { [metrics] in
+                metrics?.edgeRefused("write-stall")
                 context.close(promise: nil)
             }
         }
@@ -215,19 +227,25 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch Self.unwrapOutboundIn(data) {
-        case .head(let head):
+        case .head(var head):
             if head.status.kind != .informational {
                 streaming = head.headerFields[.contentType]?.hasPrefix("text/event-stream") ?? false
             }
-            context.write(data, promise: promise)
+            if closeAfterResponse, head.status.kind != .informational {
+                head.headerFields[.connection] = "close"
+                context.write(Self.wrapOutboundOut(.head(head)), promise: promise)
+            } else {
+                context.write(data, promise: promise)
+            }
         case .body:
             context.write(data, promise: promise)
         case .end:
             requestOpen = false
             streaming = false
-            if bodyTimedOut {
+            if bodyTimedOut || closeAfterResponse {
                 context.writeAndFlush(data, promise: promise)
-                context.close(promise: nil)
+                context.close(mode: .output, promise: nil)
+                lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
             } else if let pendingError {
                 context.write(data, promise: promise)
                 answer(pendingError, context: context)
@@ -243,11 +261,11 @@ extension ConnectionGuard: Sendable {}
 
 extension Gateway {
     /// The HTTP/1.1 server the gateway runs: idle timeout, header limits, the guard.
-    public static func httpServer(_ edge: EdgeSettings, logger: Logger) -> HTTPServerBuilder {
+    public static func httpServer(_ edge: EdgeSettings, logger: Logger, metrics: GatewayMetrics? = nil) -> HTTPServerBuilder {
         .http1(configuration: .init(
             additionalChannelHandlers: [ConnectionGuard(
                 headerTimeout: .milliseconds(Int64(edge.headerTimeout * 1000)), bodyTimeout: .milliseconds(Int64(edge.bodyTimeout * 1000)), writeStallTimeout: .milliseconds(Int64(edge.writeStallTimeout * 1000)),
-                maxHeaderBytes: edge.maxHeaderBytes, logger: logger
+                maxHeaderBytes: edge.maxHeaderBytes, logger: logger, metrics: metrics
             )],
             idleTimeout: .milliseconds(Int64(edge.idleTimeout * 1000)),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: edge.maxHeaderBytes, maxHeaderListSize: edge.maxHeaderBytes, maxHeaderFieldCount: 100)

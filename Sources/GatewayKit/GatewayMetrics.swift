@@ -21,6 +21,7 @@ public final class GatewayMetrics: Sendable {
         var requests: [RequestKey: Int] = [:]
         var latency: [RouteKey: Histogram] = [:]
         var clientAborts: [RouteKey: Int] = [:]
+        var edgeRefusals: [String: Int] = [:]
     }
 
     private let state = LockedState(State())
@@ -40,6 +41,12 @@ public final class GatewayMetrics: Sendable {
         state.withLock { $0.clientAborts[RouteKey(method: method, route: route), default: 0] += 1 }
     }
 
+    /// A connection answered or closed before any route saw its request (ConnectionGuard): reason is
+    /// the problem type's slug (header-timeout, headers-too-large, malformed) or write-stall.
+    func edgeRefused(_ reason: String) {
+        state.withLock { $0.edgeRefusals[reason, default: 0] += 1 }
+    }
+
     func render() -> String {
         let snapshot = state.withLock { $0 }
         var out = "# HELP storefleet_http_requests_total HTTP requests by method, route and status.\n"
@@ -57,6 +64,11 @@ public final class GatewayMetrics: Sendable {
         out += "# TYPE storefleet_http_client_aborts_total counter\n"
         for (labels, count) in snapshot.clientAborts.map({ (Self.labels($0.key), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             out += "storefleet_http_client_aborts_total{\(labels)} \(count)\n"
+        }
+        out += "# HELP storefleet_http_edge_refusals_total Requests answered or connections closed before routing, by reason.\n"
+        out += "# TYPE storefleet_http_edge_refusals_total counter\n"
+        for (reason, count) in snapshot.edgeRefusals.sorted(by: { $0.key < $1.key }) {
+            out += "storefleet_http_edge_refusals_total{reason=\"\(Self.escape(reason))\"} \(count)\n"
         }
         return out
     }

@@ -75,12 +75,18 @@ struct RequestIDMiddleware: RouterMiddleware {
     /// Paths whose percent-decoding holds a control byte (NUL among them) or is not UTF-8 name no
     /// resource: a file lookup through C would end the name at a NUL and serve another file than the
     /// one the extension announces (`/app.js%00.html`).
+    /// A path that starts with `//` (also as `/%2f`) names no resource either, and would be answered
+    /// by the file middleware's directory redirect with `Location: //name/`, which a browser reads as
+    /// another host.
     static func refusePath(_ path: String) -> Problem? {
         let bad = Problem.malformed("the path holds a control character or is not valid UTF-8 once percent-decoded")
+        let doubled = Problem.malformed("the path starts with an empty segment")
         guard path.unicodeScalars.allSatisfy({ $0.value > 0x1f && $0.value != 0x7f }) else { return bad }
+        if path.hasPrefix("//") { return doubled }
         guard path.contains("%") else { return nil }
         guard let decoded = path.removingPercentEncoding else { return bad }
-        return decoded.unicodeScalars.allSatisfy({ $0.value > 0x1f && $0.value != 0x7f }) ? nil : bad
+        guard decoded.unicodeScalars.allSatisfy({ $0.value > 0x1f && $0.value != 0x7f }) else { return bad }
+        return decoded.hasPrefix("//") ? doubled : nil
     }
 
     /// A random UUID, lowercased. Drawn from `SystemRandomNumberGenerator` (getrandom): Foundation's
@@ -167,8 +173,19 @@ struct DashboardHeadersMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var request = request
+        // The dashboard's files are small and whole: Hummingbird's FileMiddleware mis-answers some
+        // ranges (suffix ranges, ranges past the end: a negative Content-Length, or a body longer
+        // than announced, which desynchronises a keep-alive connection), so ranges are not offered.
+        if !request.uri.path.hasPrefix("/api/"), request.headers[.range] != nil {
+            var head = request.head
+            head.headerFields[.range] = nil
+            head.headerFields[HTTPFields.Element.Name("If-Range")!] = nil
+            request = Request(head: head, body: request.body)
+        }
         var response = try await next(request, context)
         guard !request.uri.path.hasPrefix("/api/") else { return response }
+        response.headers[.acceptRanges] = "none"
         response.headers[HTTPFields.Element.Name("Content-Security-Policy")!] =
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
         response.headers[HTTPFields.Element.Name("X-Content-Type-Options")!] = "nosniff"

@@ -349,3 +349,77 @@ def test_a_normal_client_still_gets_its_answers():
     status, headers, body = api("GET", "/api/me")
     assert status == 200, body
     assert json.loads(body)["tenant"]["role"] == "admin"
+
+
+# --- what the first attack review found ------------------------------------------------------------
+
+@pytest.mark.parametrize("request_head", [
+    "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+    "CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n",
+])
+def test_an_upgrade_or_connect_request_is_answered_and_its_connection_closed(request_head):
+    """NIO's parser stops at such a request; a request sent after it on the same connection (a proxy's
+    pooled upstream connection) would otherwise hang and get another client's 408."""
+    s = connect()
+    s.sendall(request_head.encode())
+    time.sleep(0.5)
+    try:
+        s.sendall(head("GET", "/api/me", "\r\n"))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data, seconds, closed = read_until_closed(s, HEADER + SLACK)
+    status, headers, _ = parse_response(data)
+    assert headers.get("connection", "").lower() == "close", headers
+    assert closed and seconds < HEADER, f"the connection stayed open {seconds:.1f}s"
+    assert b"header-timeout" not in data, data[:600]
+    s.close()
+
+
+@pytest.mark.parametrize("path", ["/api/stores", "/nope"])
+def test_a_body_arriving_after_an_early_answer_does_not_earn_a_408(path):
+    """An unauthenticated POST is answered (401/404) before its body is read; the body's bytes are
+    that request's, not the start of a slow next one."""
+    s = connect()
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n".encode())
+    time.sleep(0.3)
+    s.sendall(b"{}        ")
+    time.sleep(HEADER + 1)
+    s.sendall(head("GET", "/healthz", "\r\n"))
+    data, _, _ = read_until_closed(s, 2)
+    assert b"header-timeout" not in data, data[:800]
+    assert data.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 200" in data, data[:800]
+    s.close()
+
+
+@pytest.mark.parametrize("byte_range", ["bytes=1-", "bytes=999999-", "bytes=-10", "bytes=-0", "bytes=9223372036854775807-"])
+def test_dashboard_files_ignore_ranges_and_say_so(byte_range):
+    s = connect()
+    s.sendall(f"GET /index.html HTTP/1.1\r\nHost: x\r\nRange: {byte_range}\r\n\r\n".encode())
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data, _, _ = read_until_closed(s, 5)
+    status, headers, body = parse_response(data)
+    assert status == 200 and headers.get("accept-ranges") == "none", headers
+    assert int(headers["content-length"]) == len(body) and body.rstrip().endswith(b"</html>")
+    rest = data.partition(b"\r\n\r\n")[2][len(body):]
+    assert rest.startswith(b"HTTP/1.1 200"), rest[:80]
+    s.close()
+
+
+@pytest.mark.parametrize("path", ["//views", "/%2fviews", "//evil.example/x"])
+def test_a_path_starting_with_an_empty_segment_is_400_never_a_protocol_relative_redirect(path):
+    s = connect()
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    data, _, _ = read_until_closed(s, 5)
+    problem, headers = expect_problem(data, 400, "malformed")
+    assert "location" not in headers
+    s.close()
+
+
+def test_refusals_at_the_edge_are_counted_on_metrics():
+    before = metric("storefleet_http_edge_refusals_total", reason="malformed")
+    s = connect()
+    s.sendall(b"BREW /coffee HTTP/1.1\r\nHost: x\r\n\r\n")
+    read_until_closed(s, 5)
+    s.close()
+    assert metric("storefleet_http_edge_refusals_total", reason="malformed") == before + 1
