@@ -24,13 +24,6 @@ public struct APIError: Error, Sendable {
                  details: ["name": .string(name), "kind": .string(type.plural)])
     }
 
-    /// What the API server answers to a delete of a namespace that is already terminating.
-    public static func namespaceTerminating(_ name: String) -> APIError {
-        APIError(code: 409, reason: "Conflict",
-                 message: "Operation cannot be fulfilled on namespaces \"\(name)\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
-                 details: ["name": .string(name), "kind": "namespaces"])
-    }
-
     public static func invalid(_ type: ResourceType?, _ name: String, _ message: String) -> APIError {
         APIError(code: 422, reason: "Invalid", message: "\(type?.kind ?? "object") \"\(name)\" is invalid: \(message)",
                  details: ["name": .string(name), "kind": .string(type?.plural ?? "")])

@@ -10,6 +10,8 @@ public struct SimulatorTiming: Codable, Sendable {
     public var jobDelay: Double = 1
     /// How long a deleted namespace stays Terminating before it and its contents are gone.
     public var namespaceDeletionDelay: Double = 0.5
+    /// How long a deleted pod takes to stop (its containers' shutdown within the grace period).
+    public var podTerminationDelay: Double = 0.5
     /// How often the controllers run.
     public var tick: Double = 0.05
 
@@ -38,6 +40,7 @@ final class Controllers: Sendable {
         let failed: Bool
         let stuck: String?
         let quotaMessage: String?
+        let unschedulable: String?
     }
 
     init(store: ObjectStore, faults: LockedState<FaultSettings>, timing: LockedState<SimulatorTiming>) {
@@ -67,6 +70,8 @@ final class Controllers: Sendable {
         let faults = self.faults.withLock { $0 }
         finishNamespaceDeletions(now: now, timing: timing, faults: faults)
         collectOrphans()
+        finishPodTerminations(now: now, timing: timing)
+        releaseUnusedClaims()
         let revision = store.revision
         let quotaBlocked: [ObjectKey: String]
         if let cached = quotaVerdicts.withLock({ $0 }), cached.revision == revision {
@@ -86,9 +91,12 @@ final class Controllers: Sendable {
         publishKeys()
     }
 
-    private func podNames(of key: ObjectKey, count: Int) -> [String] {
+    /// A StatefulSet's pods are `<name>-<ordinal>` (a successor waits for its predecessor to be gone);
+    /// other owners' pods take a suffix from the owner's uid, so a recreated owner gets new pods while
+    /// the old ones are still terminating.
+    private func podNames(of key: ObjectKey, uid: String, count: Int) -> [String] {
         (0..<count).map { index in
-            key.type == Self.statefulSets ? "\(key.name)-\(index)" : "\(key.name)-\(Self.suffix(key.name))-\(index)"
+            key.type == Self.statefulSets ? "\(key.name)-\(index)" : "\(key.name)-\(Self.suffix(key.name + uid))-\(index)"
         }
     }
 
@@ -113,10 +121,13 @@ final class Controllers: Sendable {
         let stuck = faults.neverReady(name: key.name, images: images)
         let due = quotaMessage == nil && stuck == nil && now.timeIntervalSince(changed) >= delay
         let failing = isJob && faults.failsJob(key.name)
+        let unschedulable = claimProblem(object.at("spec", "template", "spec"), namespace: key.namespace)
+        let uid = object.at("metadata", "uid")?.string ?? ""
         let verdict = Verdict(generation: generation, replicas: replicas, changed: changed,
-                              ready: due && !failing, failed: due && failing, stuck: stuck, quotaMessage: quotaMessage)
+                              ready: due && !failing && unschedulable == nil, failed: due && failing && unschedulable == nil, stuck: stuck,
+                              quotaMessage: quotaMessage, unschedulable: unschedulable)
         let podsPresent = quotaMessage != nil
-            || podNames(of: key, count: replicas).allSatisfy { (try? store.get(Self.pods, namespace: key.namespace, name: $0)) != nil }
+            || podNames(of: key, uid: uid, count: replicas).allSatisfy { (try? store.get(Self.pods, namespace: key.namespace, name: $0)) != nil }
         if podsPresent, reconciled.withLock({ $0[key] }) == verdict { return }
         reconciled.withLock { $0[key] = verdict }
 
@@ -132,7 +143,7 @@ final class Controllers: Sendable {
         }
 
         let ready = verdict.ready
-        upsertPods(of: key, object: object, count: replicas, ready: ready, stuckPattern: stuck, images: images)
+        upsertPods(of: key, object: object, count: replicas, ready: ready, stuckPattern: stuck, images: images, unschedulable: unschedulable)
         if let stuck {
             recordEvent(for: key, reason: "BackOff", message: "Back-off pulling image \"\(images.first { $0.contains(stuck) } ?? images.first ?? stuck)\"")
         }
@@ -167,10 +178,33 @@ final class Controllers: Sendable {
         }
     }
 
-    private func upsertPods(of key: ObjectKey, object: JSON, count: Int, ready: Bool, stuckPattern: String?, images: [String]) {
+    private func upsertPods(of key: ObjectKey, object: JSON, count: Int, ready: Bool, stuckPattern: String?, images: [String], unschedulable: String?) {
         let labels = object.at("spec", "template", "metadata", "labels") ?? [:]
         let kind = key.type.kind
-        for name in podNames(of: key, count: count) {
+        let uid = object.at("metadata", "uid")?.string ?? ""
+        for name in podNames(of: key, uid: uid, count: count) {
+            let podKey = ObjectKey(type: Self.pods, namespace: key.namespace, name: name)
+            // A StatefulSet's next pod of this name waits until the terminating one is gone.
+            if let existing = try? store.get(Self.pods, namespace: key.namespace, name: name), existing.at("metadata", "deletionTimestamp") != nil { continue }
+            if let unschedulable {
+                // What the scheduler writes for a pod whose claim is missing or being deleted.
+                let pod: JSON = [
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": [
+                        "name": .string(name), "namespace": .string(key.namespace ?? "default"), "labels": labels,
+                        "ownerReferences": [["kind": .string(kind), "name": .string(key.name), "uid": .string(uid), "controller": true]],
+                    ],
+                    "spec": object.at("spec", "template", "spec") ?? [:],
+                    "status": [
+                        "phase": "Pending",
+                        "conditions": [["type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": .string(unschedulable)]],
+                    ],
+                ]
+                store.upsertOwned(podKey, pod)
+                recordEvent(involving: ["kind": "Pod", "name": .string(name), "namespace": .string(key.namespace ?? "default")],
+                            name: "\(name).failedscheduling", namespace: key.namespace, reason: "FailedScheduling", message: unschedulable)
+                continue
+            }
             var containerStatuses: [JSON] = []
             for (position, image) in images.enumerated() {
                 let state: JSON
@@ -191,16 +225,17 @@ final class Controllers: Sendable {
                 "apiVersion": "v1", "kind": "Pod",
                 "metadata": [
                     "name": .string(name), "namespace": .string(key.namespace ?? "default"), "labels": labels,
-                    "ownerReferences": [["kind": .string(kind), "name": .string(key.name), "controller": true]],
+                    "ownerReferences": [["kind": .string(kind), "name": .string(key.name), "uid": .string(uid), "controller": true]],
                 ],
                 "spec": object.at("spec", "template", "spec") ?? [:],
                 "status": [
                     "phase": .string(phase),
-                    "conditions": [["type": "Ready", "status": .string(ready && key.type != Self.jobs ? "True" : "False")]],
+                    "conditions": [["type": "PodScheduled", "status": "True"],
+                                   ["type": "Ready", "status": .string(ready && key.type != Self.jobs ? "True" : "False")]],
                     "containerStatuses": .array(containerStatuses),
                 ],
             ]
-            store.upsertOwned(ObjectKey(type: Self.pods, namespace: key.namespace, name: name), pod)
+            store.upsertOwned(podKey, pod)
         }
     }
 
@@ -212,26 +247,81 @@ final class Controllers: Sendable {
         if !owned.isEmpty { store.remove(owned) }
     }
 
-    /// Removes pods whose owner is gone (the garbage collector's job).
+    /// Deletes pods whose owner is gone, or was replaced by another of the same name (the garbage
+    /// collector's job, background propagation): they terminate, taking `podTerminationDelay`.
     func collectOrphans() {
-        for (podKey, pod) in store.all(Self.pods) {
+        for (podKey, pod) in store.all(Self.pods) where pod.at("metadata", "deletionTimestamp") == nil {
             guard let owner = pod.at("metadata", "ownerReferences")?.arrayValue?.first,
                   let kind = owner["kind"]?.string, let name = owner["name"]?.string,
                   let type = ResourceCatalog.types.first(where: { $0.kind == kind })
             else { continue }
-            if (try? store.get(type, namespace: podKey.namespace, name: name)) == nil { store.remove([podKey]) }
+            let current = try? store.get(type, namespace: podKey.namespace, name: name)
+            let replaced = owner["uid"]?.string.map { $0 != current?.at("metadata", "uid")?.string } ?? false
+            if current == nil || replaced { _ = try? store.delete(Self.pods, namespace: podKey.namespace, name: podKey.name) }
         }
     }
 
+    /// Pods whose grace period has run out are gone.
+    private func finishPodTerminations(now: Date, timing: SimulatorTiming) {
+        let done = store.all(Self.pods).filter { key, pod in
+            pod.at("metadata", "deletionTimestamp") != nil
+                && store.deletionStartedAt(key).map { now.timeIntervalSince($0) >= timing.podTerminationDelay } ?? true
+        }.map(\.0)
+        if !done.isEmpty { store.remove(done) }
+    }
+
+    static let claims = ResourceCatalog.type(group: "", version: "v1", plural: "persistentvolumeclaims")!
+
+    /// The PVC protection controller: a deleted claim goes once no scheduled pod uses it (a pod the
+    /// scheduler could not place does not hold it; a terminating one still does).
+    private func releaseUnusedClaims() {
+        let deleting = store.all(Self.claims).filter { $0.1.at("metadata", "deletionTimestamp") != nil }
+        guard !deleting.isEmpty else { return }
+        let pods = store.all(Self.pods)
+        var gone: [ObjectKey] = []
+        for (key, _) in deleting {
+            let used = pods.contains { podKey, pod in
+                podKey.namespace == key.namespace
+                    && (pod.at("status", "conditions")?.arrayValue ?? []).contains { $0["type"]?.string == "PodScheduled" && $0["status"]?.string == "True" }
+                    && (pod.at("spec", "volumes")?.arrayValue ?? []).contains { $0.at("persistentVolumeClaim", "claimName")?.string == key.name }
+            }
+            if !used { gone.append(key) }
+        }
+        if !gone.isEmpty { store.remove(gone) }
+    }
+
+    /// Why a pod of this template cannot be scheduled: a claim it mounts is missing or being deleted,
+    /// in the words of the scheduler's volume binding plugin.
+    private func claimProblem(_ podSpec: JSON?, namespace: String?) -> String? {
+        for volume in podSpec?["volumes"]?.arrayValue ?? [] {
+            guard let claim = volume.at("persistentVolumeClaim", "claimName")?.string else { continue }
+            let problem: String
+            if let object = try? store.get(Self.claims, namespace: namespace, name: claim) {
+                guard object.at("metadata", "deletionTimestamp") != nil else { continue }
+                problem = "persistentvolumeclaim \"\(claim)\" is being deleted"
+            } else {
+                problem = "persistentvolumeclaim \"\(claim)\" not found"
+            }
+            return "0/1 nodes are available: \(problem). preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+        }
+        return nil
+    }
+
     private func recordEvent(for key: ObjectKey, reason: String, message: String) {
-        let name = "\(key.name).\(reason.lowercased())"
+        recordEvent(involving: ["kind": .string(key.type.kind), "name": .string(key.name), "namespace": .string(key.namespace ?? "default")],
+                    name: "\(key.name).\(reason.lowercased())", namespace: key.namespace, reason: reason, message: message)
+    }
+
+    private func recordEvent(involving object: JSON, name: String, namespace: String?, reason: String, message: String) {
+        let now = ObjectStore.timestamp(Date())
         let event: JSON = [
             "apiVersion": "v1", "kind": "Event",
-            "metadata": ["name": .string(name), "namespace": .string(key.namespace ?? "default")],
-            "involvedObject": ["kind": .string(key.type.kind), "name": .string(key.name), "namespace": .string(key.namespace ?? "default")],
+            "metadata": ["name": .string(name), "namespace": .string(namespace ?? "default")],
+            "involvedObject": object,
             "reason": .string(reason), "message": .string(message), "type": "Warning", "count": 1,
+            "firstTimestamp": .string(now), "lastTimestamp": .string(now),
         ]
-        store.upsertOwned(ObjectKey(type: Self.events, namespace: key.namespace, name: name), event)
+        store.upsertOwned(ObjectKey(type: Self.events, namespace: namespace, name: name), event)
     }
 
     // MARK: - Quota
@@ -248,6 +338,10 @@ final class Controllers: Sendable {
         for (namespace, quotas) in quotasByNamespace {
             let defaults = defaultsByNamespace[namespace]?.first?.1
             var used: [String: Double] = [:]
+            // Pods still within their grace period count against the quota, as on a real cluster: a
+            // release reinstalled over one whose pods are stopping may not fit until they are gone.
+            let terminating = store.all(Self.pods).filter { $0.0.namespace == namespace && $0.1.at("metadata", "deletionTimestamp") != nil }.count
+            if terminating > 0 { used["pods"] = Double(terminating) }
             for (key, object) in workloadsByNamespace[namespace] ?? [] {
                 let replicas = Double(key.type == Self.jobs ? 1 : (object.at("spec", "replicas")?.int ?? 1))
                 var demand: [String: Double] = ["pods": replicas]

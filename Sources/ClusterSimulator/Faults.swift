@@ -56,6 +56,8 @@ public struct FaultSettings: Codable, Sendable, Equatable {
     /// Namespaces (names, or "*") whose storefront answers 403 itself, with an HTML page, as a store
     /// behind a web application firewall or a security plugin does.
     public var storefrontForbidden: [String] = []
+    /// Namespaces (names, or "*") whose storefront answers 500 itself, as a store with a broken plugin does.
+    public var storefrontError: [String] = []
     /// Jobs whose name contains one of these fail for good once their delay has passed, as a Job does
     /// past its backoffLimit: `status.failed` over the limit and a `Failed` condition.
     public var failJobs: [String] = []
@@ -72,6 +74,7 @@ public struct FaultSettings: Codable, Sendable, Equatable {
         hangNamespaceDeletion = try container.decodeIfPresent([String].self, forKey: .hangNamespaceDeletion) ?? []
         emptyCatalog = try container.decodeIfPresent([String].self, forKey: .emptyCatalog) ?? []
         storefrontForbidden = try container.decodeIfPresent([String].self, forKey: .storefrontForbidden) ?? []
+        storefrontError = try container.decodeIfPresent([String].self, forKey: .storefrontError) ?? []
         failJobs = try container.decodeIfPresent([String].self, forKey: .failJobs) ?? []
     }
 
@@ -85,6 +88,10 @@ public struct FaultSettings: Codable, Sendable, Equatable {
 
     func storefrontForbidden(namespace: String) -> Bool {
         storefrontForbidden.contains("*") || storefrontForbidden.contains(namespace)
+    }
+
+    func storefrontError(namespace: String) -> Bool {
+        storefrontError.contains("*") || storefrontError.contains(namespace)
     }
 
     func emptyCatalog(namespace: String) -> Bool {

@@ -67,6 +67,8 @@ public final class ObjectStore: Sendable {
         state.withLock { $0.specChangedAt[key] }
     }
 
+    static let pvcProtection = "kubernetes.io/pvc-protection"
+
     func deletionStartedAt(_ key: ObjectKey) -> Date? {
         state.withLock { $0.deletionStartedAt[key] }
     }
@@ -100,6 +102,12 @@ public final class ObjectStore: Sendable {
             object.set(["metadata", "creationTimestamp"], to: .string(Self.timestamp(Date())))
             object.set(["metadata", "generation"], to: 1)
             if type.kind == "Secret" { Self.foldStringData(&object) }
+            // The PersistentVolumeClaim protection admission plugin: a claim in use outlives its delete.
+            if type.kind == "PersistentVolumeClaim" {
+                var finalizers = object.at("metadata", "finalizers")?.arrayValue ?? []
+                if !finalizers.contains(.string(Self.pvcProtection)) { finalizers.append(.string(Self.pvcProtection)) }
+                object.set(["metadata", "finalizers"], to: .array(finalizers))
+            }
             if type.kind == "Namespace" {
                 object.set(["status", "phase"], to: "Active")
                 object.set(["metadata", "labels", "kubernetes.io/metadata.name"], to: .string(name))
@@ -163,12 +171,30 @@ public final class ObjectStore: Sendable {
         return (try mergePatch(type, namespace: namespace, name: name, patch: patch), false)
     }
 
-    /// Removes an object at once; namespaces go through `Terminating` (see `beginNamespaceDeletion`).
+    /// Removes an object, as the API server does: at once when nothing holds it; an object with
+    /// finalizers (a claim's `kubernetes.io/pvc-protection`) or a pod (its termination grace period)
+    /// gets `deletionTimestamp` and stays until the controllers let it go. Namespaces go through
+    /// `Terminating` (see `beginNamespaceDeletion`).
     @discardableResult
     public func delete(_ type: ResourceType, namespace: String?, name: String) throws(APIError) -> JSON {
         let key = ObjectKey(type: type, namespace: type.namespaced ? namespace : nil, name: name)
         return try state.withLock { state throws(APIError) -> JSON in
-            guard let object = state.objects.removeValue(forKey: key) else { throw APIError.notFound(type, name) }
+            guard var object = state.objects[key] else { throw APIError.notFound(type, name) }
+            let finalizers = object.at("metadata", "finalizers")?.arrayValue ?? []
+            if type.kind == "Pod" || !finalizers.isEmpty {
+                guard object.at("metadata", "deletionTimestamp") == nil else { return object }
+                state.resourceVersion += 1
+                object.set(["metadata", "deletionTimestamp"], to: .string(Self.timestamp(Date())))
+                if type.kind == "Pod" {
+                    let grace = object.at("spec", "terminationGracePeriodSeconds")?.int ?? 30
+                    object.set(["metadata", "deletionGracePeriodSeconds"], to: .number(Double(grace)))
+                }
+                object.set(["metadata", "resourceVersion"], to: .string(String(state.resourceVersion)))
+                state.objects[key] = object
+                state.deletionStartedAt[key] = Date()
+                return object
+            }
+            state.objects.removeValue(forKey: key)
             state.specChangedAt.removeValue(forKey: key)
             state.resourceVersion += 1
             return object
@@ -176,13 +202,14 @@ public final class ObjectStore: Sendable {
     }
 
     /// Marks a namespace Terminating; the controller removes it and its contents later. A second delete
-    /// while it terminates is refused with 409 Conflict, as the API server refuses it.
+    /// while it terminates answers 200 with the object, as a current API server does (older ones
+    /// answered 409 "The system is ensuring all content is removed from this namespace").
     public func beginNamespaceDeletion(_ name: String) throws(APIError) -> JSON {
         let type = ResourceCatalog.type(group: "", version: "v1", plural: "namespaces")!
         let key = ObjectKey(type: type, namespace: nil, name: name)
         return try state.withLock { state throws(APIError) -> JSON in
             guard var object = state.objects[key] else { throw APIError.notFound(type, name) }
-            guard object.at("metadata", "deletionTimestamp") == nil else { throw APIError.namespaceTerminating(name) }
+            guard object.at("metadata", "deletionTimestamp") == nil else { return object }
             state.resourceVersion += 1
             object.set(["metadata", "deletionTimestamp"], to: .string(Self.timestamp(Date())))
             object.set(["status", "phase"], to: "Terminating")

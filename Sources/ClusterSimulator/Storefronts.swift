@@ -44,6 +44,9 @@ extension ClusterSimulator {
             // The store's own answer, passed through unchanged: not a Kubernetes Status.
             return Reply(status: 403, body: "<html><body><h1>403 Forbidden</h1>Request blocked by the site's firewall.</body></html>")
         }
+        if faults.withLock({ $0.storefrontError(namespace: namespace) }) {
+            return Reply(status: 500, body: "<html><body><h1>There has been a critical error on this website.</h1></body></html>")
+        }
         let catalog = faults.withLock { $0.emptyCatalog(namespace: namespace) } ? [] : seededProducts(namespace: namespace)
         switch path {
         case "/wp-json/wc/store/v1/products", "/wp-json/wc/store/v1/products/":

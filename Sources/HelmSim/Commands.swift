@@ -94,6 +94,9 @@ struct Commands {
         }
         var failure = Faults.matches(faults.fail, namespace: namespace, release: name) ? "helm-sim injected failure" : nil
         if failure == nil { failure = await apply(manifest, release: name) }
+        if failure == nil, Faults.matches(faults.hangAfterApply, namespace: namespace, release: name) {
+            while true { try? await Task.sleep(for: .seconds(3600)) }
+        }
         if let failure {
             revision.status = "failed"
             revision.description = failure

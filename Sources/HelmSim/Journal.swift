@@ -54,10 +54,13 @@ final class Journal: Sendable {
 }
 
 /// Faults from the JSON file HELM_SIM_FAULTS, read on every call so a test can change them at run time:
-/// `{"fail": [...], "hang": [...], "stuck": [...]}`, each a list of release or namespace substrings.
+/// `{"fail": [...], "hang": [...], "hangAfterApply": [...], "stuck": [...]}`, each a list of release or
+/// namespace substrings. `hang` stops before anything is applied, `hangAfterApply` once every object
+/// is (a helm killed late in an install, its pods already running).
 struct Faults {
     var fail: [String] = []
     var hang: [String] = []
+    var hangAfterApply: [String] = []
     var stuck: [String] = []
 
     static func load(_ path: String?) throws(HelmFailure) -> Faults {
@@ -65,7 +68,7 @@ struct Faults {
         let json: JSON
         do { json = try JSON(parsing: data) } catch { throw HelmFailure("helm-sim: \(path) is not JSON: \(error)") }
         func list(_ key: String) -> [String] { json[key]?.arrayValue?.compactMap(\.string) ?? [] }
-        return Faults(fail: list("fail"), hang: list("hang"), stuck: list("stuck"))
+        return Faults(fail: list("fail"), hang: list("hang"), hangAfterApply: list("hangAfterApply"), stuck: list("stuck"))
     }
 
     static func matches(_ patterns: [String], namespace: String, release: String) -> Bool {

@@ -6,7 +6,7 @@ import ServiceRuntime
 // kube-sim: a Kubernetes API stand-in for tests and for trying the platform without a cluster.
 //
 //   kube-sim [--state-dir DIR] [--port N] [--token T] [--ready-delay S] [--job-delay S]
-//            [--namespace-delete-delay S] [--faults FILE] [--admission-evaluator URL]
+//            [--namespace-delete-delay S] [--pod-termination-delay S] [--faults FILE] [--admission-evaluator URL]
 //
 // --admission-evaluator: where ValidatingAdmissionPolicies are evaluated (scripts/lib/vap.py serve).
 //
@@ -37,6 +37,7 @@ await ProcessEntry.run("kube-sim") {
     if let value = try seconds("--ready-delay") { settings.timing.readyDelay = value }
     if let value = try seconds("--job-delay") { settings.timing.jobDelay = value }
     if let value = try seconds("--namespace-delete-delay") { settings.timing.namespaceDeletionDelay = value }
+    if let value = try seconds("--pod-termination-delay") { settings.timing.podTerminationDelay = value }
     if let file = option("--faults") {
         do {
             settings.faults = try JSONDecoder().decode(FaultSettings.self, from: Data(contentsOf: URL(fileURLWithPath: file)))

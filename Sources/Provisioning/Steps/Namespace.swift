@@ -116,8 +116,9 @@ extension Provisioner {
     }
 
     /// Deletes the store's namespace as just read, with its UID as a precondition. True once it is going
-    /// (already terminating counts: the API answers a second delete with 409 "The system is ensuring
-    /// all content is removed"); false when it was deleted and made again by someone else since.
+    /// (already terminating counts: a current API server answers a second delete with 200 and the
+    /// object, older ones with 409 "The system is ensuring all content is removed"; both are taken as
+    /// going); false when it was deleted and made again by someone else since.
     func deleteNamespace(_ store: StoreRecord, read namespace: JSON) async throws -> Bool {
         guard namespace.at("metadata", "deletionTimestamp") == nil else { return true }
         do {

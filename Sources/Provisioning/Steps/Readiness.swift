@@ -34,6 +34,17 @@ extension Provisioner {
     func readinessStep() -> StepDefinition {
         StepDefinition("readiness", timeout: settings.readinessTimeout, retry: RetryPolicy(maxAttempts: 3, initialDelay: 5, maxDelay: 30)) { context in
             let store = try await self.store(context)
+            // Every attempt looks at the release before it waits (a retry after a readiness that timed
+            // out above all): an install that went over a dying claim left pods no wait can schedule.
+            if let broken = try await releaseNeedsRepair(store) {
+                // Inside this step's own limit, so that the step's timeout never stops helm.
+                let budget = settings.readinessTimeout - 30
+                guard budget >= 60 else {
+                    throw StepFailure.permanent("\(broken), and READINESS_TIMEOUT leaves no time to release again; retry the store with a longer READINESS_TIMEOUT")
+                }
+                await context.report("\(broken); releasing again")
+                try await installRelease(store, context: context, budget: min(budget, settings.releaseTimeout + 110))
+            }
             let selector = [("labelSelector", "app.kubernetes.io/instance=\(store.release)")]
             var lastMessage = ""
             var looks = 0
@@ -42,12 +53,11 @@ extension Provisioner {
                 looks += 1
                 var total = 0
                 var ready = 0
-                var waiting: [String] = []
+                var waiting: [JSON] = []
                 for (group, plural) in [("apps/v1", "deployments"), ("apps/v1", "statefulsets")] {
                     for item in try await kube.get(Paths.group(group, store.namespace, plural), query: selector)["items"]?.arrayValue ?? [] {
                         total += 1
-                        let name = item.at("metadata", "name")?.string ?? "?"
-                        if Self.rolledOut(item) { ready += 1 } else { waiting.append(name) }
+                        if Self.rolledOut(item) { ready += 1 } else { waiting.append(item) }
                     }
                 }
                 let jobs = try await kube.get(Paths.group("batch/v1", store.namespace, "jobs"), query: selector)["items"]?.arrayValue ?? []
@@ -61,12 +71,12 @@ extension Provisioner {
                         let why = [failed["reason"]?.string, failed["message"]?.string].compactMap { $0 }.joined(separator: ": ")
                         throw StepFailure.permanent("setup job \(name) failed (\(why.isEmpty ? "no reason given" : why)); see its logs with kubectl -n \(store.namespace) logs job/\(name), then retry the store")
                     } else {
-                        waiting.append(newest.at("metadata", "name")?.string ?? "setup")
+                        waiting.append(newest)
                     }
                 }
                 if total > 0, ready == total { break }
                 var message = total == 0 ? "waiting for the release's workloads to appear" : "\(ready)/\(total) workloads ready"
-                if let why = try await stuckReason(store) { message += "; \(why)" }
+                if let why = try await blockers(namespace: store.namespace, waiting: waiting) { message += "; \(why)" }
                 if message != lastMessage {
                     await context.report(message)
                     lastMessage = message
@@ -112,23 +122,81 @@ extension Provisioner {
     /// (0.5 s, then 0.75, 1.1, 1.7 s); a slow store is looked at every 2 s, about five API calls each.
     static let readinessPolls = PollSchedule(first: 0.5, growth: 1.5, longest: 2)
 
-    /// The first reason a pod of the store is stuck, from pod status and warning events.
-    func stuckReason(_ store: StoreRecord) async throws -> String? {
-        for pod in try await kube.get(Paths.core(store.namespace, "pods"))["items"]?.arrayValue ?? [] {
-            for status in pod.at("status", "containerStatuses")?.arrayValue ?? [] {
-                if let reason = status.at("state", "waiting", "reason")?.string,
-                   ["ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff", "CreateContainerConfigError"].contains(reason) {
+    /// Container states that will not resolve by waiting a little.
+    static let stuckStates: Set<String> = [
+        "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
+    ]
+
+    /// Why each workload that is not ready waits, named from its own pods: their current conditions
+    /// and container states first, then the newest warning event about one of them. Pods on their way
+    /// out (a previous revision's) and events older than the pod they name are ignored; a workload with
+    /// no pods of its own is explained by the newest warning about the workload or its ReplicaSet
+    /// (a quota refusal, say), which is never stale while it has no pods.
+    func blockers(namespace: String, waiting: [JSON]) async throws -> String? {
+        guard !waiting.isEmpty else { return nil }
+        let pods = (try await kube.get(Paths.core(namespace, "pods"))["items"]?.arrayValue ?? [])
+            .filter { $0.at("metadata", "deletionTimestamp") == nil }
+            .sorted { ($0.at("metadata", "creationTimestamp")?.string ?? "") > ($1.at("metadata", "creationTimestamp")?.string ?? "") }
+        let events = (try await kube.get(Paths.core(namespace, "events"))["items"]?.arrayValue ?? [])
+            .filter { $0["type"]?.string == "Warning" }
+            .sorted { Self.eventTime($0) > Self.eventTime($1) }
+        var reasons: [String] = []
+        for workload in waiting {
+            let name = workload.at("metadata", "name")?.string ?? "?"
+            // A Deployment's pods belong to its ReplicaSets, so they are found by the workload's selector.
+            let selector = workload.at("spec", "selector", "matchLabels")?.objectValue
+                ?? workload.at("spec", "template", "metadata", "labels")?.objectValue ?? [:]
+            let own = selector.isEmpty ? [] : pods.filter { pod in
+                let labels = pod.at("metadata", "labels")?.objectValue ?? [:]
+                return selector.allSatisfy { labels[$0.key] == $0.value }
+            }
+            if let why = Self.podBlocker(own, events: events) {
+                reasons.append("\(name): \(why)")
+            } else if own.isEmpty, let event = events.first(where: { event in
+                let kind = event.at("involvedObject", "kind")?.string ?? ""
+                let object = event.at("involvedObject", "name")?.string ?? ""
+                return ["Deployment", "ReplicaSet", "StatefulSet", "Job"].contains(kind) && (object == name || object.hasPrefix("\(name)-"))
+            }) {
+                reasons.append("\(name): \(event["message"]?.string ?? event["reason"]?.string ?? "no pods")")
+            }
+        }
+        return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
+    }
+
+    /// The first thing that holds one of these pods (newest pod first), or nil.
+    static func podBlocker(_ pods: [JSON], events: [JSON]) -> String? {
+        for pod in pods {
+            let name = pod.at("metadata", "name")?.string ?? "?"
+            let conditions = pod.at("status", "conditions")?.arrayValue ?? []
+            if let scheduled = conditions.first(where: { $0["type"]?.string == "PodScheduled" }), scheduled["status"]?.string == "False" {
+                return "pod \(name) cannot be scheduled: \(scheduled["message"]?.string ?? scheduled["reason"]?.string ?? "no reason given")"
+            }
+            let statuses = (pod.at("status", "initContainerStatuses")?.arrayValue ?? []) + (pod.at("status", "containerStatuses")?.arrayValue ?? [])
+            for status in statuses {
+                if let reason = status.at("state", "waiting", "reason")?.string, stuckStates.contains(reason) {
                     let detail = status.at("state", "waiting", "message")?.string.map { ": \($0)" } ?? ""
-                    return "pod \(pod.at("metadata", "name")?.string ?? "?") is in \(reason)\(detail)"
+                    return "pod \(name) container \(status["name"]?.string ?? "?") is in \(reason)\(detail)"
                 }
             }
         }
-        for event in try await kube.get(Paths.core(store.namespace, "events"))["items"]?.arrayValue ?? [] where event["type"]?.string == "Warning" {
-            let reason = event["reason"]?.string ?? ""
-            if ["FailedCreate", "FailedScheduling", "ProvisioningFailed", "FailedMount"].contains(reason) {
-                return "\(event.at("involvedObject", "kind")?.string ?? "") \(event.at("involvedObject", "name")?.string ?? ""): \(event["message"]?.string ?? reason)"
+        for pod in pods where condition("Ready", of: pod) == nil {
+            let name = pod.at("metadata", "name")?.string ?? "?"
+            let created = pod.at("metadata", "creationTimestamp")?.string ?? ""
+            // A scheduling failure from before the pod was placed is history, as is anything older than the pod.
+            let scheduled = condition("PodScheduled", of: pod) != nil
+            if let event = events.first(where: {
+                $0.at("involvedObject", "kind")?.string == "Pod" && $0.at("involvedObject", "name")?.string == name && eventTime($0) >= created
+                    && !(scheduled && $0["reason"]?.string == "FailedScheduling")
+            }) {
+                return "pod \(name): \(event["reason"]?.string ?? "Warning"): \(event["message"]?.string ?? "")"
             }
         }
         return nil
+    }
+
+    /// When an event last happened: `lastTimestamp` (core/v1 events), else `eventTime` (events.k8s.io
+    /// writers), else when it was recorded.
+    static func eventTime(_ event: JSON) -> String {
+        event["lastTimestamp"]?.string ?? event["eventTime"]?.string ?? event.at("metadata", "creationTimestamp")?.string ?? ""
     }
 }

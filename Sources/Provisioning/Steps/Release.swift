@@ -12,9 +12,16 @@ extension Provisioner {
         StepDefinition("release", timeout: settings.releaseTimeout + 120, retry: RetryPolicy(maxAttempts: 5, initialDelay: 5, maxDelay: 60)) { context in
             // One budget for the whole attempt, a little inside the step's own limit: the step's timeout
             // must never be what stops helm, since a helm killed mid-install leaves the release pending.
-            let budgetEnds = ContinuousClock.now + .seconds(settings.releaseTimeout + 110)
+            try await installRelease(try await self.store(context), context: context, budget: settings.releaseTimeout + 110)
+        }
+    }
+
+    /// Remedies, the wait for leftovers, then `helm upgrade --install`, all within `budget` seconds.
+    /// The release step's body; readiness calls it too when a retry finds the release broken.
+    func installRelease(_ store: StoreRecord, context: StepContext, budget: Double) async throws {
+        do {
+            let budgetEnds = ContinuousClock.now + .seconds(budget)
             func remaining() -> Double { (budgetEnds - ContinuousClock.now).inSeconds }
-            let store = try await self.store(context)
             if let current = try await HelmStorage(kube: kube).latest(release: store.release, namespace: store.namespace),
                let verb = Self.remedy(for: current) {
                 if let wait = Self.pendingWait(current, releaseTimeout: settings.releaseTimeout) {
@@ -32,6 +39,9 @@ extension Provisioner {
                     throw StepFailure.retryable("could not \(verb) the release left \(current.status): \(HelmRunner.message(outcome))")
                 }
             }
+            // Before every install, not only after a remedy: an earlier attempt may have uninstalled and
+            // died, and a claim that is still terminating would be updated instead of created.
+            try await waitForLeftovers(store, context: context, within: min(120, remaining() - 60))
             try context.checkpoint()
             let values = try releaseValues(store)
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("storefleet-\(store.id)-\(UUID().uuidString).json")
@@ -52,6 +62,64 @@ extension Provisioner {
                 throw Self.releaseFailure(HelmRunner.message(outcome), chart: chart)
             }
         }
+    }
+
+    /// Why a release that once succeeded no longer stands, or nil: its latest revision is not
+    /// `deployed`, or a claim its workloads mount is missing or being deleted (what an install over a
+    /// dying claim leaves: pods Pending for good, which waiting longer cannot change).
+    func releaseNeedsRepair(_ store: StoreRecord) async throws -> String? {
+        guard let current = try await HelmStorage(kube: kube).latest(release: store.release, namespace: store.namespace) else {
+            return "the release is missing"
+        }
+        guard current.status == "deployed" else { return "the release is \(current.status)" }
+        let selector = [("labelSelector", "app.kubernetes.io/instance=\(store.release)")]
+        let claims = try await kube.get(Paths.core(store.namespace, "persistentvolumeclaims"))["items"]?.arrayValue ?? []
+        let standing = Set(claims.filter { $0.at("metadata", "deletionTimestamp") == nil }.compactMap { $0.at("metadata", "name")?.string })
+        for (group, plural) in [("apps/v1", "deployments"), ("apps/v1", "statefulsets")] {
+            for workload in try await kube.get(Paths.group(group, store.namespace, plural), query: selector)["items"]?.arrayValue ?? [] {
+                for volume in workload.at("spec", "template", "spec", "volumes")?.arrayValue ?? [] {
+                    if let claim = volume.at("persistentVolumeClaim", "claimName")?.string, !standing.contains(claim) {
+                        return "persistentvolumeclaim \(claim), which \(workload.at("metadata", "name")?.string ?? "a workload") mounts, is missing or being deleted"
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Waits until nothing an uninstall removed is still going away in the store's namespace. A claim
+    /// held by `kubernetes.io/pvc-protection` while its pods stop would be updated by the next install
+    /// instead of created, then vanish under the new pods, which stay Pending for good; pods still
+    /// stopping count against the quota and would refuse the new ones. helm's own wait on uninstall
+    /// covers the objects it deleted, not the pods they leave behind, so the worker looks itself.
+    func waitForLeftovers(_ store: StoreRecord, context: StepContext, within seconds: Double) async throws {
+        let deadline = ContinuousClock.now + .seconds(max(0, seconds))
+        var reported = false
+        while true {
+            let left = try await terminating(in: store.namespace)
+            if left.isEmpty { return }
+            if ContinuousClock.now >= deadline {
+                throw StepFailure.retryable("waiting for what the last uninstall removed to be gone before installing again: \(left.joined(separator: ", ")) still terminating", after: 10)
+            }
+            if !reported {
+                await context.report("waiting for \(left.joined(separator: ", ")) to finish terminating before installing")
+                reported = true
+            }
+            try context.checkpoint()
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Claims and pods in the namespace that are being deleted, as `kind/name`.
+    func terminating(in namespace: String) async throws -> [String] {
+        var names: [String] = []
+        for (resource, kind) in [("persistentvolumeclaims", "persistentvolumeclaim"), ("pods", "pod")] {
+            let list = try await kube.get("/api/v1/namespaces/\(namespace)/\(resource)")
+            for item in list["items"]?.arrayValue ?? [] where item.at("metadata", "deletionTimestamp") != nil {
+                if let name = item.at("metadata", "name")?.string { names.append("\(kind)/\(name)") }
+            }
+        }
+        return names.sorted()
     }
 
     /// Whether a failed `helm upgrade --install` can succeed by trying again, decided from helm's message
