@@ -30,9 +30,14 @@ extension ClusterSimulator {
         case "get" where attributes.subresource == "proxy": operation = "CONNECT"
         default: return nil
         }
+        guard let type = ResourceCatalog.types.first(where: { $0.group == attributes.group && $0.plural == attributes.resource }) else { return nil }
+        if let refused = limitRanger(type, attributes, body: body) { return refused }
+        if type.kind == "Pod", attributes.verb == "create", let pod = try? JSON(parsing: body),
+           let refusal = PodSecurity.refusal(podSpec: pod["spec"] ?? [:], namespace: try? store.get(Controllers.namespaces, namespace: nil, name: attributes.namespace)) {
+            return APIError.forbidden("pods \"\(pod.at("metadata", "name")?.string ?? attributes.name)\" is forbidden: \(refusal)")
+        }
         let policies = store.all(Self.policies).map(\.1)
         guard !policies.isEmpty else { return nil }
-        guard let type = ResourceCatalog.types.first(where: { $0.group == attributes.group && $0.plural == attributes.resource }) else { return nil }
         let namespace = type.namespaced ? attributes.namespace : nil
         let current = attributes.name.isEmpty ? nil : try? store.get(type, namespace: namespace, name: attributes.name)
         var object: JSON = .null
@@ -86,5 +91,30 @@ extension ClusterSimulator {
         let reason = answer["reason"]?.string ?? "Invalid"
         let codes = ["Forbidden": 403, "Invalid": 422, "Unauthorized": 401, "RequestEntityTooLarge": 413]
         return APIError(code: codes[reason] ?? 422, reason: reason, message: answer["message"]?.string ?? "denied", details: nil)
+    }
+
+    /// The LimitRanger admission plugin for claims: a claim whose storage request is above the
+    /// namespace's `PersistentVolumeClaim` maximum (or below its minimum) is refused, in the plugin's
+    /// words. (Container limits are not checked: the simulator's controllers make the pods.)
+    func limitRanger(_ type: ResourceType, _ attributes: RequestAttributes, body: Data) -> APIError? {
+        guard type.kind == "PersistentVolumeClaim", ["create", "update", "patch"].contains(attributes.verb),
+              let sent = try? JSON(parsing: body) else { return nil }
+        var object = sent
+        if attributes.verb == "patch", let current = try? store.get(type, namespace: attributes.namespace, name: attributes.name) {
+            object = current.mergePatched(with: sent)
+        }
+        guard let requestText = object.at("spec", "resources", "requests", "storage")?.string, let request = Quantity.parse(requestText) else { return nil }
+        let name = object.at("metadata", "name")?.string ?? attributes.name
+        for (key, range) in store.all(Controllers.limitRanges) where key.namespace == attributes.namespace {
+            for item in range.at("spec", "limits")?.arrayValue ?? [] where item["type"]?.string == "PersistentVolumeClaim" {
+                if let maxText = item.at("max", "storage")?.string, let max = Quantity.parse(maxText), request > max {
+                    return APIError.forbidden("persistentvolumeclaims \"\(name)\" is forbidden: maximum storage usage per PersistentVolumeClaim is \(maxText), but request is \(requestText)")
+                }
+                if let minText = item.at("min", "storage")?.string, let min = Quantity.parse(minText), request < min {
+                    return APIError.forbidden("persistentvolumeclaims \"\(name)\" is forbidden: minimum storage usage per PersistentVolumeClaim is \(minText), but request is \(requestText)")
+                }
+            }
+        }
+        return nil
     }
 }

@@ -84,16 +84,33 @@ final class Controllers: Sendable {
         for type in [Self.deployments, Self.statefulSets, Self.jobs] {
             for (key, object) in store.all(type) {
                 seen.insert(key)
-                reconcile(key, object, now: now, timing: timing, faults: faults, quotaMessage: quotaBlocked[key])
+                // Pod Security admission refuses the pods before the quota is even consulted.
+                reconcile(key, object, now: now, timing: timing, faults: faults, quotaMessage: podSecurityRefusal(key, object) ?? quotaBlocked[key])
             }
         }
         reconciled.withLock { verdicts in verdicts = verdicts.filter { seen.contains($0.key) } }
+        podSecurityVerdicts.withLock { verdicts in verdicts = verdicts.filter { seen.contains($0.key) } }
         publishKeys()
     }
 
     /// A StatefulSet's pods are `<name>-<ordinal>` (a successor waits for its predecessor to be gone);
     /// other owners' pods take a suffix from the owner's uid, so a recreated owner gets new pods while
     /// the old ones are still terminating.
+    /// Pod Security verdicts by workload, valid while its generation and its namespace's
+    /// resourceVersion stay the same (evaluating every workload on every tick would cost the most).
+    private let podSecurityVerdicts = LockedState<[ObjectKey: (stamp: String, refusal: String?)]>([:])
+
+    /// What Pod Security admission says to this workload's pods: the FailedCreate message, or nil.
+    private func podSecurityRefusal(_ key: ObjectKey, _ object: JSON) -> String? {
+        let namespace = key.namespace.flatMap { try? store.get(Self.namespaces, namespace: nil, name: $0) }
+        let stamp = "\(object.at("metadata", "uid")?.string ?? "")/\(object.at("metadata", "generation")?.int ?? 0)/\(namespace?.at("metadata", "resourceVersion")?.string ?? "")"
+        if let cached = podSecurityVerdicts.withLock({ $0[key] }), cached.stamp == stamp { return cached.refusal }
+        let refusal = PodSecurity.refusal(podSpec: object.at("spec", "template", "spec") ?? [:], namespace: namespace)
+            .map { "Error creating: pods \"\(key.name)-\" is forbidden: \($0)" }
+        podSecurityVerdicts.withLock { $0[key] = (stamp, refusal) }
+        return refusal
+    }
+
     private func podNames(of key: ObjectKey, uid: String, count: Int) -> [String] {
         (0..<count).map { index in
             key.type == Self.statefulSets ? "\(key.name)-\(index)" : "\(key.name)-\(Self.suffix(key.name + uid))-\(index)"

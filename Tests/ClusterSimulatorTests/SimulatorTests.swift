@@ -392,4 +392,50 @@ struct SimulatorCapacityTests {
             #expect(withKey.body["products"]?.arrayValue?.first?["title"]?.string == "Tee")
         }
     }
+
+    @Test("Pod Security admission refuses pods below the namespace's enforced level, in the API server's words")
+    func podSecurity() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            var ns = namespace("locked")
+            ns["metadata"]?["labels"] = ["pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "v1.30"]
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: ns)
+            // A plain container: everything restricted asks for is missing.
+            _ = try await sim.request("POST", "/apis/apps/v1/namespaces/locked/deployments", body: deployment("plain"))
+            var hardened = deployment("hardened")
+            hardened.set(["spec", "template", "spec", "securityContext"], to: ["runAsNonRoot": true, "seccompProfile": ["type": "RuntimeDefault"]])
+            hardened.set(["spec", "template", "spec", "containers"], to: [[
+                "name": "c", "image": "nginx:1.27",
+                "securityContext": ["allowPrivilegeEscalation": false, "capabilities": ["drop": ["ALL"]]],
+            ]])
+            _ = try await sim.request("POST", "/apis/apps/v1/namespaces/locked/deployments", body: hardened)
+            try await eventually(within: 10) {
+                let ready = try await sim.request("GET", "/apis/apps/v1/namespaces/locked/deployments/hardened").body.at("status", "readyReplicas")?.int
+                guard ready == 1 else { throw CancellationError() }
+            }
+            let plain = try await sim.request("GET", "/apis/apps/v1/namespaces/locked/deployments/plain")
+            #expect(plain.body.at("status", "readyReplicas")?.int == 0)
+            let events = try await sim.request("GET", "/api/v1/namespaces/locked/events").body["items"]?.arrayValue ?? []
+            let refusal = events.first { $0.at("involvedObject", "name")?.string == "plain" && $0["reason"]?.string == "FailedCreate" }?["message"]?.string
+            #expect(refusal == #"Error creating: pods "plain-" is forbidden: violates PodSecurity "restricted:v1.30": allowPrivilegeEscalation != false (container "c" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "c" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "c" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "c" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")"#,
+                    "\(refusal ?? "no event")")
+
+            // A pod made directly is refused at once; baseline refuses what it covers only.
+            let privileged: JSON = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "root"], "spec": [
+                "hostPID": true, "containers": [["name": "c", "image": "busybox", "securityContext": ["privileged": true]]],
+            ]]
+            let refused = try await sim.request("POST", "/api/v1/namespaces/locked/pods", body: privileged)
+            #expect(refused.status == 403)
+            #expect(refused.body["message"]?.string?.hasPrefix(#"pods "root" is forbidden: violates PodSecurity "restricted:v1.30": host namespaces (hostPID=true), privileged (container "c" must not set securityContext.privileged=true), allowPrivilegeEscalation != false"#) == true,
+                    "\(refused.body["message"]?.string ?? "")")
+            var baseline = namespace("open")
+            baseline["metadata"]?["labels"] = ["pod-security.kubernetes.io/enforce": "baseline"]
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: baseline)
+            let inBaseline = try await sim.request("POST", "/api/v1/namespaces/open/pods", body: privileged)
+            #expect(inBaseline.body["message"]?.string == #"pods "root" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostPID=true), privileged (container "c" must not set securityContext.privileged=true)"#,
+                    "\(inBaseline.body["message"]?.string ?? "")")
+            var plainPod = privileged
+            plainPod["spec"] = ["containers": [["name": "c", "image": "busybox"]]]
+            #expect(try await sim.request("POST", "/api/v1/namespaces/open/pods", body: plainPod).status == 201, "baseline admits a plain pod")
+        }
+    }
 }

@@ -666,6 +666,20 @@ struct StorePipelineTests {
         }
     }
 
+    @Test("a LimitRange refusal of the store's claim ends the release at once with the API server's words, not after five attempts")
+    func limitRangeRefusalIsPermanent() async throws {
+        // The guardrails' LimitRange allows claims of 1Mi at most; the chart asks for more.
+        try await withStack(settings: ["WOOCOMMERCE_QUOTA": "max-volume=1Mi"]) { stack in
+            let store = try await createStore(stack, engine: "woocommerce")
+            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            #expect(job.status == .failed)
+            let release = try #require(job.steps.first { $0.name == "release" })
+            #expect(release.attempts == 1, "retried although no retry can change it")
+            #expect((job.error ?? "").contains("LimitRange"), "\(job.error ?? "")")
+            #expect((job.error ?? "").contains("is forbidden: maximum storage usage per PersistentVolumeClaim is 1Mi, but request is"), "\(job.error ?? "")")
+        }
+    }
+
     static func mounts(_ pod: JSON, claim: String) -> Bool {
         (pod.at("spec", "volumes")?.arrayValue ?? []).contains { $0.at("persistentVolumeClaim", "claimName")?.string == claim }
     }

@@ -219,8 +219,9 @@ import TestSupport
             async let stream = client.call(.get, "/api/events", token: token)
             try await Task.sleep(for: .milliseconds(500))
             try await harness.postgres.query("UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = \(UUID(uuidString: tenant)!)")
-            let events = Self.parse(try await stream.text)
-            #expect(events.last?.name == "close")
+            let reply = try await stream
+            let events = Self.parse(reply.text)
+            #expect(events.last?.name == "close", "status \(reply.status) after \(ContinuousClock.now - started): \(reply.text.suffix(600))")
             #expect(ContinuousClock.now - started < .seconds(30), "ended by the revocation, not by the stream's 60 s limit")
         }
     }
