@@ -160,23 +160,43 @@ struct EventStream: Sendable {
         var storeCursor = storesAfter
         var lastWrite = ContinuousClock.now
         var lastTokenCheck = ContinuousClock.now
+        var failingSince: ContinuousClock.Instant?
         try await writer.write(ByteBuffer(string: "retry: 3000\n: connected\n\n"))
         while !Task.isCancelled && !Task.isShuttingDownGracefully && ContinuousClock.now - started < .seconds(settings.eventStreamMaxSeconds) {
             // The client left: nothing more to write, and its slot goes back to the tenant now.
             guard connected() else { throw ChannelError.ioOnClosedChannel }
             // A revoked token stops working on its next request; a stream is one long request, so it
             // looks again every few seconds and ends when the token is gone.
-            if ContinuousClock.now - lastTokenCheck > .seconds(Self.tokenCheckSeconds) {
-                guard try await tokenStillValid() else { break }
-                lastTokenCheck = ContinuousClock.now
+            let events: [(cursor: Cursor, body: JobEvent)], next: Cursor
+            let stores: [StoreEvent], nextStore: StoreCursor
+            do {
+                if ContinuousClock.now - lastTokenCheck > .seconds(Self.tokenCheckSeconds) {
+                    guard try await tokenStillValid() else { break }
+                    lastTokenCheck = ContinuousClock.now
+                }
+                (events, next) = try await jobEvents(after: cursor)
+                (stores, nextStore) = try await storeEvents(after: storeCursor)
+                failingSince = nil
+            } catch {
+                // A database hiccup (a restart, a full pool) is waited out, with keep-alives, for a
+                // while: the stream picks up where it was. Longer, and the stream ends; the client
+                // reconnects with Last-Event-ID and misses nothing either way.
+                if Task.isCancelled { throw error }
+                let since = failingSince ?? ContinuousClock.now
+                failingSince = since
+                guard ContinuousClock.now - since < .seconds(Self.outageTolerance) else { throw error }
+                if ContinuousClock.now - lastWrite > .seconds(15) {
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    lastWrite = ContinuousClock.now
+                }
+                try? await Task.sleep(for: .seconds(max(settings.eventPollInterval, 0.5)))
+                continue
             }
             var out = ""
-            let (events, next) = try await jobEvents(after: cursor)
             for event in events {
                 out += "id: \(event.cursor.eventID)\nevent: job\ndata: \(String(decoding: JSONCoding.encode(event.body), as: UTF8.self))\n\n"
             }
             cursor = next
-            let (stores, nextStore) = try await storeEvents(after: storeCursor)
             for event in stores {
                 out += "event: store\ndata: \(String(decoding: JSONCoding.encode(event), as: UTF8.self))\n\n"
             }
@@ -195,6 +215,8 @@ struct EventStream: Sendable {
     }
 
     static let tokenCheckSeconds = 5.0
+    /// How long a stream waits out failing database reads before it ends.
+    static let outageTolerance = 20.0
 
     /// A new stream's start and what it has already seen: everything from transactions still open (or
     /// not yet begun) is to come; what had committed is not, even above the start.

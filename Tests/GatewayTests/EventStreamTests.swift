@@ -226,6 +226,24 @@ import TestSupport
         }
     }
 
+    @Test func aStreamOutlivesABriefDatabaseOutage() async throws {
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 8 }) { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            async let stream = client.call(.get, "/api/events", token: token)
+            try await Self.streamOpen(harness)
+            // For two seconds every read the stream makes fails (as during a restart or a failover).
+            try await harness.postgres.query("ALTER TABLE job_transitions RENAME TO job_transitions_away")
+            try await Task.sleep(for: .seconds(2))
+            try await harness.postgres.query("ALTER TABLE job_transitions_away RENAME TO job_transitions")
+            let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "after-outage", "engine": "medusa"])
+            #expect(created.status == .accepted)
+            let reply = try await stream
+            let events = Self.parse(reply.text)
+            #expect(events.contains { $0.name == "job" }, "the job made after the outage reached the stream: \(reply.text.suffix(600))")
+            #expect(events.last?.name == "close", "the stream ran its course: \(reply.text.suffix(600))")
+        }
+    }
+
     @Test func aTenantsOpenStreamsAreCapped() async throws {
         try await GatewayHarness.with(configure: { $0.eventStreamsPerTenant = 2; $0.eventStreamMaxSeconds = 2 }) { harness, client in
             let (_, token) = try await harness.tenant(client)
