@@ -9,9 +9,6 @@ import NIOHTTPTypes
 /// Raised into the request-body stream when a body has not fully arrived in time.
 struct RequestBodyTimeout: Error {}
 
-/// Sent up the pipeline by `ByteArrival` whenever raw bytes arrive, before the decoder sees them.
-struct BytesArrived: Sendable {}
-
 /// Placed in front of NIO's HTTP decoder, so that the guard can tell a quiet keep-alive connection
 /// (no bytes: the idle timeout's business) from a request head that is arriving too slowly (bytes but
 /// no head yet: the header timeout's). After the decoder, both look the same: nothing.
@@ -19,8 +16,14 @@ final class ByteArrival: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
+    /// Told directly (both handlers run on the channel's event loop): an event up the pipeline
+    /// would cost an allocation on every read.
+    let owner: ConnectionGuard
+
+    init(owner: ConnectionGuard) { self.owner = owner }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireUserInboundEventTriggered(BytesArrived())
+        owner.bytesArrived()
         context.fireChannelRead(data)
     }
 }
@@ -61,6 +64,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var answered = false      // a protocol error was answered: drop everything after it
     private var bodyTimedOut = false
     private var closeAfterResponse = false  // an Upgrade or CONNECT request: the decoder reads no further
+    // Timers are armed at the end of a read (channelReadComplete), not per request part: a request
+    // whose head (and body) came in one read, nearly all of them, never schedules one.
+    private var headStartedAt: NIODeadline?  // the first byte of a head not yet decoded
+    private var bodyStartedAt: NIODeadline?
     private var headTimer: Scheduled<Void>?
     private var bodyTimer: Scheduled<Void>?
     private var stallTimer: Scheduled<Void>?
@@ -78,7 +85,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         // Hummingbird adds its own handlers after the decoder; this one goes before it.
-        try? context.pipeline.syncOperations.addHandler(ByteArrival(), position: .first)
+        try? context.pipeline.syncOperations.addHandler(ByteArrival(owner: self), position: .first)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -91,8 +98,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if answered || bodyTimedOut { return }  // the stream is dead; don't feed it
         switch Self.unwrapInboundIn(data) {
         case .head(let head):
-            headTimer?.cancel()
-            headTimer = nil
+            headStartedAt = nil
+            if let headTimer {
+                headTimer.cancel()
+                self.headTimer = nil
+            }
             requestOpen = true
             // NIO's decoder stops parsing at a request that asks to switch protocols (Upgrade) or to
             // tunnel (CONNECT), leaving whatever follows unread: the next request on this connection
@@ -100,8 +110,31 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             // connection closed, and a proxy in front cannot have a pooled connection poisoned.
             if head.method == .connect || head.headerFields[.upgrade] != nil { closeAfterResponse = true }
             readingBody = true
-            bodyTimer?.cancel()
-            bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: bodyTimeout) { [self] in
+            bodyStartedAt = .now()
+        case .body:
+            break
+        case .end:
+            readingBody = false
+            bodyStartedAt = nil
+            if let bodyTimer {
+                bodyTimer.cancel()
+                self.bodyTimer = nil
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    /// From `ByteArrival`, before the decoder sees the bytes. The first bytes of a request head start
+    /// its clock; later ones do not extend it. Bytes while a body is still arriving (after an early
+    /// answer, say a 401) are that body's.
+    func bytesArrived() {
+        if headStartedAt == nil, !requestOpen, !readingBody, !answered, !closeAfterResponse { headStartedAt = .now() }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.fireChannelReadComplete()
+        if readingBody, !bodyTimedOut, bodyTimer == nil, let started = bodyStartedAt {
+            bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: started + bodyTimeout) { [self] in
                 guard readingBody else { return }
                 bodyTimedOut = true
                 // Ends Hummingbird's inbound stream with this error: the handler's `for try await` over
@@ -109,14 +142,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 // Hummingbird closes the connection.
                 context.fireErrorCaught(RequestBodyTimeout())
             }
-        case .body:
-            break
-        case .end:
-            readingBody = false
-            bodyTimer?.cancel()
-            bodyTimer = nil
         }
-        context.fireChannelRead(data)
+        if let started = headStartedAt, headTimer == nil, !requestOpen, !answered, !closeAfterResponse {
+            headTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: started + headerTimeout) { [self] in
+                headTimer = nil
+                guard !requestOpen, !answered, headStartedAt != nil else { return }
+                answer(.timeout, context: context)
+            }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -188,18 +221,6 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is BytesArrived {
-            // The first bytes of a request head start its clock; later ones do not extend it. Bytes
-            // while a body is still arriving (after an early answer, say a 401) are that body's.
-            if !requestOpen, !readingBody, !answered, !closeAfterResponse, headTimer == nil {
-                headTimer = context.eventLoop.assumeIsolated().scheduleTask(in: headerTimeout) { [self] in
-                    headTimer = nil
-                    guard !requestOpen, !answered else { return }
-                    answer(.timeout, context: context)
-                }
-            }
-            return
-        }
         context.fireUserInboundEventTriggered(event)
         // A client that half-closes during an event stream has left (allowRemoteHalfClosure is on in
         // Hummingbird, so NIO would otherwise keep writing until the peer's RST).
