@@ -197,60 +197,51 @@ final class Controllers: Sendable {
 
     private func upsertPods(of key: ObjectKey, object: JSON, count: Int, ready: Bool, stuckPattern: String?, images: [String], unschedulable: String?) {
         let labels = object.at("spec", "template", "metadata", "labels") ?? [:]
-        let kind = key.type.kind
         let uid = object.at("metadata", "uid")?.string ?? ""
         for name in podNames(of: key, uid: uid, count: count) {
             let podKey = ObjectKey(type: Self.pods, namespace: key.namespace, name: name)
             // A StatefulSet's next pod of this name waits until the terminating one is gone.
             if let existing = try? store.get(Self.pods, namespace: key.namespace, name: name), existing.at("metadata", "deletionTimestamp") != nil { continue }
+            let status: JSON
             if let unschedulable {
                 // What the scheduler writes for a pod whose claim is missing or being deleted.
-                let pod: JSON = [
-                    "apiVersion": "v1", "kind": "Pod",
-                    "metadata": [
-                        "name": .string(name), "namespace": .string(key.namespace ?? "default"), "labels": labels,
-                        "ownerReferences": [["kind": .string(kind), "name": .string(key.name), "uid": .string(uid), "controller": true]],
-                    ],
-                    "spec": object.at("spec", "template", "spec") ?? [:],
-                    "status": [
-                        "phase": "Pending",
-                        "conditions": [["type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": .string(unschedulable)]],
-                    ],
+                status = [
+                    "phase": "Pending",
+                    "conditions": [["type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": .string(unschedulable)]],
                 ]
-                store.upsertOwned(podKey, pod)
                 recordEvent(involving: ["kind": "Pod", "name": .string(name), "namespace": .string(key.namespace ?? "default")],
                             name: "\(name).failedscheduling", namespace: key.namespace, reason: "FailedScheduling", message: unschedulable)
-                continue
-            }
-            var containerStatuses: [JSON] = []
-            for (position, image) in images.enumerated() {
-                let state: JSON
-                if ready {
-                    state = ["running": ["startedAt": .string(ObjectStore.timestamp(Date()))]]
-                } else if let stuckPattern, image.contains(stuckPattern) || key.name.contains(stuckPattern) {
-                    state = ["waiting": ["reason": "ImagePullBackOff", "message": .string("Back-off pulling image \"\(image)\"")]]
-                } else {
-                    state = ["waiting": ["reason": "ContainerCreating"]]
+            } else {
+                var containerStatuses: [JSON] = []
+                for (position, image) in images.enumerated() {
+                    let state: JSON
+                    if ready {
+                        state = ["running": ["startedAt": .string(ObjectStore.timestamp(Date()))]]
+                    } else if let stuckPattern, image.contains(stuckPattern) || key.name.contains(stuckPattern) {
+                        state = ["waiting": ["reason": "ImagePullBackOff", "message": .string("Back-off pulling image \"\(image)\"")]]
+                    } else {
+                        state = ["waiting": ["reason": "ContainerCreating"]]
+                    }
+                    containerStatuses.append([
+                        "name": .string("c\(position)"), "image": .string(image), "ready": .bool(ready),
+                        "restartCount": 0, "state": state,
+                    ])
                 }
-                containerStatuses.append([
-                    "name": .string("c\(position)"), "image": .string(image), "ready": .bool(ready),
-                    "restartCount": 0, "state": state,
-                ])
+                status = [
+                    "phase": .string(key.type == Self.jobs && ready ? "Succeeded" : (ready ? "Running" : "Pending")),
+                    "conditions": [["type": "PodScheduled", "status": "True"],
+                                   ["type": "Ready", "status": .string(ready && key.type != Self.jobs ? "True" : "False")]],
+                    "containerStatuses": .array(containerStatuses),
+                ]
             }
-            let phase: String = key.type == Self.jobs && ready ? "Succeeded" : (ready ? "Running" : "Pending")
             let pod: JSON = [
                 "apiVersion": "v1", "kind": "Pod",
                 "metadata": [
                     "name": .string(name), "namespace": .string(key.namespace ?? "default"), "labels": labels,
-                    "ownerReferences": [["kind": .string(kind), "name": .string(key.name), "uid": .string(uid), "controller": true]],
+                    "ownerReferences": [["kind": .string(key.type.kind), "name": .string(key.name), "uid": .string(uid), "controller": true]],
                 ],
                 "spec": object.at("spec", "template", "spec") ?? [:],
-                "status": [
-                    "phase": .string(phase),
-                    "conditions": [["type": "PodScheduled", "status": "True"],
-                                   ["type": "Ready", "status": .string(ready && key.type != Self.jobs ? "True" : "False")]],
-                    "containerStatuses": .array(containerStatuses),
-                ],
+                "status": status,
             ]
             store.upsertOwned(podKey, pod)
         }

@@ -19,14 +19,19 @@ enum PodSecurity {
         "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
     ]
 
+    /// The enforced level and version, "restricted:v1.30", or nil for none (or privileged).
+    static func enforced(_ namespace: JSON) -> String? {
+        let labels = namespace.at("metadata", "labels")
+        guard let level = labels?["pod-security.kubernetes.io/enforce"]?.string, level == "baseline" || level == "restricted" else { return nil }
+        return "\(level):\(labels?["pod-security.kubernetes.io/enforce-version"]?.string ?? "latest")"
+    }
+
     /// "violates PodSecurity …" for a pod spec in this namespace, or nil when it passes (or the
     /// namespace enforces nothing, or `privileged`).
     static func refusal(podSpec: JSON, namespace: JSON?) -> String? {
-        let labels = namespace?.at("metadata", "labels")
-        guard let level = labels?["pod-security.kubernetes.io/enforce"]?.string, level == "baseline" || level == "restricted" else { return nil }
-        let version = labels?["pod-security.kubernetes.io/enforce-version"]?.string ?? "latest"
-        let found = violations(podSpec, restricted: level == "restricted")
-        return found.isEmpty ? nil : "violates PodSecurity \"\(level):\(version)\": \(found.joined(separator: ", "))"
+        guard let namespace, let level = enforced(namespace) else { return nil }
+        let found = violations(podSpec, restricted: level.hasPrefix("restricted:"))
+        return found.isEmpty ? nil : "violates PodSecurity \"\(level)\": \(found.joined(separator: ", "))"
     }
 
     static func violations(_ spec: JSON, restricted: Bool) -> [String] {

@@ -20,7 +20,7 @@ extension ClusterSimulator {
         let body = Data(buffer.readableBytesView)
         let method = request.method.rawValue
 
-        let reply: Reply
+        var reply: Reply
         if let user = try await authenticated(request, context) {
             let attributes = RequestAttributes(method: method, path: path, query: query)
             if path.hasPrefix("/sim/") || path == "/sim" {
@@ -43,8 +43,11 @@ extension ClusterSimulator {
                     reply = serviceProxy(method: method, namespace: target.namespace, service: target.service, path: target.path, query: query,
                                          publishableKey: request.headers[HTTPField.Name(Self.publishableKeyHeader)!])
                 } else {
+                    let relabelled = Self.namespaceWriteTarget(method: method, path: path)
+                    let levelBefore = relabelled.flatMap { try? store.get(Controllers.namespaces, namespace: nil, name: $0) }.map(PodSecurity.enforced)
                     reply = api(method: method, path: path, query: query, contentType: contentType, body: body,
                                 userAgent: request.headers[.userAgent])
+                    if let relabelled, reply.status == 200 { reply.headers += podSecurityWarnings(namespace: relabelled, levelBefore: levelBefore ?? nil) }
                 }
             }
         } else {
@@ -55,7 +58,8 @@ extension ClusterSimulator {
                    body: String(decoding: body, as: UTF8.self), status: reply.status, userAgent: request.headers[.userAgent])
         }
         var headers: HTTPFields = [.contentType: "application/json"]
-        for (name, value) in reply.headers { if let field = HTTPField.Name(name) { headers[field] = value } }
+        // Appended, not set: a response may carry several Warning headers.
+        for (name, value) in reply.headers { if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) } }
         return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(data: reply.body.serialized())))
     }
 
@@ -404,5 +408,30 @@ extension ClusterSimulator {
             values[key] = value
         }
         return values
+    }
+
+    /// The namespace a PUT or PATCH of `/api/v1/namespaces/<name>` writes, or nil.
+    static func namespaceWriteTarget(method: String, path: String) -> String? {
+        guard method == "PUT" || method == "PATCH" else { return nil }
+        let parts = path.split(separator: "/")
+        guard parts.count == 4, parts[0] == "api", parts[1] == "v1", parts[2] == "namespaces" else { return nil }
+        return String(parts[3])
+    }
+
+    /// What the API server warns when a namespace's enforced Pod Security level changes and pods
+    /// already running there fall short of it (kubectl prints these as "Warning: …").
+    func podSecurityWarnings(namespace name: String, levelBefore: String?) -> [(String, String)] {
+        guard let namespace = try? store.get(Controllers.namespaces, namespace: nil, name: name),
+              let level = PodSecurity.enforced(namespace), level != levelBefore else { return [] }
+        var warnings: [(String, String)] = []
+        for (key, pod) in store.all(Controllers.pods) where key.namespace == name && pod.at("metadata", "deletionTimestamp") == nil {
+            let found = PodSecurity.violations(pod["spec"] ?? [:], restricted: level.hasPrefix("restricted:"))
+            guard !found.isEmpty else { continue }
+            // Per pod, only the checks' names, as the API server words it.
+            let names = found.map { $0.components(separatedBy: " (").first ?? $0 }
+            warnings.append(("Warning", "299 - \"\(key.name): \(names.joined(separator: ", "))\""))
+        }
+        guard !warnings.isEmpty else { return [] }
+        return [("Warning", "299 - \"existing pods in namespace \\\"\(name)\\\" violate the new PodSecurity enforce level \\\"\(level)\\\"\"")] + warnings
     }
 }

@@ -438,4 +438,20 @@ struct SimulatorCapacityTests {
             #expect(try await sim.request("POST", "/api/v1/namespaces/open/pods", body: plainPod).status == 201, "baseline admits a plain pod")
         }
     }
+
+    @Test("raising a namespace's enforced level warns about the pods already there, as kubectl shows it")
+    func podSecurityWarnings() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("relabel"))
+            let plain: JSON = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "plain"], "spec": ["containers": [["name": "c", "image": "busybox"]]]]
+            #expect(try await sim.request("POST", "/api/v1/namespaces/relabel/pods", body: plain).status == 201)
+            let labelled = try await sim.kubectl(["label", "namespace", "relabel", "pod-security.kubernetes.io/enforce=restricted"])
+            #expect(labelled.succeeded, "\(labelled.standardError)")
+            #expect(labelled.standardError.contains(#"Warning: existing pods in namespace "relabel" violate the new PodSecurity enforce level "restricted:latest""#), "\(labelled.standardError)")
+            #expect(labelled.standardError.contains("Warning: plain: allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile"), "\(labelled.standardError)")
+            // The same level again changes nothing and warns about nothing.
+            let again = try await sim.kubectl(["label", "--overwrite", "namespace", "relabel", "pod-security.kubernetes.io/enforce=restricted"])
+            #expect(!again.standardError.contains("Warning"), "\(again.standardError)")
+        }
+    }
 }
