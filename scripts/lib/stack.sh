@@ -238,6 +238,27 @@ stack_stop() {
   fi
 }
 
+# An EXIT trap for a script that runs its own stack: on failure the end of the gateway's log, then
+# everything stopped and the work folder removed (kept with KEEP_WORK=1).
+stack_finish() {
+  local status=$?
+  if [ "$status" -ne 0 ] && [ -f "$STACK_DIR/logs/gateway.log" ]; then
+    echo "the end of the gateway log:" >&2
+    tail -n 30 "$STACK_DIR/logs/gateway.log" | cut -c1-2000 >&2
+  fi
+  stack_stop
+  [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$STACK_DIR"
+}
+
+# Fails, showing them, when a process logged error or critical lines: what hostile or fuzzed clients
+# do is theirs, and must not page anyone. stack_no_errors NAME WHAT
+stack_no_errors() {
+  if grep -a -E '^[^ ]+ (error|critical) ' "$STACK_DIR/logs/$1.log" | cut -c1-300 | head -5 | grep .; then
+    echo "$2: $1 logged errors (above)" >&2
+    return 1
+  fi
+}
+
 # Postgres, Redis, kube-sim with quick timing and the helm stand-in rendering the real charts: the
 # cluster side of the whole-system runs.
 stack_simulated_cluster() {
