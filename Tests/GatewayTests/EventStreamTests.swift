@@ -45,7 +45,7 @@ import TestSupport
     }
 
     @Test func theStreamDeliversAJobsTransitionsInOrderAndOnlyTheCallersOwn() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 6 }) { harness, client in
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 15 }) { harness, client in
             let (_, token) = try await harness.tenant(client)
             let (_, stranger) = try await harness.tenant(client)
             let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "streamed", "engine": "medusa"])
@@ -91,7 +91,7 @@ import TestSupport
     }
 
     @Test func aReconnectResumesAfterLastEventID() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 1 }) { harness, client in
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 3 }) { harness, client in
             let (_, token) = try await harness.tenant(client)
             let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "resumed", "engine": "medusa"])
             let jobID = try #require(UUID(uuidString: (created.json["job"] as? [String: Any])?["id"] as? String ?? ""))
@@ -115,8 +115,11 @@ import TestSupport
         }
     }
 
+    // The stream's length is the test's window: what must arrive takes well under a second on an idle
+    // machine, and a CI run with every suite at once has stalled Postgres for many seconds (a 6 s
+    // window once closed after the first page). Generous windows cost wall time only here.
     @Test func moreThanAPageOfEventsStillFlowsAndNewOnesFollow() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 6 }) { harness, client in
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 20 }) { harness, client in
             let (_, token) = try await harness.tenant(client)
             let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "busy", "engine": "medusa"])
             let jobID = try #require(UUID(uuidString: (created.json["job"] as? [String: Any])?["id"] as? String ?? ""))
@@ -140,7 +143,7 @@ import TestSupport
     /// Transition IDs are taken before commit: a transaction held open while thousands of later ones
     /// commit must still have its transition delivered, once, when it commits.
     @Test func aLateCommitBehindABurstIsDeliveredOnceAndNothingIsSkipped() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 15 }) { harness, client in
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 30 }) { harness, client in
             let (_, token) = try await harness.tenant(client)
             let created = try await client.call(.post, "/api/stores", token: token, json: ["name": "bursty", "engine": "medusa"])
             let jobID = try #require(UUID(uuidString: (created.json["job"] as? [String: Any])?["id"] as? String ?? ""))
@@ -175,7 +178,7 @@ import TestSupport
     /// change arrives, once. (Reading by updated_at with a 2 s look-back stalled on the first and
     /// skipped the second.)
     @Test func everyStoreChangeArrivesOnceHoweverManyAndHoweverLate() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 12 }) { harness, client in
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 25 }) { harness, client in
             let (tenant, token) = try await harness.tenant(client, storeLimit: 1000)
             let tenantID = try #require(UUID(uuidString: tenant))
             // Another transaction (another tenant's request, another test) stays open from before the stores
@@ -227,7 +230,7 @@ import TestSupport
     }
 
     @Test func aStreamOutlivesABriefDatabaseOutage() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 8 }) { harness, client in
+        try await GatewayHarness.with(configure: { $0.eventStreamMaxSeconds = 20 }) { harness, client in
             let (_, token) = try await harness.tenant(client)
             async let stream = client.call(.get, "/api/events", token: token)
             try await Self.streamOpen(harness)
