@@ -11,7 +11,7 @@ let package = Package(
     products: [
         .executable(name: "storefleet-gateway", targets: ["Gateway"]),
         .executable(name: "storefleet-worker", targets: ["Worker"]),
-        .executable(name: "storefleet-jobs-lab", targets: ["JobsLab"]),
+        .executable(name: "storefleet-jobs-bench", targets: ["JobsBench"]),
         .executable(name: "kube-sim", targets: ["KubeSim"]),
         .executable(name: "helm-sim", targets: ["HelmSim"]),
         .library(name: "Jobs", targets: ["Jobs"]),
@@ -53,9 +53,15 @@ let package = Package(
             dependencies: ["CHiredis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        // The domain (tenants, stores, jobs), its schema, and the job engine.
+        // The job engine: Redis dispatch, Postgres claims and leases, steps with timeouts and retries.
         .target(
             name: "Jobs",
+            dependencies: ["Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // The platform's schema and migrations, its store job kinds, and connecting the backends at start-up.
+        .target(
+            name: "Platform",
             dependencies: ["Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
@@ -64,7 +70,7 @@ let package = Package(
         .target(
             name: "GatewayKit",
             dependencies: [
-                "Jobs", "KubeClient", "Postgres", "Redis", "ServiceRuntime",
+                "Jobs", "Platform", "KubeClient", "Postgres", "Redis", "ServiceRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -80,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "GatewayKit", "Jobs", "KubeClient", "Postgres", "Redis", "ServiceRuntime",
+                "GatewayKit", "Jobs", "Platform", "KubeClient", "Postgres", "Redis", "ServiceRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,13 +97,13 @@ let package = Package(
         // The store pipelines: one file per step under Steps/, run by the worker.
         .target(
             name: "Provisioning",
-            dependencies: ["Jobs", "KubeClient", "Postgres", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Jobs", "Platform", "KubeClient", "Postgres", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "Worker",
             dependencies: [
-                "Jobs", "KubeClient", "Provisioning", "Postgres", "Redis", "ServiceRuntime",
+                "Jobs", "Platform", "KubeClient", "Provisioning", "Postgres", "Redis", "ServiceRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -105,11 +111,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Synthetic job kinds for engine tests and benchmarks, and the process that runs them.
-        .target(name: "LabJobs", dependencies: ["Jobs", "Postgres"], swiftSettings: swiftSettings),
+        // Synthetic job kinds for the engine's tests, and the benchmark process that runs them.
+        .target(name: "SyntheticJobs", dependencies: ["Jobs", "Postgres"], swiftSettings: swiftSettings),
         .executableTarget(
-            name: "JobsLab",
-            dependencies: ["Jobs", "LabJobs", "Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            name: "JobsBench",
+            dependencies: ["Jobs", "Platform", "SyntheticJobs", "Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
 
@@ -152,18 +158,18 @@ let package = Package(
         ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "LabJobs", "ServiceRuntime", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Platform", "SyntheticJobs", "ServiceRuntime", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ClusterSimulatorTests",
             dependencies: [
-                "ClusterSimulator", "KubeClient", "Provisioning", "Jobs", "Postgres", "Redis", "TestSupport", "ServiceRuntime",
+                "ClusterSimulator", "KubeClient", "Provisioning", "Jobs", "Platform", "Postgres", "Redis", "TestSupport", "ServiceRuntime",
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "GatewayKit", "Jobs", "KubeClient", "ClusterSimulator", "Postgres", "Redis", "TestSupport", "ServiceRuntime",
+                "GatewayKit", "Jobs", "Platform", "KubeClient", "ClusterSimulator", "Postgres", "Redis", "TestSupport", "ServiceRuntime",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -24,8 +24,8 @@ concurrency="${BENCH_CONCURRENCY:-32}"
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(1 2 4)
 
-swift build -c release --product storefleet-jobs-lab >&2
-lab="$(swift build -c release --show-bin-path)/storefleet-jobs-lab"
+swift build -c release --product storefleet-jobs-bench >&2
+lab="$(swift build -c release --show-bin-path)/storefleet-jobs-bench"
 
 work="$(mktemp -d -t storefleet-bench.XXXXXX)"
 chmod 755 "$work"

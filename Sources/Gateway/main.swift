@@ -1,6 +1,7 @@
 import GatewayKit
 import Hummingbird
 import Jobs
+import Platform
 import KubeClient
 import Logging
 import ServiceLifecycle

@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Platform
 import ServiceRuntime
 
 /// Everything the gateway reads from its environment, validated before anything starts.

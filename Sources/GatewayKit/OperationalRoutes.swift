@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Jobs
+import Platform
 import Postgres
 import Redis
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Jobs
+import Platform
 import Postgres
 
 extension Gateway {
@@ -33,7 +34,7 @@ extension Gateway {
             let payload = try PostgresJSON(encoding: [
                 "name": name, "engine": engine, "namespace": namespace, "storefront_url": urls.storefront, "admin_url": urls.admin,
             ])
-            let job = NewJob(kind: StorePlans.createKind, steps: StorePlans.createSteps, storeID: storeID, tenantID: caller.tenantID, payload: payload.text)
+            let job = NewJob(kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, storeID: storeID, tenantID: caller.tenantID, payload: payload.text)
             let pending = try await queue.enqueue { connection, enqueuer in
                 // The partial unique index on live names decides races between tenants.
                 let inserted: PostgresRow?
@@ -125,7 +126,7 @@ extension Gateway {
         let body = try await JSONBody.read(request, allowEmpty: true)
         try body.onlyFields([])
         return try await mutating(request, context, body: body.bytes) { caller, seal in
-            let job = NewJob(kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, storeID: id, payload: "{}")
+            let job = NewJob(kind: StoreJobKinds.deleteKind, steps: StoreJobKinds.deleteSteps, storeID: id, payload: "{}")
             let pending = try await queue.enqueue { connection, enqueuer -> PendingAnswer in
                 let store = try await visibleStore(id, caller: caller, on: connection, forUpdate: true)
                 let owner: UUID = try store.decode("tenant_id")
@@ -133,7 +134,7 @@ extension Gateway {
                 if status == "deleted" || status == "deleting" {
                     // Already gone or going: nothing new to do; answer with the delete that is (or was) running.
                     let existing = try await connection.query("""
-                        SELECT id FROM jobs WHERE store_id = \(id) AND kind = \(StorePlans.deleteKind) ORDER BY created_at DESC LIMIT 1
+                        SELECT id FROM jobs WHERE store_id = \(id) AND kind = \(StoreJobKinds.deleteKind) ORDER BY created_at DESC LIMIT 1
                         """).first?.decode("id", as: UUID.self)
                     try await Audit.record("store.delete", target: "store", id.uuidString.lowercased(), details: ["name": try store.decode("name", as: String.self), "outcome": "already \(status)"],
                                            caller: caller, context: context, tenant: owner, on: connection)
@@ -183,7 +184,7 @@ extension Gateway {
                     throw Problem.conflict("not-failed", "the store's latest job has not failed")
                 }
                 let updated = try await connection.query("""
-                    UPDATE stores SET status = \(kind == StorePlans.deleteKind ? "deleting" : "provisioning"), last_error = NULL, updated_at = now()
+                    UPDATE stores SET status = \(kind == StoreJobKinds.deleteKind ? "deleting" : "provisioning"), last_error = NULL, updated_at = now()
                     WHERE id = \(id) RETURNING *
                     """).first!
                 try await Audit.record("store.retry", target: "store", id.uuidString.lowercased(),

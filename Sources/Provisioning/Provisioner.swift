@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Platform
 import KubeClient
 import Logging
 import Postgres
@@ -34,7 +35,7 @@ public struct Provisioner: Sendable {
     public func definitions() -> [JobDefinition] {
         [
             JobDefinition(
-                kind: StorePlans.createKind,
+                kind: StoreJobKinds.createKind,
                 steps: [namespaceStep(), guardrailsStep(), secretsStep(), releaseStep(), readinessStep(), finalizeCreateStep()],
                 // Its namespace is gone, or going: a retry must start over from the namespace step.
                 restartAfterFailure: settings.failedStorePolicy == "delete",
@@ -47,7 +48,7 @@ public struct Provisioner: Sendable {
                 }
             ),
             JobDefinition(
-                kind: StorePlans.deleteKind,
+                kind: StoreJobKinds.deleteKind,
                 steps: [uninstallStep(), deleteNamespaceStep(), waitGoneStep(), finalizeDeleteStep()],
                 onFailed: { connection, job, message in
                     // Failed, not stuck in deleting: the store can be retried (POST /retry runs the delete

@@ -1,5 +1,6 @@
 import Hummingbird
 import Jobs
+import Platform
 import Provisioning
 
 /// The worker's small HTTP port: liveness, readiness (Postgres and Redis reachable) and Prometheus

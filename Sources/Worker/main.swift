@@ -1,5 +1,6 @@
 import Hummingbird
 import Jobs
+import Platform
 import KubeClient
 import Logging
 import Provisioning

@@ -1,6 +1,7 @@
 import ClusterSimulator
 import Foundation
 import Jobs
+import Platform
 import KubeClient
 import Logging
 import Postgres
@@ -106,7 +107,7 @@ struct StorePipelineTests {
         try await withStack { stack in
             let store = try await createStore(stack, engine: engine)
             let namespace = "store-\(store.name)"
-            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let created = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(created.status == .succeeded, "\(created.error ?? "") \(created.steps.map { "\($0.name): \($0.message ?? "")" })")
             #expect(created.steps.allSatisfy { $0.status == .succeeded })
             // Readiness ends with the store's own API listing the products its setup Job seeded.
@@ -137,14 +138,14 @@ struct StorePipelineTests {
             try await validateSentObjects(stack.sim)
 
             // Running the whole create again changes nothing that matters: same credentials, still ready.
-            let again = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let again = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(again.status == .succeeded)
             let secretAfter = try await stack.kube.get("/api/v1/namespaces/\(namespace)/secrets/store-credentials")
             let passwordAfter = secretAfter.at("data", "admin-password")?.string.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
             #expect(passwordAfter == password)
 
             try await stack.postgres.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
-            let deleted = try await run(stack, kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, store: store.id, tenant: store.tenant)
+            let deleted = try await run(stack, kind: StoreJobKinds.deleteKind, steps: StoreJobKinds.deleteSteps, store: store.id, tenant: store.tenant)
             #expect(deleted.status == .succeeded, "\(deleted.error ?? "")")
             let status = try await stack.postgres.query("SELECT status FROM stores WHERE id = \(store.id)").first?.decode("status", as: String.self)
             #expect(status == "deleted")
@@ -193,7 +194,7 @@ struct StorePipelineTests {
             ]
             stack.sim.simulator.setFaults(faults)
             let store = try await createStore(stack, engine: "woocommerce")
-            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let job = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .succeeded, "\(job.error ?? "")")
             // The faults really happened; the client retried each failed call, and any step that still
             // failed was retried by the engine with the API's reason in its message.
@@ -211,7 +212,7 @@ struct StorePipelineTests {
             faults.errors = [.init(verb: "create", resource: "secrets", rate: 1, status: 403)]
             stack.sim.simulator.setFaults(faults)
             let store = try await createStore(stack, engine: "medusa")
-            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let job = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .failed)
             #expect(job.steps.first { $0.name == "secrets" }?.attempts == 1)
             #expect(job.error?.contains("step secrets failed") == true)
@@ -226,7 +227,7 @@ struct StorePipelineTests {
         try await withStack { stack in
             let store = try await createStore(stack, engine: "medusa")
             let ns = "store-\(store.name)"
-            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let created = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(created.status == .succeeded, "\(created.error ?? "")")
             let url = try #require(stack.sim.simulator.url)
             let port = try #require(URL(string: url)?.port)
@@ -266,7 +267,7 @@ struct StorePipelineTests {
         try await withStack { stack in
             #expect(try await stack.kube.delete("/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/sf-apiserver-endpoints"))
             let store = try await createStore(stack, engine: "woocommerce")
-            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let created = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(created.status == .failed)
             let guardrails = try #require(created.steps.first { $0.name == "guardrails" })
             #expect(guardrails.status == .failed && guardrails.attempts == 1, "a refusal is not retried")
@@ -283,12 +284,12 @@ struct StorePipelineTests {
             timing.namespaceDeletionDelay = 0.3
             stack.sim.simulator.setTiming(timing)
             let store = try await createStore(stack, engine: "woocommerce")
-            let create = try await stack.queue.enqueue(NewJob(kind: StorePlans.createKind, steps: StorePlans.createSteps, storeID: store.id, tenantID: store.tenant))
+            let create = try await stack.queue.enqueue(NewJob(kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, storeID: store.id, tenantID: store.tenant))
             try await eventually(within: 60) {
                 guard try await stack.queue.snapshot(create)?.steps.first(where: { $0.name == "readiness" })?.status == .running else { throw CancellationError() }
             }
             // What the gateway's DELETE does, in one transaction.
-            let delete = NewJob(kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, storeID: store.id, tenantID: store.tenant)
+            let delete = NewJob(kind: StoreJobKinds.deleteKind, steps: StoreJobKinds.deleteSteps, storeID: store.id, tenantID: store.tenant)
             try await stack.queue.enqueue { connection, enqueuer in
                 try await connection.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
                 try await stack.queue.store.requestCancelActive(store: store.id, except: nil, reason: "superseded by a delete", on: connection)
@@ -317,7 +318,7 @@ struct StorePipelineTests {
             try await stack.kube.create("/api/v1/namespaces/\(namespace)/secrets", [
                 "metadata": ["name": "store-credentials", "labels": ["storefleet.io/store-id": .string(other)]], "stringData": ["admin-password": "theirs"],
             ])
-            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let job = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .failed)
             #expect(job.error?.contains("does not belong to this store") == true, "\(job.error ?? "")")
             #expect(job.error?.contains(other) == false, "another store's ID is not shown")
@@ -327,7 +328,7 @@ struct StorePipelineTests {
             #expect(try status?.decode("last_error", as: String?.self)?.contains("does not belong to this store") == true)
 
             try await stack.postgres.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
-            let deleted = try await run(stack, kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, store: store.id, tenant: store.tenant)
+            let deleted = try await run(stack, kind: StoreJobKinds.deleteKind, steps: StoreJobKinds.deleteSteps, store: store.id, tenant: store.tenant)
             #expect(deleted.status == .succeeded, "\(deleted.error ?? "")")
             #expect(deleted.steps.first { $0.name == "namespace" }?.message?.contains("left alone") == true)
             let kept = try await stack.kube.get("/api/v1/namespaces/\(namespace)")
@@ -342,7 +343,7 @@ struct StorePipelineTests {
         try await withStack { stack in
             let store = try await createStore(stack, engine: "medusa")
             let namespace = "store-\(store.name)"
-            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let created = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(created.status == .succeeded, "\(created.error ?? "")")
             var timing = SimulatorTiming()
             timing.namespaceDeletionDelay = 3
@@ -352,7 +353,7 @@ struct StorePipelineTests {
             #expect(try await stack.kube.delete("/api/v1/namespaces/\(namespace)"))
 
             try await stack.postgres.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
-            let deleted = try await run(stack, kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, store: store.id, tenant: store.tenant)
+            let deleted = try await run(stack, kind: StoreJobKinds.deleteKind, steps: StoreJobKinds.deleteSteps, store: store.id, tenant: store.tenant)
             #expect(deleted.status == .succeeded, "\(deleted.error ?? "") \(deleted.steps.map { "\($0.name): \($0.message ?? "")" })")
             #expect(deleted.steps.allSatisfy { $0.attempts == 1 }, "nothing had to be retried")
             let status = try await stack.postgres.query("SELECT status FROM stores WHERE id = \(store.id)").first?.decode("status", as: String.self)
@@ -367,7 +368,7 @@ struct StorePipelineTests {
             faults.errors = [.init(verb: "create", resource: "secrets", rate: 1, status: 403)]
             stack.sim.simulator.setFaults(faults)
             let store = try await createStore(stack, engine: "woocommerce")
-            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let job = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .failed)
             #expect(job.error?.contains("namespace store-\(store.name) is deleted next: FAILED_STORE_POLICY=delete") == true, "\(job.error ?? "")")
             // Deleted once the failure is recorded (a claim that could not record it deletes nothing).
@@ -380,7 +381,7 @@ struct StorePipelineTests {
             let foreign = try await createStore(stack, engine: "woocommerce")
             let other = UUID().uuidString.lowercased()
             try await stack.kube.create("/api/v1/namespaces", ["metadata": ["name": .string("store-\(foreign.name)"), "labels": ["storefleet.io/store-id": .string(other)]]])
-            let refused = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: foreign.id, tenant: foreign.tenant)
+            let refused = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: foreign.id, tenant: foreign.tenant)
             #expect(refused.status == .failed)
             #expect(refused.error?.contains("deleted") == false, "\(refused.error ?? "")")
             let kept = try await stack.kube.get("/api/v1/namespaces/store-\(foreign.name)")
@@ -395,7 +396,7 @@ struct StorePipelineTests {
             faults.failJobs = ["-setup-"]
             stack.sim.simulator.setFaults(faults)
             let store = try await createStore(stack, engine: "medusa")
-            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let job = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .failed)
             let readiness = try #require(job.steps.first { $0.name == "readiness" })
             #expect(readiness.attempts == 1, "a failed Job does not heal by waiting")
@@ -424,13 +425,13 @@ struct StorePipelineTests {
     func failedDelete() async throws {
         try await withStack { stack in
             let store = try await createStore(stack, engine: "woocommerce")
-            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let created = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(created.status == .succeeded, "\(created.error ?? "")")
             var faults = FaultSettings()
             faults.errors = [.init(verb: "delete", resource: "namespaces", rate: 1, status: 403)]
             stack.sim.simulator.setFaults(faults)
             try await stack.postgres.query("UPDATE stores SET status = 'deleting' WHERE id = \(store.id)")
-            let deleted = try await run(stack, kind: StorePlans.deleteKind, steps: StorePlans.deleteSteps, store: store.id, tenant: store.tenant)
+            let deleted = try await run(stack, kind: StoreJobKinds.deleteKind, steps: StoreJobKinds.deleteSteps, store: store.id, tenant: store.tenant)
             #expect(deleted.status == .failed)
             let row = try #require(try await stack.postgres.query("SELECT status, last_error FROM stores WHERE id = \(store.id)").first)
             #expect(try row.decode("status", as: String.self) == "failed")
@@ -445,7 +446,7 @@ struct StorePipelineTests {
             faults.emptyCatalog = ["*"]
             stack.sim.simulator.setFaults(faults)
             let store = try await createStore(stack, engine: "woocommerce")
-            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let job = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .failed)
             #expect(job.error?.contains("step readiness failed") == true, "\(job.error ?? "")")
             #expect(job.error?.contains("lists no products although the setup Job succeeded") == true)
@@ -464,7 +465,7 @@ struct StorePipelineTests {
             try await stack.kube.create("/api/v1/namespaces", ["metadata": ["name": .string("store-\(store.name)"), "labels": [
                 "app.kubernetes.io/managed-by": "storefleet", "storefleet.io/store-id": .string(store.id.uuidString.lowercased()),
                 "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "v1.30"]]])
-            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let job = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .succeeded, "\(job.error ?? "")")
             let bindings = try await stack.kube.get("/apis/rbac.authorization.k8s.io/v1/namespaces/store-\(store.name)/rolebindings")
             let names = Set((bindings["items"]?.arrayValue ?? []).compactMap { $0.at("metadata", "name")?.string })
@@ -480,7 +481,7 @@ struct StorePipelineTests {
             if status == 403 { faults.storefrontForbidden = ["*"] } else { faults.storefrontError = ["*"] }
             stack.sim.simulator.setFaults(faults)
             let store = try await createStore(stack, engine: "woocommerce")
-            let id = try await stack.queue.enqueue(NewJob(kind: StorePlans.createKind, steps: StorePlans.createSteps, storeID: store.id, tenantID: store.tenant))
+            let id = try await stack.queue.enqueue(NewJob(kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, storeID: store.id, tenantID: store.tenant))
             let waiting = try await eventually(within: 60) { () throws -> String in
                 guard let job = try await stack.queue.snapshot(id), let message = job.steps.first(where: { $0.name == "readiness" })?.message,
                       message.contains("\(status)") else { throw CancellationError() }
@@ -544,7 +545,7 @@ struct StorePipelineTests {
                 survivor?.signal(SIGKILL)
             }
 
-            let id = try await stack.queue.enqueue(NewJob(kind: StorePlans.createKind, steps: StorePlans.createSteps, storeID: store.id, tenantID: store.tenant))
+            let id = try await stack.queue.enqueue(NewJob(kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, storeID: store.id, tenantID: store.tenant))
             // helm is inside the install, with the release pending, when the worker dies; with
             // hangAfterApply, once the store's pods run.
             let helmPID = try await eventually(within: 60) { () throws -> Int32 in
@@ -621,7 +622,7 @@ struct StorePipelineTests {
     func readinessRepairsTheRelease() async throws {
         try await withStack(settings: ["READINESS_TIMEOUT": "90s"]) { stack in
             let store = try await createStore(stack, engine: "woocommerce")
-            let created = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let created = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(created.status == .succeeded, "\(created.error ?? "")")
             // What an install over a dying claim leaves: the web pod's claim gone, its new pod unschedulable.
             let namespace = "store-\(store.name)", claim = "\(store.name)-wp-content"
@@ -671,7 +672,7 @@ struct StorePipelineTests {
         // The guardrails' LimitRange allows claims of 1Mi at most; the chart asks for more.
         try await withStack(settings: ["WOOCOMMERCE_QUOTA": "max-volume=1Mi"]) { stack in
             let store = try await createStore(stack, engine: "woocommerce")
-            let job = try await run(stack, kind: StorePlans.createKind, steps: StorePlans.createSteps, store: store.id, tenant: store.tenant)
+            let job = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .failed)
             let release = try #require(job.steps.first { $0.name == "release" })
             #expect(release.attempts == 1, "retried although no retry can change it")

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Jobs
+import Platform
 import Testing
 import TestSupport
 
@@ -60,10 +61,10 @@ import TestSupport
                 Issue.record("could not claim")
                 return
             }
-            for position in 0..<(StorePlans.createSteps.count - 1) {
+            for position in 0..<(StoreJobKinds.createSteps.count - 1) {
                 _ = try await store.advance(jobID, epoch: 1, worker: "w1", position: position, durationMs: 1)
             }
-            try await store.complete(jobID, epoch: 1, worker: "w1", position: StorePlans.createSteps.count - 1, durationMs: 1)
+            try await store.complete(jobID, epoch: 1, worker: "w1", position: StoreJobKinds.createSteps.count - 1, durationMs: 1)
             try await harness.postgres.query("UPDATE stores SET status = 'ready', updated_at = now()")
 
             let reply = try await mine
@@ -75,7 +76,7 @@ import TestSupport
                 SELECT coalesce(step, '') || ':' || status AS s FROM job_transitions WHERE job_id = \(jobID) AND status <> 'queued' ORDER BY id
                 """).rows.map { try $0.decode("s", as: String.self) }
             #expect(jobEvents.map { "\($0.data["step"] as? String ?? ""):\($0.data["status"] as? String ?? "")" } == expected)
-            #expect(expected.count == 1 + 2 * StorePlans.createSteps.count + 1)
+            #expect(expected.count == 1 + 2 * StoreJobKinds.createSteps.count + 1)
             // Each SSE id is the stream position "<xid>-<transition id>"; the data carries the transition ID.
             let ids = jobEvents.compactMap { $0.data["id"] as? Int }
             #expect(ids == ids.sorted() && Set(ids).count == ids.count)

@@ -4,6 +4,7 @@ import GatewayKit
 import Hummingbird
 import HummingbirdTesting
 import Jobs
+import Platform
 import Logging
 import Postgres
 import Redis

@@ -8,6 +8,7 @@ import Logging
 import Postgres
 import Redis
 import Jobs
+import Platform
 
 @Suite struct OperationalTests {
     @Test func healthReadinessAndRequestIDs() async throws {

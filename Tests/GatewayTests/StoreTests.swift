@@ -3,6 +3,7 @@ import GatewayKit
 import Hummingbird
 import HummingbirdTesting
 import Jobs
+import Platform
 import Postgres
 import Testing
 import TestSupport
@@ -23,9 +24,9 @@ import TestSupport
             let urls = try #require(store["urls"] as? [String: String])
             #expect(urls["storefront"] == "http://my-shop.127.0.0.1.nip.io/")
             #expect(urls["admin"] == "http://my-shop.127.0.0.1.nip.io/wp-admin/")
-            #expect(job["kind"] as? String == StorePlans.createKind)
+            #expect(job["kind"] as? String == StoreJobKinds.createKind)
             #expect(job["status"] as? String == "queued")
-            #expect((job["steps"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == StorePlans.createSteps)
+            #expect((job["steps"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == StoreJobKinds.createSteps)
             #expect(job["progress"] as? Double == 0)
             // Dispatched after commit.
             let queued = try await harness.redis.send("LRANGE", harness.keys.queue, 0, -1).array?.compactMap(\.string)
@@ -94,7 +95,7 @@ import TestSupport
             let detail = try await client.call(.get, "/api/stores/\(ids[1])", token: token)
             #expect(detail.status == .ok)
             #expect(detail.json["name"] as? String == "bravo")
-            #expect((detail.json["latest_job"] as? [String: Any])?["kind"] as? String == StorePlans.createKind)
+            #expect((detail.json["latest_job"] as? [String: Any])?["kind"] as? String == StoreJobKinds.createKind)
         }
     }
 
@@ -109,7 +110,7 @@ import TestSupport
             #expect(deleted.status == .accepted)
             #expect((deleted.json["store"] as? [String: Any])?["status"] as? String == "deleting")
             let deleteJob = try #require((deleted.json["job"] as? [String: Any])?["id"] as? String)
-            #expect((deleted.json["job"] as? [String: Any])?["kind"] as? String == StorePlans.deleteKind)
+            #expect((deleted.json["job"] as? [String: Any])?["kind"] as? String == StoreJobKinds.deleteKind)
             #expect(deleted.header("Location") == "/api/jobs/\(deleteJob)")
             let create = try await client.call(.get, "/api/jobs/\(createJob)", token: token)
             #expect(create.json["status"] as? String == "cancelled")

@@ -1,6 +1,7 @@
 import Foundation
 import Jobs
-import LabJobs
+import Platform
+import SyntheticJobs
 import Logging
 import Postgres
 import Redis
@@ -41,7 +42,7 @@ final class EngineHarness: @unchecked Sendable {
         keys = RedisKeys(prefix: TestEnvironment.uniqueName("engine"))
         queue = JobQueue(postgres: postgres, redis: redis, keys: keys, logger: logger)
         try await Schema.migrate(postgres, logger: logger)
-        try await LabJobs.prepare(postgres)
+        try await SyntheticJobs.prepare(postgres)
     }
 
     /// Starts an in-process worker with test-friendly timing.
@@ -57,7 +58,7 @@ final class EngineHarness: @unchecked Sendable {
         configure(&settings)
         let worker = JobWorker(
             settings: settings, postgres: postgres, redis: redis, keys: keys,
-            definitions: LabJobs.definitions(postgres: postgres, workerID: id), logger: logger
+            definitions: SyntheticJobs.definitions(postgres: postgres, workerID: id), logger: logger
         )
         let task = Task { await worker.run() }
         workers.append((worker, task))
@@ -78,8 +79,8 @@ final class EngineHarness: @unchecked Sendable {
         await redis.shutdown()
     }
 
-    func scripted(_ steps: [String: LabJobs.Behaviour] = [:], store: UUID? = nil) -> NewJob {
-        NewJob(kind: LabJobs.scriptedKind, steps: LabJobs.scriptedSteps, storeID: store, payload: LabJobs.Script(steps: steps).json)
+    func scripted(_ steps: [String: SyntheticJobs.Behaviour] = [:], store: UUID? = nil) -> NewJob {
+        NewJob(kind: SyntheticJobs.scriptedKind, steps: SyntheticJobs.scriptedSteps, storeID: store, payload: SyntheticJobs.Script(steps: steps).json)
     }
 
     /// Waits until every job is finished, then returns their snapshots with history.

@@ -1,6 +1,6 @@
 import Foundation
 import Jobs
-import LabJobs
+import SyntheticJobs
 import Postgres
 import Redis
 import ServiceRuntime
@@ -281,7 +281,7 @@ struct EngineCrashTests {
     @Test("a worker killed with SIGKILL mid-step: the job completes elsewhere within 15 s, only the interrupted step runs again")
     func sigkillMidStep() async throws {
         try await EngineHarness.with { h in
-            let lab = TestEnvironment.productsDirectory.appendingPathComponent("storefleet-jobs-lab").path
+            let lab = TestEnvironment.productsDirectory.appendingPathComponent("storefleet-jobs-bench").path
             var environment = ProcessInfo.processInfo.environment
             environment["DATABASE_URL"] = h.database.url
             environment["REDIS_KEY_PREFIX"] = h.keys.prefix
@@ -329,7 +329,7 @@ struct EngineCrashTests {
                 let jobs = try await h.waitUntilFinished(ids, within: 60)
                 #expect(jobs.allSatisfy { $0.status == .succeeded })
                 for job in jobs {
-                    for step in LabJobs.scriptedSteps {
+                    for step in SyntheticJobs.scriptedSteps {
                         let statuses = (job.transitions ?? []).filter { $0.step == step }.map(\.status)
                         #expect(statuses.first == "running" && statuses.last == "succeeded", "\(step): \(statuses)")
                         #expect(statuses.filter { $0 == "running" }.count == statuses.filter { $0 != "running" }.count,

@@ -1,6 +1,6 @@
 import Foundation
 import Jobs
-import LabJobs
+import SyntheticJobs
 import Postgres
 import Redis
 import ServiceRuntime

@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Platform
 import Logging
 import Postgres
 import Testing

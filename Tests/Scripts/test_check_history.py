@@ -1,6 +1,6 @@
 """scripts/check-history.py against synthetic histories: a clean one passes, and each kind of broken
 promise fails naming its check. Needs a Postgres (DATABASE_URL, as scripts/test.sh exports it): a scratch
-database is made there with the migrations of Sources/Jobs/Migrations and dropped afterwards."""
+database is made there with the migrations of Sources/Platform/Migrations and dropped afterwards."""
 import os
 import pathlib
 import subprocess
@@ -11,7 +11,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHECKER = ROOT / "scripts" / "check-history.py"
-MIGRATIONS = sorted((ROOT / "Sources" / "Jobs" / "Migrations").glob("*.sql"))
+MIGRATIONS = sorted((ROOT / "Sources" / "Platform" / "Migrations").glob("*.sql"))
 DATABASE_URL = os.environ.get("DATABASE_URL")
 REAPED = "worker w1 stopped renewing its lease (crashed or cut off); the step will run again"
 
@@ -32,7 +32,7 @@ def scratch():
     try:
         for migration in MIGRATIONS:
             psql(url, migration.read_text(), single_transaction=True)
-        # As LabJobs.prepare makes it.
+        # As SyntheticJobs.prepare makes it.
         psql(url, """CREATE TABLE lab_step_runs (
             id bigserial PRIMARY KEY, job_id uuid NOT NULL, step text NOT NULL, attempt int NOT NULL,
             worker_id text NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz, outcome text, epoch int)""")

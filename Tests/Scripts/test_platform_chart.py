@@ -631,7 +631,7 @@ def test_one_build_stage_makes_both_images_with_their_resources():
     assert "storefleet-gateway" in products and "storefleet-worker" in products
     # Targets with resources: their bundles (storefleet_<Target>.resources) must ship next to the binaries.
     with_resources = set(re.findall(r'name: "(\w+)",(?:(?!\.target|\.executableTarget).)*?resources:', package, re.S))
-    assert with_resources == {"Jobs", "GatewayKit"}, f"new resource bundles: {with_resources}; copy them in the Dockerfile"
+    assert with_resources == {"Platform", "GatewayKit"}, f"new resource bundles: {with_resources}; copy them in the Dockerfile"
     stages = _stages()
     assert set(stages) == {"build", "helm", "runtime", "worker", "gateway"}
     build_from, build = stages["build"]
@@ -640,7 +640,7 @@ def test_one_build_stage_makes_both_images_with_their_resources():
     assert runtime_from.startswith("debian:12.") and "-slim" in runtime_from
     packages = re.search(r"--no-install-recommends ([^\\\n]+)", runtime).group(1).split()
     assert set(packages) == {"ca-certificates", "libpq5", "libhiredis0.14", "libcurl4"}
-    needs = {"gateway": {"Jobs", "GatewayKit"}, "worker": {"Jobs"}}
+    needs = {"gateway": {"Platform", "GatewayKit"}, "worker": {"Platform"}}
     for name, bundles in needs.items():
         assert f"--static-swift-stdlib --product storefleet-{name}" in build
         copied = re.search(rf"cp -R ([^\n]+) /out/{name}/", build).group(1)

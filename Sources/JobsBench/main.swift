@@ -1,26 +1,27 @@
 import Foundation
 import Jobs
-import LabJobs
+import Platform
+import SyntheticJobs
 import Logging
 import Postgres
 import Redis
 import ServiceRuntime
 
-// storefleet-jobs-lab: a worker process that runs the synthetic lab job kinds with the real engine, and a
+// storefleet-jobs-bench: a worker process that runs the synthetic lab job kinds with the real engine, and a
 // small driver for the engine benchmark. Not part of a deployment.
 //
-//   storefleet-jobs-lab worker            run jobs until SIGTERM (WORKER_ID, WORKER_CONCURRENCY, REDIS_KEY_PREFIX)
-//   storefleet-jobs-lab enqueue N         insert N lab.noop jobs without dispatching them; prints their count
-//   storefleet-jobs-lab dispatch-pending  push every queued job's ID to Redis at once
-//   storefleet-jobs-lab trickle N GAP_MS  enqueue and dispatch N lab.noop jobs one at a time, GAP_MS apart
-await ProcessEntry.run("storefleet-jobs-lab") {
+//   storefleet-jobs-bench worker            run jobs until SIGTERM (WORKER_ID, WORKER_CONCURRENCY, REDIS_KEY_PREFIX)
+//   storefleet-jobs-bench enqueue N         insert N lab.noop jobs without dispatching them; prints their count
+//   storefleet-jobs-bench dispatch-pending  push every queued job's ID to Redis at once
+//   storefleet-jobs-bench trickle N GAP_MS  enqueue and dispatch N lab.noop jobs one at a time, GAP_MS apart
+await ProcessEntry.run("storefleet-jobs-bench") {
     let reader = ConfigurationReader()
     try LoggingSettings(from: reader).bootstrap()
-    let logger = Logger(label: "storefleet.jobs-lab")
-    let backends = try await Backends.start(try Backends.Settings(from: reader, applicationName: "storefleet-jobs-lab"), logger: logger)
+    let logger = Logger(label: "storefleet.jobs-bench")
+    let backends = try await Backends.start(try Backends.Settings(from: reader, applicationName: "storefleet-jobs-bench"), logger: logger)
     let keys = RedisKeys(prefix: reader.string("REDIS_KEY_PREFIX", default: "storefleet"))
     let arguments = Array(CommandLine.arguments.dropFirst())
-    try await LabJobs.prepare(backends.postgres)
+    try await SyntheticJobs.prepare(backends.postgres)
 
     switch arguments.first {
     case "worker":
@@ -29,7 +30,7 @@ await ProcessEntry.run("storefleet-jobs-lab") {
         settings.shutdownGrace = try reader.seconds("WORKER_SHUTDOWN_GRACE", default: 5, range: 0...600)
         let worker = JobWorker(
             settings: settings, postgres: backends.postgres, redis: backends.redis, keys: keys,
-            definitions: LabJobs.definitions(postgres: backends.postgres, workerID: workerID, recordRuns: reader.raw("LAB_RECORD_RUNS") != "0"),
+            definitions: SyntheticJobs.definitions(postgres: backends.postgres, workerID: workerID, recordRuns: reader.raw("LAB_RECORD_RUNS") != "0"),
             logger: logger
         )
         let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { worker.shutdown() }
@@ -50,12 +51,12 @@ await ProcessEntry.run("storefleet-jobs-lab") {
         let gap = Int(arguments.dropFirst(2).first ?? "") ?? 10
         let queue = JobQueue(postgres: backends.postgres, redis: backends.redis, keys: keys, logger: logger)
         for _ in 0..<count {
-            try await queue.enqueue(NewJob(kind: LabJobs.noopKind, steps: (1...5).map { "step\($0)" }))
+            try await queue.enqueue(NewJob(kind: SyntheticJobs.noopKind, steps: (1...5).map { "step\($0)" }))
             try await Task.sleep(for: .milliseconds(gap))
         }
         print(count)
     default:
-        ProcessEntry.fail("storefleet-jobs-lab", "usage: storefleet-jobs-lab worker | enqueue N | dispatch-pending | trickle N GAP_MS", code: 2)
+        ProcessEntry.fail("storefleet-jobs-bench", "usage: storefleet-jobs-bench worker | enqueue N | dispatch-pending | trickle N GAP_MS", code: 2)
     }
     await backends.shutdown()
 }
@@ -68,7 +69,7 @@ nonisolated func insertNoopJobs(_ count: Int, postgres: PostgresPool) async thro
         let batch = min(500, count - inserted)
         try await postgres.transaction { connection in
             for _ in 0..<batch {
-                try await store.insert(NewJob(kind: LabJobs.noopKind, steps: (1...5).map { "step\($0)" }), on: connection)
+                try await store.insert(NewJob(kind: SyntheticJobs.noopKind, steps: (1...5).map { "step\($0)" }), on: connection)
             }
         }
         inserted += batch

@@ -6,7 +6,7 @@ import Postgres
 /// and in the throughput benchmark. Every run of a step is recorded in `lab_step_runs` (job, step,
 /// attempt, claim epoch, worker, start, end, outcome), outside the engine's own tables and its fence,
 /// so tests can check what really ran, how often, and whether runs overlapped.
-public enum LabJobs {
+public enum SyntheticJobs {
     /// Five steps that do nothing: the engine's own overhead.
     public static let noopKind = "lab.noop"
     /// Three steps ("one", "two", "three") whose behaviour the payload scripts.
