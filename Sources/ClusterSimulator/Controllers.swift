@@ -129,6 +129,11 @@ final class Controllers: Sendable {
 
     private func reconcile(_ key: ObjectKey, _ object: JSON, now: Date, timing: SimulatorTiming, faults: FaultSettings, quotaMessage: String?) {
         let isJob = key.type == Self.jobs
+        // A finished Job stays finished, as the Job controller leaves it: one that failed for good does
+        // not succeed later because the cause went away (a fault cleared), and the reverse.
+        if isJob, (object.at("status", "conditions")?.arrayValue ?? []).contains(where: {
+            ["Complete", "Failed"].contains($0["type"]?.string ?? "") && $0["status"]?.string == "True"
+        }) { return }
         let replicas = isJob ? 1 : (object.at("spec", "replicas")?.int ?? 1)
         let generation = object.at("metadata", "generation")?.int ?? 1
         let containers = object.at("spec", "template", "spec", "containers")?.arrayValue ?? []

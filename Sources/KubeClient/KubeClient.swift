@@ -134,7 +134,6 @@ public final class KubeClient: Sendable {
         try await decode(send("POST", collectionPath, body: Array(object.serialized())), collectionPath)
     }
 
-    /// DELETE; returns false when the object was already gone.
     @discardableResult
     /// Deletes an object; false when it was already gone. With `uid`, only the object of that UID: one
     /// deleted and made again by someone else since it was read answers 409 Conflict instead.

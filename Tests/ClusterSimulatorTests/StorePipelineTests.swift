@@ -389,9 +389,9 @@ struct StorePipelineTests {
         }
     }
 
-    @Test("a setup Job that failed for good fails readiness at once with the Job's reason and where to look")
+    @Test("a setup Job that failed for good fails readiness at once with the Job's reason and where to look; a retry runs it anew")
     func failedSetupJob() async throws {
-        try await withStack { stack in
+        try await withStack(settings: ["READINESS_TIMEOUT": "90s"]) { stack in
             var faults = FaultSettings()
             faults.failJobs = ["-setup-"]
             stack.sim.simulator.setFaults(faults)
@@ -402,6 +402,23 @@ struct StorePipelineTests {
             #expect(readiness.attempts == 1, "a failed Job does not heal by waiting")
             #expect(job.error?.contains("BackoffLimitExceeded") == true, "\(job.error ?? "")")
             #expect(job.error?.contains("kubectl -n store-\(store.name) logs job/") == true)
+
+            // What the message asks for: the cause fixed, the store retried. The failed Job would never
+            // run again, so the retry deletes it and releases again, and the new setup Job succeeds.
+            stack.sim.simulator.setFaults(FaultSettings())
+            let failedJob = try #require(try await stack.kube.get(
+                "/apis/batch/v1/namespaces/store-\(store.name)/jobs", query: [("labelSelector", "app.kubernetes.io/component=setup")]
+            )["items"]?.arrayValue?.first)
+            let step = try await stack.postgres.withConnection { try await stack.queue.store.requeueFailed(job.id, on: $0) }
+            #expect(step == 4, "the retry resumes at readiness")
+            await stack.queue.dispatch([job.id])
+            let again = try await finished(stack, job.id)
+            #expect(again.status == .succeeded, "\(again.error ?? "") \(again.steps.map { "\($0.name): \($0.message ?? "")" })")
+            let setup = try #require(try await stack.kube.get(
+                "/apis/batch/v1/namespaces/store-\(store.name)/jobs", query: [("labelSelector", "app.kubernetes.io/component=setup")]
+            )["items"]?.arrayValue?.first)
+            #expect(setup.at("metadata", "uid") != failedJob.at("metadata", "uid"), "a new setup Job ran")
+            #expect((setup.at("status", "succeeded")?.int ?? 0) >= 1)
         }
     }
 

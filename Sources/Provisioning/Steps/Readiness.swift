@@ -27,6 +27,15 @@ extension Provisioner {
         return observed && updated >= wanted && total <= updated && ready >= wanted && available >= updated && revisionDone
     }
 
+    /// The name of the release's newest setup Job when it has failed for good, else nil.
+    func failedSetupJob(_ store: StoreRecord) async throws -> String? {
+        let selector = [("labelSelector", "app.kubernetes.io/instance=\(store.release),app.kubernetes.io/component=setup")]
+        let jobs = try await kube.get(Paths.group("batch/v1", store.namespace, "jobs"), query: selector)["items"]?.arrayValue ?? []
+        guard let newest = jobs.max(by: { ($0.at("metadata", "creationTimestamp")?.string ?? "") < ($1.at("metadata", "creationTimestamp")?.string ?? "") }),
+              newest.at("metadata", "deletionTimestamp") == nil, Self.condition("Failed", of: newest) != nil else { return nil }
+        return newest.at("metadata", "name")?.string
+    }
+
     static func condition(_ type: String, of object: JSON) -> JSON? {
         (object.at("status", "conditions")?.arrayValue ?? []).first { $0["type"]?.string == type && $0["status"]?.string == "True" }
     }
@@ -36,6 +45,13 @@ extension Provisioner {
             let store = try await self.store(context)
             // Every attempt looks at the release before it waits (a retry after a readiness that timed
             // out above all): an install that went over a dying claim left pods no wait can schedule.
+            // A setup Job that failed for good (the reason a retry was asked for) never runs again on its
+            // own: it goes, and the release is made again, which makes the setup Job anew (a new revision
+            // on a real helm, the same object recreated on the stand-in).
+            if let failed = try await failedSetupJob(store) {
+                await context.report("setup job \(failed) failed earlier; deleting it and releasing again")
+                try await kube.delete(Paths.group("batch/v1", store.namespace, "jobs", failed))
+            }
             if let broken = try await releaseNeedsRepair(store) {
                 // Inside this step's own limit, so that the step's timeout never stops helm.
                 let budget = settings.readinessTimeout - 30

@@ -72,6 +72,11 @@ extension Provisioner {
             return "the release is missing"
         }
         guard current.status == "deployed" else { return "the release is \(current.status)" }
+        // The setup Job of the deployed revision is gone (deleted after it failed, or by hand): only a
+        // new release makes it again.
+        let setup = [("labelSelector", "app.kubernetes.io/instance=\(store.release),app.kubernetes.io/component=setup")]
+        let jobs = try await kube.get(Paths.group("batch/v1", store.namespace, "jobs"), query: setup)["items"]?.arrayValue ?? []
+        if jobs.allSatisfy({ $0.at("metadata", "deletionTimestamp") != nil }) { return "the setup job is missing" }
         let selector = [("labelSelector", "app.kubernetes.io/instance=\(store.release)")]
         let claims = try await kube.get(Paths.core(store.namespace, "persistentvolumeclaims"))["items"]?.arrayValue ?? []
         let standing = Set(claims.filter { $0.at("metadata", "deletionTimestamp") == nil }.compactMap { $0.at("metadata", "name")?.string })
