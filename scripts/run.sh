@@ -10,7 +10,7 @@
 #
 # Settings: GATEWAY_PORT (default 8080, a free port if taken), WORKERS (default 2),
 # STOREFLEET_SIMULATE=1 (use kube-sim even when a cluster is reachable), STOREFLEET_BUILD=release,
-# STORE_DOMAIN and the other worker settings of the README.
+# STORE_DOMAIN and the other worker settings of docs/configuration.md.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -2,8 +2,9 @@
 # The README's test command: from a clean clone on a fresh Debian machine to every test run.
 #  1. installs what is missing (Debian packages; pinned helm, kubectl and Python tools via install-tools.sh);
 #  2. starts a throwaway Postgres and Redis on free loopback ports in a temporary directory;
-#  3. builds, runs the Swift tests against those servers, the end-to-end, browser and chaos runs (each
-#     with servers of its own), and the chart checks;
+#  3. builds, runs the Swift tests against those servers, the whole-system runs (the README's tour,
+#     end-to-end, browser, hostile clients, API fuzzing, chaos; each with servers of its own), the
+#     chart checks and the docs checks;
 #  4. stops the servers and removes their files on exit, also on failure or Ctrl-C.
 # Ends with one summary line, "test.sh: N passed, M failed", naming the suites that failed.
 set -euo pipefail
@@ -17,7 +18,7 @@ say() { printf '\n==> %s\n' "$*"; }
 # shellcheck source=scripts/lib/debian.sh
 source scripts/lib/debian.sh
 ensure_debian_packages "${STOREFLEET_BUILD_PACKAGES[@]}" \
-  python3 python3-venv python3-pip shellcheck ca-certificates chromium chromium-driver
+  python3 python3-venv python3-pip shellcheck ca-certificates chromium chromium-driver jq
 command -v swift >/dev/null || { echo "test.sh: swift is not on PATH (Swift 6.2 or newer is required)" >&2; exit 1; }
 
 say "tools (helm, kubectl, kubernetes-validate, hadolint, pytest)"
@@ -64,6 +65,7 @@ if [ ${#failed[@]} -eq 0 ]; then
   suite "swift tests" swift test --skip-build --skip ClusterSimulatorTests
   suite "simulator and pipeline tests" swift test --skip-build --filter ClusterSimulatorTests
   # Whole-system runs: each starts its own Postgres, Redis, kube-sim, gateway and workers.
+  suite "the README's tour, as written" scripts/readme-tour.sh
   suite "end-to-end (30 stores, 3 workers)" scripts/e2e.sh 30
   suite "dashboard in Chromium" scripts/browser-test.sh
   suite "hostile clients at the HTTP edge" scripts/hostile-clients.sh
@@ -71,6 +73,7 @@ if [ ${#failed[@]} -eq 0 ]; then
   suite "chaos (200 stores, kills, restarts, API faults)" scripts/chaos.sh 200
 fi
 suite "chart checks" scripts/check-charts.sh
+suite "docs checks (links, paths, settings, pictures)" scripts/check-docs.py
 
 echo
 [ ${#failed[@]} -eq 0 ] || echo "failed suites: ${failed[*]}"

@@ -125,7 +125,7 @@ kubectl label namespace "$NAMESPACE" --overwrite \
 if helm status "$RELEASE" -n "$NAMESPACE" >/dev/null 2>&1 \
         && kubectl -n "$NAMESPACE" get statefulset "$RELEASE-postgresql" >/dev/null 2>&1; then
     # Migrations run forward at start-up and an older build refuses a newer schema: a rollback past a
-    # migration needs this dump (README.md, "Upgrade and rollback").
+    # migration needs this dump (docs/operations.md, "Upgrade and rollback").
     mkdir -p "$BACKUP_DIR"
     chmod 700 "$BACKUP_DIR"
     dump="$BACKUP_DIR/storefleet-$(date -u +%Y%m%dT%H%M%SZ)-rev$(helm history "$RELEASE" -n "$NAMESPACE" -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)[-1]["revision"])').dump"
