@@ -1,6 +1,8 @@
 /// A failure talking to Postgres, with enough context to act on: what kind, the server's message and
 /// SQLSTATE when there is one, and the statement's first line (never its parameter values).
 public struct PostgresError: Error, CustomStringConvertible, Sendable {
+    // The first kinds mirror RedisError's on purpose, so that callers read both clients' failures the
+    // same way; the two stay separate types so that neither module depends on the other.
     public enum Kind: String, Sendable {
         /// Could not open a connection (server down, wrong host, refused credentials).
         case connectionFailed

@@ -24,3 +24,13 @@ def assert_requests_and_limits(docs, label=""):
             for kind in ("requests", "limits"):
                 for r in ("cpu", "memory"):
                     assert res.get(kind, {}).get(r), f"{label} {w['metadata']['name']}/{c['name']} lacks {kind}.{r}"
+
+
+def assert_images_pinned(docs):
+    """Every container image names a tag, and not `latest`: a store or platform pod must start the
+    image that was tested, not whatever the registry holds today."""
+    for w in workloads(docs):
+        for c in containers(w):
+            image = c["image"]
+            assert ":" in image.rsplit("/", 1)[-1], f"{image} has no tag"
+            assert not image.endswith(":latest"), image

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from manifests import assert_requests_and_limits, containers, pod_spec, workloads
+from manifests import assert_images_pinned, assert_requests_and_limits, containers, pod_spec, workloads
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "platform"
@@ -106,11 +106,7 @@ def test_security_context_on_every_pod_and_container(rendered):
 
 def test_images_pinned(rendered):
     _, _, docs = rendered
-    for w in workloads(docs):
-        for c in containers(w):
-            image = c["image"]
-            assert ":" in image.rsplit("/", 1)[-1], f"{image} has no tag"
-            assert not image.endswith(":latest"), image
+    assert_images_pinned(docs)
 
 
 def test_latest_or_empty_tag_rejected():

@@ -16,6 +16,8 @@ ALTER TABLE job_transitions ADD COLUMN epoch integer;
 ALTER TABLE job_transitions ADD COLUMN xid bigint NOT NULL DEFAULT (pg_current_xact_id()::text::bigint);
 CREATE INDEX job_transitions_xid ON job_transitions USING brin (xid) WITH (autosummarize = on);
 
+-- A function is replaced whole, so most of 0002's body stands again here with the epoch added:
+-- migrations are history, and the one that ran must stay as it ran.
 DROP FUNCTION job_claim(uuid, text, double precision);
 CREATE FUNCTION job_claim(p_job uuid, p_worker text, p_lease_seconds double precision)
 RETURNS TABLE (outcome text, kind text, store_id uuid, tenant_id uuid, steps text[], current_step integer,
