@@ -97,7 +97,7 @@ public enum OpenAPIDocument {
             "StorePage": object(["items": array(ref("Store")), "next_cursor": string], required: ["items"]),
             "Step": object([
                 "position": integer, "name": string,
-                "status": enumeration(["pending", "running", "succeeded", "failed", "retrying", "cancelled", "skipped"]),
+                "status": enumeration(["pending", "running", "succeeded", "failed", "retrying", "cancelled"]),
                 "attempts": integer, "started_at": time, "finished_at": time, "duration_ms": number, "message": string,
             ], required: ["position", "name", "status", "attempts"]),
             "Transition": object([

@@ -8,7 +8,7 @@ public enum JobStatus: String, Sendable, Codable, CaseIterable {
 }
 
 public enum StepStatus: String, Sendable, Codable {
-    case pending, running, succeeded, failed, retrying, cancelled, skipped
+    case pending, running, succeeded, failed, retrying, cancelled
 }
 
 /// A job as a worker holds it after claiming it.
@@ -74,7 +74,7 @@ public struct JobSnapshot: Sendable, Codable, Equatable {
     /// Finished steps over all steps, from 0 to 1.
     public var progress: Double {
         guard !steps.isEmpty else { return status == .succeeded ? 1 : 0 }
-        let done = steps.filter { $0.status == .succeeded || $0.status == .skipped }.count
+        let done = steps.filter { $0.status == .succeeded }.count
         return Double(done) / Double(steps.count)
     }
 }

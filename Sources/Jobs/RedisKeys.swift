@@ -20,8 +20,6 @@ public struct RedisKeys: Sendable {
     public var workers: String { "\(prefix):workers" }
     /// String with a TTL: held by the worker currently running the reaper and sweeper.
     public var maintenanceLock: String { "\(prefix):maintenance-lock" }
-    /// Pub/sub channel announcing job changes (job ID), for live readers.
-    public var events: String { "\(prefix):events" }
 
     /// List: the IDs a worker has taken and not yet finished with.
     public func processing(_ worker: String) -> String { "\(prefix):processing:\(worker)" }

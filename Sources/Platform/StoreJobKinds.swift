@@ -6,12 +6,4 @@ public enum StoreJobKinds {
 
     public static let deleteKind = "store.delete"
     public static let deleteSteps = ["uninstall", "namespace", "wait-gone", "finalize"]
-
-    public static func steps(of kind: String) -> [String]? {
-        switch kind {
-        case createKind: createSteps
-        case deleteKind: deleteSteps
-        default: nil
-        }
-    }
 }

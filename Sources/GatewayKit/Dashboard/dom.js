@@ -89,7 +89,7 @@ export function duration(ms) {
 const statusLabels = {
   provisioning: 'Provisioning', ready: 'Ready', failed: 'Failed', deleting: 'Deleting', deleted: 'Deleted',
   queued: 'Queued', running: 'Running', retrying: 'Retrying', succeeded: 'Succeeded', cancelled: 'Cancelled',
-  pending: 'Pending', skipped: 'Skipped',
+  pending: 'Pending',
 };
 
 export function statusLabel(status) {

@@ -30,7 +30,7 @@ export function jobKindLabel(kind) {
 /** "3 of 6 steps done", plus what runs now. */
 export function progressText(job) {
   const total = job.steps.length;
-  const done = job.steps.filter((s) => s.status === 'succeeded' || s.status === 'skipped').length;
+  const done = job.steps.filter((s) => s.status === 'succeeded').length;
   const current = job.steps.find((s) => s.status === 'running' || s.status === 'retrying');
   let text = `${done} of ${total} steps done`;
   if (job.status === 'succeeded') text = `All ${total} steps done`;
