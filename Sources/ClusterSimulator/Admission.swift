@@ -33,6 +33,10 @@ extension ClusterSimulator {
         guard let type = ResourceCatalog.types.first(where: { $0.group == attributes.group && $0.plural == attributes.resource }) else { return nil }
         if let refused = limitRanger(type, attributes, body: body) { return refused }
         if type.kind == "Pod", attributes.verb == "create", let pod = try? JSON(parsing: body),
+           let refusal = LimitRanger.refusal(podSpec: pod["spec"] ?? [:], limitRanges: store.all(Controllers.limitRanges).filter { $0.0.namespace == attributes.namespace }.map(\.1)) {
+            return APIError.forbidden("pods \"\(pod.at("metadata", "name")?.string ?? attributes.name)\" is forbidden: \(refusal)")
+        }
+        if type.kind == "Pod", attributes.verb == "create", let pod = try? JSON(parsing: body),
            let refusal = PodSecurity.refusal(podSpec: pod["spec"] ?? [:], namespace: try? store.get(Controllers.namespaces, namespace: nil, name: attributes.namespace)) {
             return APIError.forbidden("pods \"\(pod.at("metadata", "name")?.string ?? attributes.name)\" is forbidden: \(refusal)")
         }
@@ -95,7 +99,7 @@ extension ClusterSimulator {
 
     /// The LimitRanger admission plugin for claims: a claim whose storage request is above the
     /// namespace's `PersistentVolumeClaim` maximum (or below its minimum) is refused, in the plugin's
-    /// words. (Container limits are not checked: the simulator's controllers make the pods.)
+    /// words. (Container bounds are LimitRanger.swift's: the simulator's controllers make the pods.)
     func limitRanger(_ type: ResourceType, _ attributes: RequestAttributes, body: Data) -> APIError? {
         guard type.kind == "PersistentVolumeClaim", ["create", "update", "patch"].contains(attributes.verb),
               let sent = try? JSON(parsing: body) else { return nil }

@@ -30,7 +30,7 @@ final class Controllers: Sendable {
     /// its pods and status every tick cost more CPU than everything else the simulator does.
     private let reconciled = LockedState<[ObjectKey: Verdict]>([:])
     /// The quota verdicts and the store revision they were computed at: they change only with objects.
-    private let quotaVerdicts = LockedState<(revision: Int, blocked: [ObjectKey: String])?>(nil)
+    private let quotaVerdicts = LockedState<(revision: Int, limitRange: [ObjectKey: String], quota: [ObjectKey: String])?>(nil)
 
     struct Verdict: Equatable {
         let generation: Int
@@ -73,19 +73,22 @@ final class Controllers: Sendable {
         finishPodTerminations(now: now, timing: timing)
         releaseUnusedClaims()
         let revision = store.revision
-        let quotaBlocked: [ObjectKey: String]
+        let limitRangeRefused: [ObjectKey: String], quotaBlocked: [ObjectKey: String]
         if let cached = quotaVerdicts.withLock({ $0 }), cached.revision == revision {
-            quotaBlocked = cached.blocked
+            (limitRangeRefused, quotaBlocked) = (cached.limitRange, cached.quota)
         } else {
-            quotaBlocked = overQuotaWorkloads()
-            quotaVerdicts.withLock { $0 = (revision, quotaBlocked) }
+            // LimitRanger refuses a pod before the quota is consulted; a refused workload uses none.
+            limitRangeRefused = limitRangeRefusals()
+            quotaBlocked = overQuotaWorkloads(skipping: Set(limitRangeRefused.keys))
+            quotaVerdicts.withLock { $0 = (revision, limitRangeRefused, quotaBlocked) }
         }
         var seen: Set<ObjectKey> = []
         for type in [Self.deployments, Self.statefulSets, Self.jobs] {
             for (key, object) in store.all(type) {
                 seen.insert(key)
-                // Pod Security admission refuses the pods before the quota is even consulted.
-                reconcile(key, object, now: now, timing: timing, faults: faults, quotaMessage: podSecurityRefusal(key, object) ?? quotaBlocked[key])
+                // Admission in the API server's order: LimitRanger, then Pod Security, then the quota.
+                let refusal = limitRangeRefused[key] ?? podSecurityRefusal(key, object) ?? quotaBlocked[key]
+                reconcile(key, object, now: now, timing: timing, faults: faults, quotaMessage: refusal)
             }
         }
         reconciled.withLock { verdicts in verdicts = verdicts.filter { seen.contains($0.key) } }
@@ -339,8 +342,22 @@ final class Controllers: Sendable {
 
     // MARK: - Quota
 
+    /// Workloads whose pods LimitRanger refuses, with the FailedCreate message.
+    private func limitRangeRefusals() -> [ObjectKey: String] {
+        let rangesByNamespace = Dictionary(grouping: store.all(Self.limitRanges), by: { $0.0.namespace ?? "" })
+        guard !rangesByNamespace.isEmpty else { return [:] }
+        var refused: [ObjectKey: String] = [:]
+        for (key, object) in [Self.deployments, Self.statefulSets, Self.jobs].flatMap({ store.all($0) }) {
+            guard let ranges = rangesByNamespace[key.namespace ?? ""],
+                  let message = LimitRanger.refusal(podSpec: object.at("spec", "template", "spec") ?? [:], limitRanges: ranges.map(\.1))
+            else { continue }
+            refused[key] = "Error creating: pods \"\(key.name)-\" is forbidden: \(message)"
+        }
+        return refused
+    }
+
     /// Workloads that do not fit their namespace's ResourceQuota, with the message a real cluster gives.
-    private func overQuotaWorkloads() -> [ObjectKey: String] {
+    private func overQuotaWorkloads(skipping refused: Set<ObjectKey>) -> [ObjectKey: String] {
         var blocked: [ObjectKey: String] = [:]
         let quotasByNamespace = Dictionary(grouping: store.all(Self.quotas), by: { $0.0.namespace ?? "" })
         guard !quotasByNamespace.isEmpty else { return [:] }
@@ -349,22 +366,20 @@ final class Controllers: Sendable {
             .sorted { ($0.1.at("metadata", "creationTimestamp")?.string ?? "", $0.0.name) < ($1.1.at("metadata", "creationTimestamp")?.string ?? "", $1.0.name) }
         let workloadsByNamespace = Dictionary(grouping: workloads, by: { $0.0.namespace ?? "" })
         for (namespace, quotas) in quotasByNamespace {
-            let defaults = defaultsByNamespace[namespace]?.first?.1
+            let defaults = LimitRanger.items((defaultsByNamespace[namespace] ?? []).map(\.1))
             var used: [String: Double] = [:]
             // Pods still within their grace period count against the quota, as on a real cluster: a
             // release reinstalled over one whose pods are stopping may not fit until they are gone.
             let terminating = store.all(Self.pods).filter { $0.0.namespace == namespace && $0.1.at("metadata", "deletionTimestamp") != nil }.count
             if terminating > 0 { used["pods"] = Double(terminating) }
-            for (key, object) in workloadsByNamespace[namespace] ?? [] {
+            for (key, object) in workloadsByNamespace[namespace] ?? [] where !refused.contains(key) {
                 let replicas = Double(key.type == Self.jobs ? 1 : (object.at("spec", "replicas")?.int ?? 1))
                 var demand: [String: Double] = ["pods": replicas]
                 for container in object.at("spec", "template", "spec", "containers")?.arrayValue ?? [] {
-                    for (resource, section, fallback) in [("requests.cpu", "requests", "defaultRequest"), ("requests.memory", "requests", "defaultRequest"),
-                                                          ("limits.cpu", "limits", "default"), ("limits.memory", "limits", "default")] {
-                        let name = String(resource.split(separator: ".")[1])
-                        let text = container.at("resources", section, name)?.string
-                            ?? Self.limitRangeDefault(defaults, fallback, name)
-                        guard let text, let amount = Quantity.parse(text) else { continue }
+                    let admitted = LimitRanger.resources(container, items: defaults)
+                    for (resource, section) in [("requests.cpu", admitted.requests), ("requests.memory", admitted.requests),
+                                                ("limits.cpu", admitted.limits), ("limits.memory", admitted.limits)] {
+                        guard let text = section[String(resource.split(separator: ".")[1])], let amount = Quantity.parse(text) else { continue }
                         demand[resource, default: 0] += amount * replicas
                     }
                 }
@@ -382,13 +397,6 @@ final class Controllers: Sendable {
             }
         }
         return blocked
-    }
-
-    private static func limitRangeDefault(_ limitRange: JSON?, _ field: String, _ resource: String) -> String? {
-        for item in limitRange?.at("spec", "limits")?.arrayValue ?? [] where item["type"]?.string == "Container" {
-            if let value = item.at(field, resource)?.string { return value }
-        }
-        return nil
     }
 
     static func suffix(_ name: String) -> String {

@@ -1,5 +1,5 @@
 import KubeClient
-import ClusterSimulator
+@testable import ClusterSimulator
 import Foundation
 import ServiceRuntime
 import Testing
@@ -391,6 +391,59 @@ struct SimulatorCapacityTests {
             #expect(withKey.status == 200 && withKey.body["count"]?.int == 2)
             #expect(withKey.body["products"]?.arrayValue?.first?["title"]?.string == "Tee")
         }
+    }
+
+    @Test("LimitRanger fills in container defaults and refuses pods outside a LimitRange's bounds, in the API server's words")
+    func limitRangeContainers() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("bounded"))
+            let range: JSON = ["apiVersion": "v1", "kind": "LimitRange", "metadata": ["name": "bounds"], "spec": ["limits": [[
+                "type": "Container", "max": ["cpu": "1"], "min": ["memory": "32Mi"],
+                "default": ["cpu": "500m", "memory": "256Mi"], "defaultRequest": ["cpu": "100m"],
+            ]]]]
+            #expect(try await sim.request("POST", "/api/v1/namespaces/bounded/limitranges", body: range).status == 201)
+            // Within bounds once the defaults fill in its missing limits.
+            _ = try await sim.request("POST", "/apis/apps/v1/namespaces/bounded/deployments", body: deployment("fits"))
+            var greedy = deployment("greedy")
+            greedy.set(["spec", "template", "spec", "containers"], to: [[
+                "name": "c", "image": "nginx:1.27", "resources": ["requests": ["cpu": "100m", "memory": "64Mi"], "limits": ["cpu": "2"]],
+            ]])
+            _ = try await sim.request("POST", "/apis/apps/v1/namespaces/bounded/deployments", body: greedy)
+            try await eventually(within: 10) {
+                let ready = try await sim.request("GET", "/apis/apps/v1/namespaces/bounded/deployments/fits").body.at("status", "readyReplicas")?.int
+                guard ready == 1 else { throw CancellationError() }
+            }
+            #expect(try await sim.request("GET", "/apis/apps/v1/namespaces/bounded/deployments/greedy").body.at("status", "readyReplicas")?.int == 0)
+            let events = try await sim.request("GET", "/api/v1/namespaces/bounded/events").body["items"]?.arrayValue ?? []
+            let refusal = events.first { $0.at("involvedObject", "name")?.string == "greedy" && $0["reason"]?.string == "FailedCreate" }?["message"]?.string
+            #expect(refusal == #"Error creating: pods "greedy-" is forbidden: maximum cpu usage per Container is 1, but limit is 2"#, "\(refusal ?? "no event")")
+
+            // A pod made directly is refused at once, every problem named.
+            let tiny: JSON = ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "tiny"], "spec": ["containers": [[
+                "name": "c", "image": "busybox", "resources": ["requests": ["memory": "1Mi"], "limits": ["cpu": "3", "memory": "16Mi"]],
+            ]]]]
+            let refused = try await sim.request("POST", "/api/v1/namespaces/bounded/pods", body: tiny)
+            #expect(refused.status == 403)
+            #expect(refused.body["message"]?.string == #"pods "tiny" is forbidden: [minimum memory usage per Container is 32Mi, but request is 1Mi, maximum cpu usage per Container is 1, but limit is 3]"#,
+                    "\(refused.body["message"]?.string ?? "")")
+        }
+    }
+
+    @Test("LimitRange defaulting: a limit stands in for a missing request, then default and defaultRequest, max for a missing default")
+    func limitRangeDefaults() {
+        let item: JSON = ["spec": ["limits": [["type": "Container", "max": ["cpu": "2"], "min": ["memory": "64Mi"], "default": ["memory": "512Mi"]]]]]
+        let items = LimitRanger.items([item])
+        let bare = LimitRanger.resources(["name": "c"], items: items)
+        #expect(bare.limits == ["cpu": "2", "memory": "512Mi"], "default falls back to max")
+        #expect(bare.requests == ["cpu": "2", "memory": "512Mi"], "defaultRequest falls back to default")
+        let limited = LimitRanger.resources(["name": "c", "resources": ["limits": ["cpu": "250m"]]], items: items)
+        #expect(limited.requests["cpu"] == "250m", "the container's own limit is its request")
+        #expect(LimitRanger.refusal(podSpec: ["containers": [["name": "c"]]], limitRanges: [item]) == nil)
+        #expect(LimitRanger.refusal(podSpec: ["initContainers": [["name": "i", "resources": ["limits": ["cpu": "4"]]]], "containers": [["name": "c"]]],
+                                    limitRanges: [item]) == "maximum cpu usage per Container is 2, but limit is 4", "init containers count")
+        let noDefaults: JSON = ["spec": ["limits": [["type": "Container", "min": ["cpu": "100m"]], ["type": "PersistentVolumeClaim", "max": ["storage": "1Gi"]]]]]
+        #expect(LimitRanger.refusal(podSpec: ["containers": [["name": "c", "resources": ["requests": ["cpu": "50m"]]]]], limitRanges: [noDefaults])
+                == "minimum cpu usage per Container is 100m, but request is 50m")
     }
 
     @Test("Pod Security admission refuses pods below the namespace's enforced level, in the API server's words")
