@@ -1,13 +1,13 @@
 import ClusterSimulator
 import Foundation
-import Jobs
+@testable import Jobs
 import Platform
 import KubeClient
 import Logging
 import Postgres
 @testable import Provisioning
 import Redis
-import ServiceRuntime
+@testable import ServiceRuntime
 import Testing
 import TestSupport
 
@@ -399,7 +399,7 @@ struct StorePipelineTests {
             let job = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .failed)
             let readiness = try #require(job.steps.first { $0.name == "readiness" })
-            #expect(readiness.attempts == 1, "a failed Job does not heal by waiting")
+            #expect(readiness.attempts == 1, "a failed Job does not heal by waiting: \((job.transitions ?? []).map { "\($0.step ?? ""): \($0.status) \($0.message ?? "")" })")
             #expect(job.error?.contains("BackoffLimitExceeded") == true, "\(job.error ?? "")")
             #expect(job.error?.contains("kubectl -n store-\(store.name) logs job/") == true)
 

@@ -4,10 +4,6 @@ import KubeClient
 import ServiceRuntime
 
 extension Provisioner {
-    /// Waits until the release's Deployments and StatefulSets are ready at their current generation and
-    /// its newest setup Job has succeeded, reporting "2/3 workloads ready" and, for a stuck pod, why
-    /// (ImagePullBackOff, CrashLoopBackOff, Pending for quota or storage). Then the store must sell: its
-    /// storefront API lists products (see `StorefrontCheck`).
     /// A Deployment or StatefulSet is rolled out when the controller has seen its current spec and
     /// every wanted replica is both updated to it and ready: ready replicas alone count the old pods of
     /// an upgrade still in progress.
@@ -40,6 +36,10 @@ extension Provisioner {
         (object.at("status", "conditions")?.arrayValue ?? []).first { $0["type"]?.string == type && $0["status"]?.string == "True" }
     }
 
+    /// Waits until the release's Deployments and StatefulSets are rolled out and its newest setup Job has
+    /// succeeded, reporting "2/3 workloads ready" and, for a stuck pod, why (ImagePullBackOff,
+    /// CrashLoopBackOff, Pending for quota or storage). Then the store must sell: its storefront API
+    /// lists products (see `StorefrontCheck`).
     func readinessStep() -> StepDefinition {
         StepDefinition("readiness", timeout: settings.readinessTimeout, retry: RetryPolicy(maxAttempts: 3, initialDelay: 5, maxDelay: 30)) { context in
             let store = try await self.store(context)
@@ -47,8 +47,11 @@ extension Provisioner {
             // out above all): an install that went over a dying claim left pods no wait can schedule.
             // A setup Job that failed for good (the reason a retry was asked for) never runs again on its
             // own: it goes, and the release is made again, which makes the setup Job anew (a new revision
-            // on a real helm, the same object recreated on the stand-in).
-            if let failed = try await failedSetupJob(store) {
+            // on a real helm, the same object recreated on the stand-in). Only on the first attempt of a
+            // run that starts here, as a retry's does: a Job that failed under this run's own release is
+            // the failure to report, not to repeat.
+            let runStartsHere = context.job.steps.firstIndex(of: context.step) == context.job.currentStep
+            if runStartsHere, context.attempt == 1, let failed = try await failedSetupJob(store) {
                 await context.report("setup job \(failed) failed earlier; deleting it and releasing again")
                 try await kube.delete(Paths.group("batch/v1", store.namespace, "jobs", failed))
             }
