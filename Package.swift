@@ -33,7 +33,7 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        // What every Storefleet process needs at start-up: validated configuration, logging, backoff.
+        // What every Storefleet process shares: configuration, logging, backoff, pools, blocking-call queues, child processes.
         .target(
             name: "ServiceRuntime",
             dependencies: ["CProcessShims", .product(name: "Logging", package: "swift-log")],
@@ -83,6 +83,7 @@ let package = Package(
             resources: [.copy("Dashboard")],
             swiftSettings: swiftSettings
         ),
+        // storefleet-gateway: the API and dashboard process.
         .executableTarget(
             name: "Gateway",
             dependencies: [
@@ -100,6 +101,7 @@ let package = Package(
             dependencies: ["Jobs", "Platform", "KubeClient", "Postgres", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // storefleet-worker: runs the store jobs.
         .executableTarget(
             name: "Worker",
             dependencies: [
@@ -125,7 +127,7 @@ let package = Package(
             dependencies: ["CCurl", "ServiceRuntime", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
-        // A Kubernetes API stand-in (HTTPS, its own CA) with fault injection, and its executable.
+        // kube-sim as a library: a Kubernetes API stand-in (HTTPS, RBAC, admission, controllers, faults).
         .target(
             name: "ClusterSimulator",
             dependencies: [
@@ -139,6 +141,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // kube-sim and helm-sim, the cluster and helm stand-ins for tests and runs without a cluster.
         .executableTarget(
             name: "KubeSim",
             dependencies: ["ClusterSimulator", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],

@@ -8,7 +8,6 @@ import ServiceRuntime
 public struct SimulatorCertificates: Sendable {
     public let directory: URL
     public var caCertificate: URL { directory.appendingPathComponent("ca.crt") }
-    public var caKey: URL { directory.appendingPathComponent("ca.key") }
     public var serverCertificate: URL { directory.appendingPathComponent("server.crt") }
     public var serverKey: URL { directory.appendingPathComponent("server.key") }
     /// A client certificate (CN=storefleet-worker, O=storefleet) signed by the CA, for kubeconfigs that
@@ -64,7 +63,6 @@ public enum Kubeconfig {
         case embedded
         /// `certificate-authority` pointing at a file.
         case file
-        case insecure
     }
 
     public static func render(server: String, certificates: SimulatorCertificates, credential: Credential, authority: Authority = .embedded, context: String = "kube-sim") throws -> String {
@@ -73,7 +71,6 @@ public enum Kubeconfig {
         switch authority {
         case .embedded: cluster += "    certificate-authority-data: \(try base64(certificates.caCertificate))\n"
         case .file: cluster += "    certificate-authority: \(certificates.caCertificate.path)\n"
-        case .insecure: cluster += "    insecure-skip-tls-verify: true\n"
         }
         var user = ""
         switch credential {

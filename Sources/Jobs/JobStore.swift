@@ -113,7 +113,8 @@ public struct JobStore: Sendable {
         case busy
     }
 
-    public func claim(_ job: UUID, worker: String, lease: Double) async throws -> ClaimOutcome {
+    // One job at a time: what tests use to stand in for a worker (the engine claims in batches).
+    func claim(_ job: UUID, worker: String, lease: Double) async throws -> ClaimOutcome {
         try await claim([job], worker: worker, lease: lease)[0]
     }
 
@@ -177,14 +178,15 @@ public struct JobStore: Sendable {
     }
 
     /// Step `position` succeeded; start step `position + 1`. Returns the next step's attempt number.
-    public func advance(_ job: UUID, epoch: Int, worker: String, position: Int, durationMs: Double) async throws -> Int {
+    /// For tests standing in for a worker; the engine records successes in batches.
+    func advance(_ job: UUID, epoch: Int, worker: String, position: Int, durationMs: Double) async throws -> Int {
         let owned = try await recordSuccesses([StepSuccess(job: job, epoch: epoch, position: position, durationMs: durationMs, isLast: false)], worker: worker)
         guard let attempt = owned[job] else { throw LeaseLost(job: job) }
         return attempt ?? 0
     }
 
-    /// The last step succeeded: the job is done.
-    public func complete(_ job: UUID, epoch: Int, worker: String, position: Int, durationMs: Double) async throws {
+    /// The last step succeeded: the job is done. For tests, as `advance`.
+    func complete(_ job: UUID, epoch: Int, worker: String, position: Int, durationMs: Double) async throws {
         let owned = try await recordSuccesses([StepSuccess(job: job, epoch: epoch, position: position, durationMs: durationMs, isLast: true)], worker: worker)
         guard owned[job] != nil else { throw LeaseLost(job: job) }
     }

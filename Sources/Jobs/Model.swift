@@ -4,7 +4,7 @@ import Foundation
 public enum JobStatus: String, Sendable, Codable, CaseIterable {
     case queued, running, retrying, succeeded, failed, cancelled
 
-    public var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+    var isTerminal: Bool { self == .succeeded || self == .failed || self == .cancelled }
 }
 
 public enum StepStatus: String, Sendable, Codable {

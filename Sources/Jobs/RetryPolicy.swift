@@ -14,7 +14,7 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 
     public static let standard = RetryPolicy(maxAttempts: 5, initialDelay: 1, multiplier: 2, maxDelay: 30)
-    public static let once = RetryPolicy(maxAttempts: 1, initialDelay: 0, maxDelay: 0)
+    static let once = RetryPolicy(maxAttempts: 1, initialDelay: 0, maxDelay: 0)
 }
 
 /// How a failed step should be treated.

@@ -189,7 +189,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 ?? PostgresError(.connectionLost, message, statement: statement())
         }
         if let failure { throw failure }
-        return outcome ?? PostgresResult(columns: [], rows: [], affectedRows: 0)
+        return outcome ?? PostgresResult(columns: [], rows: [])
     }
 
     /// Blocks until libpq can hand out the next result without blocking, or the deadline passes, in which
@@ -279,8 +279,7 @@ public final class PostgresConnection: @unchecked Sendable {
             }
             rows.append(PostgresRow(columnIndex: index, columns: columns, values: values))
         }
-        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-        return PostgresResult(columns: columns, rows: rows, affectedRows: affected)
+        return PostgresResult(columns: columns, rows: rows)
     }
 }
 

@@ -59,7 +59,7 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
                 || message.contains("no password supplied") || message.contains("no pg_hba.conf entry"))
     }
 
-    public var isUniqueViolation: Bool { sqlState == "23505" }
+    var isUniqueViolation: Bool { sqlState == "23505" }
 
     static let transientStates: Set<String> = [
         "40001",  // serialization_failure

@@ -54,8 +54,6 @@ public struct PostgresColumn: Sendable, Hashable {
 public struct PostgresResult: Sendable {
     public let columns: [PostgresColumn]
     public let rows: [PostgresRow]
-    /// Rows inserted, updated or deleted (0 for statements that report none).
-    public let affectedRows: Int
 
     public var first: PostgresRow? { rows.first }
 }

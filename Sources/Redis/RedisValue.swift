@@ -37,7 +37,6 @@ public enum RedisValue: Sendable, Hashable {
         return nil
     }
 
-    public var isNull: Bool { self == .null }
 }
 
 /// A value that can be sent as a command argument. Arguments travel with their lengths, so any bytes,

@@ -22,9 +22,4 @@ public final class BlockingQueue: Sendable {
         }
         return try result.get()
     }
-
-    /// Runs `body` on the queue without waiting, for clean-up that must not block the caller.
-    public func detach(_ body: @escaping @Sendable () -> Void) {
-        queue.async(execute: body)
-    }
 }

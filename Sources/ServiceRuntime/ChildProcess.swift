@@ -53,7 +53,7 @@ public enum ChildProcess {
     }
 
     /// Starts a program that keeps running; its output goes to the given files (or /dev/null).
-    public static func spawn(
+    static func spawn(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
         stdoutPath: String? = nil, stderrPath: String? = nil
     ) throws -> RunningProcess {
@@ -291,7 +291,7 @@ public enum ChildProcess {
 }
 
 /// A child started with `ChildProcess.spawn`.
-public final class RunningProcess: Sendable {
+final class RunningProcess: Sendable {
     public let pid: Int32
 
     init(pid: Int32) {

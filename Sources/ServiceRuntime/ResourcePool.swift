@@ -30,17 +30,6 @@ public final class ResourcePool<Resource: Sendable>: Sendable {
         self.make = make
     }
 
-    public func withResource<T>(timeout: Double, _ body: (Resource) async throws -> T) async throws -> T {
-        let resource = try await acquire(timeout: timeout)
-        defer { release(resource) }
-        return try await body(resource)
-    }
-
-    /// Resources created so far and idle now, for metrics and tests.
-    public var counts: (created: Int, idle: Int, waiting: Int) {
-        state.withLock { ($0.created, $0.idle.count, $0.waiters.count) }
-    }
-
     public func acquire(timeout: Double) async throws -> Resource {
         let decision: Decision = state.withLock { state in
             if state.closed { return .closed }

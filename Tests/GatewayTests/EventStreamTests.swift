@@ -2,7 +2,7 @@ import Foundation
 @testable import GatewayKit
 import Hummingbird
 import HummingbirdTesting
-import Jobs
+@testable import Jobs
 import Platform
 import Testing
 import TestSupport

@@ -1,5 +1,5 @@
 import Foundation
-import ServiceRuntime
+@testable import ServiceRuntime
 import Testing
 import TestSupport
 

@@ -2,7 +2,7 @@ import Foundation
 import GatewayKit
 import Hummingbird
 import HummingbirdTesting
-import Jobs
+@testable import Jobs
 import ServiceRuntime
 import Testing
 import TestSupport

@@ -3,7 +3,7 @@ import Jobs
 import SyntheticJobs
 import Postgres
 import Redis
-import ServiceRuntime
+@testable import ServiceRuntime
 import Testing
 import TestSupport
 

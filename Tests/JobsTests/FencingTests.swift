@@ -1,5 +1,5 @@
 import Foundation
-import Jobs
+@testable import Jobs
 import SyntheticJobs
 import Postgres
 import Redis

@@ -49,7 +49,7 @@ struct StorefrontCheck: Sendable {
             // The ConfigMap is written by code running in the store: nothing from it goes into a request
             // header unless it is a publishable key's shape (no line breaks to smuggle headers with).
             guard Self.isPublishableKey(key) else {
-                throw StepFailure.permanent("ConfigMap \(Self.publishableKeyConfigMap) in \(store.namespace) holds no Medusa publishable key (pk_ and up to 200 letters, digits or underscores); the worker will not send it. Look at the setup Job's logs: kubectl -n \(store.namespace) logs job/\(store.release)-setup")
+                throw StepFailure.permanent("ConfigMap \(Self.publishableKeyConfigMap) in \(store.namespace) holds no Medusa publishable key (pk_ and up to 200 letters, digits or underscores); the worker will not send it. Look at the setup Job's logs: kubectl -n \(store.namespace) logs -l app.kubernetes.io/component=setup")
             }
             let path = Self.proxyPath(store.namespace, service: "\(store.release)-backend", port: 9000, "store/products")
             let answer: KubeClient.Response
