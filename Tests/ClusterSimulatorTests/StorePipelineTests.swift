@@ -399,7 +399,12 @@ struct StorePipelineTests {
             let job = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
             #expect(job.status == .failed)
             let readiness = try #require(job.steps.first { $0.name == "readiness" })
-            #expect(readiness.attempts == 1, "a failed Job does not heal by waiting: \((job.transitions ?? []).map { "\($0.step ?? ""): \($0.status) \($0.message ?? "")" })")
+            // A failed Job does not heal by waiting: its failure is never retried. (The attempt count alone
+            // is not the measure: on a loaded machine a step can be handed back for a lease at risk.)
+            let history = (job.transitions ?? []).filter { $0.step == "readiness" }
+            #expect(!history.contains { $0.status == "retrying" && ($0.message ?? "").contains("setup job") },
+                    "\(history.map { "\($0.status) \($0.message ?? "")" })")
+            #expect(readiness.status == .failed)
             #expect(job.error?.contains("BackoffLimitExceeded") == true, "\(job.error ?? "")")
             #expect(job.error?.contains("kubectl -n store-\(store.name) logs job/") == true)
 
