@@ -37,7 +37,7 @@ extension ClusterSimulator {
             return APIError.forbidden("pods \"\(pod.at("metadata", "name")?.string ?? attributes.name)\" is forbidden: \(refusal)")
         }
         if type.kind == "Pod", attributes.verb == "create", let pod = try? JSON(parsing: body),
-           let refusal = PodSecurity.refusal(podSpec: pod["spec"] ?? [:], namespace: try? store.get(Controllers.namespaces, namespace: nil, name: attributes.namespace)) {
+           let refusal = PodSecurity.refusal(podSpec: pod["spec"] ?? [:], annotations: pod.at("metadata", "annotations"), namespace: try? store.get(Controllers.namespaces, namespace: nil, name: attributes.namespace)) {
             return APIError.forbidden("pods \"\(pod.at("metadata", "name")?.string ?? attributes.name)\" is forbidden: \(refusal)")
         }
         let policies = store.all(Self.policies).map(\.1)

@@ -108,7 +108,7 @@ final class Controllers: Sendable {
         let namespace = key.namespace.flatMap { try? store.get(Self.namespaces, namespace: nil, name: $0) }
         let stamp = "\(object.at("metadata", "uid")?.string ?? "")/\(object.at("metadata", "generation")?.int ?? 0)/\(namespace?.at("metadata", "resourceVersion")?.string ?? "")"
         if let cached = podSecurityVerdicts.withLock({ $0[key] }), cached.stamp == stamp { return cached.refusal }
-        let refusal = PodSecurity.refusal(podSpec: object.at("spec", "template", "spec") ?? [:], namespace: namespace)
+        let refusal = PodSecurity.refusal(podSpec: object.at("spec", "template", "spec") ?? [:], annotations: object.at("spec", "template", "metadata", "annotations"), namespace: namespace)
             .map { "Error creating: pods \"\(key.name)-\" is forbidden: \($0)" }
         podSecurityVerdicts.withLock { $0[key] = (stamp, refusal) }
         return refusal

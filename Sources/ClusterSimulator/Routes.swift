@@ -425,7 +425,7 @@ extension ClusterSimulator {
               let level = PodSecurity.enforced(namespace), level != levelBefore else { return [] }
         var warnings: [(String, String)] = []
         for (key, pod) in store.all(Controllers.pods) where key.namespace == name && pod.at("metadata", "deletionTimestamp") == nil {
-            let found = PodSecurity.violations(pod["spec"] ?? [:], restricted: level.hasPrefix("restricted:"))
+            let found = PodSecurity.violations(pod["spec"] ?? [:], annotations: pod.at("metadata", "annotations"), level: level)
             guard !found.isEmpty else { continue }
             // Per pod, only the checks' names, as the API server words it.
             let names = found.map { $0.components(separatedBy: " (").first ?? $0 }

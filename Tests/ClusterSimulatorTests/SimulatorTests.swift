@@ -429,6 +429,42 @@ struct SimulatorCapacityTests {
         }
     }
 
+    @Test("Pod Security: every baseline check, restricted checks standing in for the baseline ones they tighten, lists pinned by version")
+    func podSecurityChecks() {
+        let spec: JSON = [
+            "securityContext": ["seLinuxOptions": ["type": "spc_t"], "seccompProfile": ["type": "Unconfined"],
+                                "sysctls": [["name": "kernel.shm_rmid_forced", "value": "1"], ["name": "net.core.somaxconn", "value": "1024"]]],
+            "volumes": [["name": "host", "hostPath": ["path": "/"]], ["name": "share", "nfs": ["server": "nfs", "path": "/"]], ["name": "tmp", "emptyDir": [:]]],
+            "containers": [[
+                "name": "c",
+                "securityContext": ["appArmorProfile": ["type": "Unconfined"], "procMount": "Unmasked", "seLinuxOptions": ["user": "system_u"],
+                                    "capabilities": ["add": ["SYS_ADMIN", "NET_BIND_SERVICE"], "drop": ["ALL"]]],
+            ]],
+        ]
+        let annotations: JSON = ["container.apparmor.security.beta.kubernetes.io/c": "unconfined", "container.apparmor.security.beta.kubernetes.io/d": "runtime/default"]
+        #expect(PodSecurity.violations(spec, annotations: annotations, level: "baseline:v1.30") == [
+            #"forbidden AppArmor profiles (container.apparmor.security.beta.kubernetes.io/c="unconfined", container "c" must not set AppArmor profile type to "Unconfined")"#,
+            #"non-default capabilities (container "c" must not include "SYS_ADMIN" in securityContext.capabilities.add)"#,
+            #"hostPath volumes (volume "host")"#,
+            #"procMount (container "c" must not set securityContext.procMount to "Unmasked")"#,
+            #"seLinuxOptions (pod and container "c" set forbidden securityContext.seLinuxOptions: type "spc_t"; user may not be set)"#,
+            #"seccompProfile (pod must not set securityContext.seccompProfile.type to "Unconfined")"#,
+            "forbidden sysctls (net.core.somaxconn)",
+        ])
+        let restricted = PodSecurity.violations(spec, annotations: annotations, level: "restricted:v1.30")
+        #expect(!restricted.contains { $0.hasPrefix("non-default capabilities") || $0.hasPrefix("hostPath volumes") || $0.contains("must not set securityContext.seccompProfile.type") },
+                "the restricted checks stand in for these: \(restricted)")
+        #expect(restricted.contains(#"unrestricted capabilities (container "c" must not include "SYS_ADMIN" in securityContext.capabilities.add)"#), "\(restricted)")
+        #expect(restricted.contains(#"restricted volume types (volumes "host", "share" use restricted volume types "hostPath", "nfs")"#), "\(restricted)")
+        // Lists that grew with Kubernetes versions follow the pinned version.
+        let keepalive: JSON = ["securityContext": ["sysctls": [["name": "net.ipv4.tcp_keepalive_time", "value": "60"]]], "containers": [["name": "c"]]]
+        #expect(PodSecurity.violations(keepalive, level: "baseline:v1.28") == ["forbidden sysctls (net.ipv4.tcp_keepalive_time)"])
+        #expect(PodSecurity.violations(keepalive, level: "baseline:v1.29").isEmpty)
+        let engine: JSON = ["containers": [["name": "c", "securityContext": ["seLinuxOptions": ["type": "container_engine_t"]]]]]
+        #expect(PodSecurity.violations(engine, level: "baseline:v1.30").count == 1)
+        #expect(PodSecurity.violations(engine, level: "baseline:latest").isEmpty)
+    }
+
     @Test("LimitRange defaulting: a limit stands in for a missing request, then default and defaultRequest, max for a missing default")
     func limitRangeDefaults() {
         let item: JSON = ["spec": ["limits": [["type": "Container", "max": ["cpu": "2"], "min": ["memory": "64Mi"], "default": ["memory": "512Mi"]]]]]
