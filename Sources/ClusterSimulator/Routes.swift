@@ -247,6 +247,29 @@ extension ClusterSimulator {
                 throw APIError.badRequest("the request body is not valid JSON (the simulator reads apply bodies as JSON, which is valid YAML): \(error)")
             }
         }
+        /// The body as field validation leaves it, and the warnings to send (see FieldSchemas).
+        func validatedBody(apply: Bool) throws(APIError) -> (JSON, [(String, String)]) {
+            let object = try parsedBody()
+            guard let schemas = fieldSchemas.withLock({ $0 }) else { return (object, []) }
+            let findings = schemas.check(object, as: type, apply: apply)
+            let directive = query["fieldValidation"] ?? "Warn"
+            guard ["Strict", "Warn", "Ignore"].contains(directive) else {
+                throw APIError.badRequest("fieldValidation must be one of Ignore, Warn or Strict, not \(directive)")
+            }
+            let unknown = findings.unknown.sorted()
+            if apply, !findings.duplicates.isEmpty || (directive == "Strict" && !unknown.isEmpty) {
+                let problems = findings.duplicates.sorted() + (directive == "Strict" ? unknown.map { "\($0): field not declared in schema" } : [])
+                let gvk = "\(type.group)/\(type.version), Kind=\(type.kind)"
+                let said = problems.count == 1 ? problems[0] : "errors:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
+                throw APIError(code: 500, reason: "InternalError",
+                               message: "failed to create typed patch object (\(namespace ?? "")/\(name ?? ""); \(gvk)): \(said)", details: nil)
+            }
+            if directive == "Strict", !unknown.isEmpty {
+                throw APIError.badRequest("strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+            }
+            let warnings = directive == "Warn" ? unknown.map { ("Warning", "299 - \"unknown field \\\"\($0)\\\"\"") } : []
+            return (findings.object, warnings)
+        }
         switch verb {
         case "get":
             return Reply(status: 200, body: try store.get(type, namespace: namespace, name: name ?? ""))
@@ -268,23 +291,27 @@ extension ClusterSimulator {
             return Reply(status: 200, body: store.list(type, namespace: fieldNamespace, labelSelector: selector, fieldName: fieldName))
         case "create":
             guard name == nil else { throw APIError.methodNotAllowed("POST is not allowed on a named object") }
-            return Reply(status: 201, body: try store.create(type, namespace: namespace, object: try parsedBody()))
+            let (object, warnings) = try validatedBody(apply: false)
+            return Reply(status: 201, body: try store.create(type, namespace: namespace, object: object), headers: warnings)
         case "update":
             guard let name else { throw APIError.methodNotAllowed("PUT needs an object name") }
-            return Reply(status: 200, body: try store.replace(type, namespace: namespace, name: name, object: try parsedBody()))
+            let (object, warnings) = try validatedBody(apply: false)
+            return Reply(status: 200, body: try store.replace(type, namespace: namespace, name: name, object: object), headers: warnings)
         case "patch":
             guard let name else { throw APIError.methodNotAllowed("PATCH needs an object name") }
             guard let contentType, contentType.hasPrefix("application/merge-patch+json") || contentType.hasPrefix("application/strategic-merge-patch+json") else {
                 throw APIError.unsupportedMediaType(contentType ?? "none")
             }
-            return Reply(status: 200, body: try store.mergePatch(type, namespace: namespace, name: name, patch: try parsedBody()))
+            let (patch, warnings) = try validatedBody(apply: false)
+            return Reply(status: 200, body: try store.mergePatch(type, namespace: namespace, name: name, patch: patch), headers: warnings)
         case "apply":
             guard let name else { throw APIError.methodNotAllowed("apply needs an object name") }
             guard let manager = query["fieldManager"], !manager.isEmpty else {
                 throw APIError.badRequest("PATCH /apply requires a non-empty fieldManager")
             }
-            let (object, created) = try store.apply(type, namespace: namespace, name: name, object: try parsedBody(), fieldManager: manager)
-            return Reply(status: created ? 201 : 200, body: object)
+            let (applied, warnings) = try validatedBody(apply: true)
+            let (object, created) = try store.apply(type, namespace: namespace, name: name, object: applied, fieldManager: manager)
+            return Reply(status: created ? 201 : 200, body: object, headers: warnings)
         case "delete":
             guard let name else { throw APIError.methodNotAllowed("collection deletion is not supported by the simulator") }
             // DeleteOptions.preconditions.uid: only that object, as the API server checks it.

@@ -19,6 +19,9 @@ public struct SimulatorSettings: Sendable {
     public var faults = FaultSettings()
     /// Where ValidatingAdmissionPolicies are evaluated (`scripts/lib/vap.py serve`); see Admission.swift.
     public var admissionEvaluator: String?
+    /// The Kubernetes OpenAPI definitions fields are validated against (`_definitions.json` of
+    /// kubernetes-validate's schemas for the version kube-sim reports); nil: no field validation.
+    public var schemaFile: URL?
     /// How many requests are kept for `/sim/requests`.
     public var recordLimit = 100_000
 
@@ -36,6 +39,7 @@ public final class ClusterSimulator: Sendable {
     public let token: String
     let serviceAccountTokens = ServiceAccountTokens()
     let admissionEvaluator = LockedState<KubeClient?>(nil)
+    let fieldSchemas = LockedState<FieldSchemas?>(nil)
     let faults: LockedState<FaultSettings>
     let timing: LockedState<SimulatorTiming>
     let controllers: Controllers
@@ -63,6 +67,10 @@ public final class ClusterSimulator: Sendable {
 
     /// Creates certificates, serves until cancelled, and calls `onReady` with the kubeconfig path once listening.
     public func run(onReady: @escaping @Sendable (String) -> Void = { _ in }) async throws {
+        if let file = settings.schemaFile {
+            let schemas = try FieldSchemas.load(file)
+            fieldSchemas.withLock { $0 = schemas }
+        }
         let certificates = try await SimulatorCertificates.make(in: settings.stateDirectory)
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(certificates.serverCertificate.path).map { .certificate($0) },

@@ -22,6 +22,8 @@ final class Cluster: Sendable {
         var settings = KubeClientSettings()
         settings.userAgent = Self.userAgent
         settings.fieldManager = "helm"
+        // As helm 4 applies: an undeclared field fails the release instead of being dropped.
+        settings.fieldValidation = "Strict"
         settings.retries = 0
         settings.connections = 1
         client = KubeClient(configuration: configuration, settings: settings)

@@ -8,6 +8,8 @@ public struct KubeClientSettings: Sendable {
     public var requestTimeout: Double = 30
     /// The field manager of server-side apply: everything the worker owns is applied under this name.
     public var fieldManager = "storefleet"
+    /// `fieldValidation` sent with server-side apply (helm 4 sends `Strict`); nil: the server's default.
+    public var fieldValidation: String?
     /// Sent with every request, so API server audit logs (and kube-sim's fault rules) can tell the
     /// platform's own calls from helm's and kubectl's.
     public var userAgent = "storefleet/1"
@@ -124,7 +126,7 @@ public final class KubeClient: Sendable {
     @discardableResult
     public func apply(_ path: String, _ object: JSON) async throws(KubeError) -> JSON {
         try await decode(send(
-            "PATCH", path, query: [("fieldManager", settings.fieldManager), ("force", "true")],
+            "PATCH", path, query: [("fieldManager", settings.fieldManager), ("force", "true")] + (settings.fieldValidation.map { [("fieldValidation", $0)] } ?? []),
             body: Array(object.serialized()), contentType: "application/apply-patch+yaml"
         ), path)
     }

@@ -7,8 +7,10 @@ import ServiceRuntime
 //
 //   kube-sim [--state-dir DIR] [--port N] [--token T] [--ready-delay S] [--job-delay S]
 //            [--namespace-delete-delay S] [--pod-termination-delay S] [--faults FILE] [--admission-evaluator URL]
+//            [--schemas FILE]
 //
 // --admission-evaluator: where ValidatingAdmissionPolicies are evaluated (scripts/lib/vap.py serve).
+// --schemas: the Kubernetes OpenAPI definitions fields are validated against (FieldSchemas.swift).
 //
 // Writes DIR/kubeconfig (token, embedded CA), DIR/kubeconfig-ca-file and DIR/kubeconfig-client-cert,
 // and DIR/url, then prints "kube-sim ready <url> <kubeconfig>" on standard output.
@@ -38,6 +40,10 @@ await ProcessEntry.run("kube-sim") {
     if let value = try seconds("--job-delay") { settings.timing.jobDelay = value }
     if let value = try seconds("--namespace-delete-delay") { settings.timing.namespaceDeletionDelay = value }
     if let value = try seconds("--pod-termination-delay") { settings.timing.podTerminationDelay = value }
+    if let file = option("--schemas") {
+        guard FileManager.default.fileExists(atPath: file) else { throw ConfigurationError(variable: "--schemas", problem: "\(file) does not exist") }
+        settings.schemaFile = URL(fileURLWithPath: file)
+    }
     if let file = option("--faults") {
         do {
             settings.faults = try JSONDecoder().decode(FaultSettings.self, from: Data(contentsOf: URL(fileURLWithPath: file)))

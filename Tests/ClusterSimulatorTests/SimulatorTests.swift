@@ -429,6 +429,41 @@ struct SimulatorCapacityTests {
         }
     }
 
+    @Test("Field validation: Strict refuses undeclared fields in the API server's words, Warn drops them with a warning, apply refuses duplicate keys")
+    func fieldValidation() async throws {
+        try await SimulatorHarness.with(timing: fast) { sim in
+            #expect(TestEnvironment.kubernetesSchemas != nil, "the schemas come from kubernetes-validate in the tools' venv (scripts/install-tools.sh)")
+            _ = try await sim.request("POST", "/api/v1/namespaces", body: namespace("typed"))
+            var typo = deployment("typo")
+            typo.set(["spec", "replicaz"], to: 2)
+            typo.set(["spec", "template", "spec", "containers"], to: [["name": "c", "image": "nginx:1.27", "imagePullPolice": "Always"]])
+            let applied = try await sim.request("PATCH", "/apis/apps/v1/namespaces/typed/deployments/typo?fieldManager=helm&fieldValidation=Strict", body: typo,
+                                                contentType: "application/apply-patch+yaml")
+            #expect(applied.status == 500)
+            #expect(applied.body["message"]?.string == """
+                failed to create typed patch object (typed/typo; apps/v1, Kind=Deployment): errors:
+                  .spec.replicaz: field not declared in schema
+                  .spec.template.spec.containers[name="c"].imagePullPolice: field not declared in schema
+                """, "\(applied.body["message"]?.string ?? "")")
+            let created = try await sim.request("POST", "/apis/apps/v1/namespaces/typed/deployments?fieldValidation=Strict", body: typo)
+            #expect(created.status == 400)
+            #expect(created.body["message"]?.string == #"strict decoding error: unknown field "spec.replicaz", unknown field "spec.template.spec.containers[0].imagePullPolice""#,
+                    "\(created.body["message"]?.string ?? "")")
+            #expect(try await sim.request("GET", "/apis/apps/v1/namespaces/typed/deployments/typo").status == 404, "a refused write stores nothing")
+            // The server's default, Warn: stored without the fields, and told.
+            let warned = try await sim.request("POST", "/apis/apps/v1/namespaces/typed/deployments", body: typo)
+            #expect(warned.status == 201)
+            #expect(warned.headers.contains(#"Warning: 299 - "unknown field \"spec.replicaz\"""#), "\(warned.headers)")
+            #expect(warned.body.at("spec", "replicaz") == nil)
+            var twice = deployment("twice")
+            twice.set(["spec", "template", "spec", "containers"], to: [["name": "c", "image": "nginx:1.27", "env": [["name": "A", "value": "1"], ["name": "A", "value": "2"]]]])
+            let duplicate = try await sim.request("PATCH", "/apis/apps/v1/namespaces/typed/deployments/twice?fieldManager=helm", body: twice,
+                                                  contentType: "application/apply-patch+yaml")
+            #expect(duplicate.body["message"]?.string == #"failed to create typed patch object (typed/twice; apps/v1, Kind=Deployment): .spec.template.spec.containers[name="c"].env: duplicate entries for key [name="A"]"#,
+                    "\(duplicate.body["message"]?.string ?? "")")
+        }
+    }
+
     @Test("Pod Security: every baseline check, restricted checks standing in for the baseline ones they tighten, lists pinned by version")
     func podSecurityChecks() {
         let spec: JSON = [

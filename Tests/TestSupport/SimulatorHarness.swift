@@ -25,6 +25,7 @@ public final class SimulatorHarness: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestEnvironment.uniqueName("kube-sim"))
         var settings = SimulatorSettings(stateDirectory: directory)
         settings.timing = timing
+        settings.schemaFile = TestEnvironment.kubernetesSchemas
         var logger = Logger(label: "kube-sim-test")
         logger.logLevel = .error
         let simulator = ClusterSimulator(settings: settings, logger: logger)

@@ -34,6 +34,16 @@ public enum TestEnvironment {
     }
 
     /// A unique lowercase name for tables, keys and databases that tests create.
+    /// The Kubernetes OpenAPI definitions of the version kube-sim reports, as kubernetes-validate ships
+    /// them in the tools' venv (scripts/install-tools.sh); nil when the tools are not installed.
+    public static var kubernetesSchemas: URL? {
+        let venv = repositoryRoot.appendingPathComponent(".tools/venv/lib")
+        let pythons = (try? FileManager.default.contentsOfDirectory(atPath: venv.path)) ?? []
+        return pythons.sorted().map {
+            venv.appendingPathComponent("\($0)/site-packages/kubernetes_validate/kubernetes-json-schema/v1.35.0-local/_definitions.json")
+        }.first { FileManager.default.fileExists(atPath: $0.path) }
+    }
+
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix)_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))"
     }

@@ -92,7 +92,12 @@ stack_sim() {
     stack_wait_for admission '^[0-9]' 30
     evaluator=(--admission-evaluator "http://127.0.0.1:$(head -n 1 "$STACK_DIR/logs/admission.log")")
   fi
-  stack_spawn kube-sim "$STACK_BIN/kube-sim" --state-dir "$STACK_DIR/kube-sim" --token "$SIM_TOKEN" "${evaluator[@]}" "$@"
+  # Field validation against the schemas of the version kube-sim reports, as kubernetes-validate ships them.
+  local schemas=()
+  for file in "$STACK_REPO"/.tools/venv/lib/python3*/site-packages/kubernetes_validate/kubernetes-json-schema/v1.35.0-local/_definitions.json; do
+    [ -f "$file" ] && schemas=(--schemas "$file")
+  done
+  stack_spawn kube-sim "$STACK_BIN/kube-sim" --state-dir "$STACK_DIR/kube-sim" --token "$SIM_TOKEN" "${evaluator[@]}" "${schemas[@]}" "$@"
   stack_wait_for kube-sim "kube-sim ready" 60
   SIM_URL=$(cat "$STACK_DIR/kube-sim/url")
   SIM_CA="$STACK_DIR/kube-sim/ca.crt"
