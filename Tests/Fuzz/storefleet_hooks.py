@@ -15,6 +15,25 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import schemathesis
+from hypothesis.internal import lambda_sources
+
+# Hypothesis names a filter by parsing the source file its lambda sits in, for a repr only. On
+# CPython 3.11, ast.parse of a long module from deep in a generator's stack can raise
+# "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905 and kin), which
+# schemathesis then reports as an error of whichever operation it was generating for: a failure of
+# the tool, not of the API. The name falls back to the "unknown" form Hypothesis itself uses when
+# it cannot find the source; the values generated are unchanged.
+_describe_lambda = lambda_sources._lambda_description
+
+
+def _lambda_description_or_unknown(f):
+    try:
+        return _describe_lambda(f)
+    except (SystemError, RecursionError):
+        return "lambda: <unknown>"
+
+
+lambda_sources._lambda_description = _lambda_description_or_unknown
 
 VALID_KEY = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
