@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "storefleet-jobs-bench", targets: ["JobsBench"]),
         .executable(name: "kube-sim", targets: ["KubeSim"]),
         .executable(name: "helm-sim", targets: ["HelmSim"]),
+        .executable(name: "storefleet", targets: ["CLI"]),
         .library(name: "Jobs", targets: ["Jobs"]),
     ],
     dependencies: [
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
     ],
     targets: [
         // C libraries, found through pkg-config; the Debian package names tell a fresh machine what to install.
@@ -153,6 +155,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // storefleet, the command-line client: a thin client of the gateway's HTTP API over libcurl. Its
+        // commands are a library so that tests parse and run them in-process; JSON comes from KubeClient.
+        .target(
+            name: "CLIKit",
+            dependencies: [
+                "CCurl", "KubeClient", "ServiceRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "CLI", dependencies: ["CLIKit"], swiftSettings: swiftSettings),
+
         // Throwaway servers and environment for integration tests.
         .target(
             name: "TestSupport",
@@ -160,6 +175,7 @@ let package = Package(
             path: "Tests/TestSupport", swiftSettings: swiftSettings
         ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["CLIKit", "KubeClient"], swiftSettings: swiftSettings),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Platform", "SyntheticJobs", "ServiceRuntime", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(

@@ -3,7 +3,7 @@
 #  1. installs what is missing (Debian packages; pinned helm, kubectl and Python tools via install-tools.sh);
 #  2. starts a throwaway Postgres and Redis on free loopback ports in a temporary directory;
 #  3. builds, runs the Swift tests against those servers, the whole-system runs (the README's tour,
-#     end-to-end, browser, hostile clients, API fuzzing, chaos; each with servers of its own), the
+#     end-to-end, the CLI, browser, hostile clients, API fuzzing, chaos; each with servers of its own), the
 #     chart checks and the docs checks;
 #  4. stops the servers and removes their files on exit, also on failure or Ctrl-C.
 # Ends with one summary line, "test.sh: N passed, M failed", naming the suites that failed.
@@ -67,6 +67,7 @@ if [ ${#failed[@]} -eq 0 ]; then
   # Whole-system runs: each starts its own Postgres, Redis, kube-sim, gateway and workers.
   suite "the README's tour, as written" scripts/readme-tour.sh
   suite "end-to-end (30 stores, 3 workers)" scripts/e2e.sh 30
+  suite "the storefleet CLI against a live platform" scripts/e2e-cli.sh
   suite "dashboard in Chromium" scripts/browser-test.sh
   suite "hostile clients at the HTTP edge" scripts/hostile-clients.sh
   suite "API fuzzing against the OpenAPI document" scripts/api-fuzz.sh

@@ -129,6 +129,7 @@ public enum OpenAPIDocument {
                 "created_at": time, "last_used_at": time, "expires_at": time, "revoked_at": time,
             ], required: ["id", "tenant_id", "name", "prefix", "state", "created_at"]),
             "TokenPage": object(["items": array(ref("Token"))], required: ["items"]),
+            "TenantPage": object(["items": array(ref("Tenant"))], required: ["items"]),
             "RevokedToken": object(["id": uuid, "revoked": string], required: ["id", "revoked"]),
             "Session": object([
                 "tenant": ref("Tenant"), "token": object(["name": string, "prefix": string, "expires_at": time], required: ["name", "prefix"]),
@@ -190,8 +191,13 @@ public enum OpenAPIDocument {
             "/api/audit": ["get": operation("the audit trail, tenant-scoped (admins: all), newest first", parameters: [pageLimit, query("cursor", ["type": "integer", "minimum": 0, "maximum": Int64.max])], [
                 "200": json("AuditPage", "audit events"), "401": unauthorized, "422": problem("bad limit or cursor"),
             ])],
-            "/api/tenants": ["post": operation("create a tenant (admin only)", parameters: [idempotencyKey], body: "CreateTenantRequest",
-                                               mutatingErrors.merging(["201": json("Tenant", "created"), "403": problem("not an admin")]) { a, _ in a })],
+            "/api/tenants": [
+                "post": operation("create a tenant (admin only)", parameters: [idempotencyKey], body: "CreateTenantRequest",
+                                  mutatingErrors.merging(["201": json("Tenant", "created"), "403": problem("not an admin")]) { a, _ in a }),
+                "get": operation("every tenant, by name (admin only)", [
+                    "200": json("TenantPage", "the tenants"), "401": unauthorized, "403": problem("not an admin"),
+                ]),
+            ],
             "/api/tenants/{id}": ["patch": operation("change a tenant's store limit (admin only)", parameters: [path("id"), idempotencyKey], body: "UpdateTenantRequest",
                 mutatingErrors.merging(["200": json("Tenant", "updated"), "403": problem("not an admin"), "404": notFound]) { a, _ in a })],
             "/api/tenants/{id}/tokens": [

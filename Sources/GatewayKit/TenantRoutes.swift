@@ -37,6 +37,14 @@ extension Gateway {
             }
         }
 
+        // Every tenant, by name: what an operator (or `storefleet tenants list`) looks a tenant's ID up in.
+        // Tenants are few (one per customer), so the list is not paged.
+        api.get("tenants") { _, context -> Response in
+            _ = try requireAdmin(context)
+            let rows = try await postgres.query("SELECT * FROM tenants ORDER BY name").rows
+            return JSONCoding.response(TenantPage(items: try rows.map(TenantView.init(row:))))
+        }
+
         // Changes a tenant's store limit. Lowering it below the live count deletes nothing; it only
         // stops new stores until the tenant is under the limit again.
         api.patch("tenants/:id") { request, context -> Response in
@@ -213,6 +221,10 @@ struct TokenView: Codable, Sendable {
         expiresAt = try row.decode("expires_at")
         revokedAt = try row.decode("revoked_at")
     }
+}
+
+struct TenantPage: Codable, Sendable {
+    var items: [TenantView]
 }
 
 struct TokenPage: Codable, Sendable {

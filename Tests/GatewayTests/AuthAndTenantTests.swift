@@ -53,8 +53,26 @@ import TestSupport
             #expect(create.status == .forbidden)
             let issue = try await client.call(.post, "/api/tenants/\(tenant)/tokens", token: token, json: [:])
             #expect(issue.status == .forbidden)
+            // Nor list them: the names of other customers are not a member's to read.
+            let list = try await client.call(.get, "/api/tenants", token: token)
+            #expect(list.status == .forbidden)
             #expect(try await harness.count("tenants") == 2)
             #expect(try await harness.count("api_tokens") == 2)
+        }
+    }
+
+    @Test func adminsListEveryTenantByName() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (zeta, _) = try await harness.tenant(client, name: "zeta")
+            let (acme, _) = try await harness.tenant(client, name: "acme")
+            let list = try await client.call(.get, "/api/tenants", token: GatewayHarness.adminToken)
+            #expect(list.status == .ok)
+            let items = list.json["items"] as? [[String: Any]] ?? []
+            #expect(items.compactMap { $0["name"] as? String } == ["acme", "admin", "zeta"])
+            #expect(items.first?["id"] as? String == acme)
+            #expect(items.last?["id"] as? String == zeta)
+            #expect(items.last?["store_limit"] as? Int == 5)
+            #expect(items.last?["role"] as? String == "member")
         }
     }
 

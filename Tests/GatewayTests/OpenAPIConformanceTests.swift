@@ -67,6 +67,7 @@ import TestSupport
             let tenantID = try #require(tenant.json["id"] as? String)
             _ = try await call(.post, "/api/tenants", json: ["name": "Bad Name"])
             _ = try await call(.patch, "/api/tenants/\(tenantID)", json: ["store_limit": 4])
+            _ = try await call(.get, "/api/tenants")
             _ = try await call(.patch, "/api/tenants/\(UUID().uuidString)", json: ["store_limit": 4])
             _ = try await call(.post, "/api/tenants", token: nil, json: ["name": "anon"])
             let issued = try await call(.post, "/api/tenants/\(tenantID)/tokens", json: ["name": "walk"])

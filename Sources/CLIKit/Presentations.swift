@@ -1,0 +1,88 @@
+import Foundation
+import KubeClient
+
+/// The columns each resource shows in a table, and what `-o name` prints for it.
+public enum Presentations {
+    static func text(_ value: JSON?) -> String {
+        switch value {
+        case .string(let text)?: text
+        case .number(let number)?: number.rounded() == number ? String(Int64(number)) : String(number)
+        case .bool(let flag)?: flag ? "true" : "false"
+        default: "-"
+        }
+    }
+
+    public static func stores(tenantNames: [String: String]? = nil) -> Presentation {
+        Presentation(
+            headers: ["NAME", "ENGINE", "STATUS"] + (tenantNames == nil ? [] : ["TENANT"]) + ["AGE", "ID"],
+            row: { store in
+                var row = [text(store["name"]), text(store["engine"]), text(store["status"])]
+                if let tenantNames {
+                    let id = text(store["tenant_id"])
+                    row.append(tenantNames[id] ?? String(id.prefix(8)))
+                }
+                return row + [Humanize.age(store["created_at"]?.string), text(store["id"])]
+            },
+            name: { text($0["name"]) }
+        )
+    }
+
+    public static let jobs = Presentation(
+        headers: ["ID", "KIND", "STATUS", "PROGRESS", "AGE", "STEP"],
+        row: { job in
+            let progress = job["progress"].flatMap { if case .number(let n) = $0 { n } else { nil } } ?? 0
+            let steps = job["steps"]?.arrayValue ?? []
+            let current = steps.first { ["running", "retrying", "failed"].contains($0["status"]?.string ?? "") }
+            return [text(job["id"]), text(job["kind"]), text(job["status"]), "\(Int((progress * 100).rounded()))%",
+                    Humanize.age(job["created_at"]?.string), current.map { text($0["name"]) } ?? "-"]
+        },
+        name: { text($0["id"]) }
+    )
+
+    public static let tenants = Presentation(
+        headers: ["NAME", "ROLE", "STORE LIMIT", "AGE", "ID"],
+        row: { [text($0["name"]), text($0["role"]), text($0["store_limit"]), Humanize.age($0["created_at"]?.string), text($0["id"])] },
+        name: { text($0["name"]) }
+    )
+
+    public static let tokens = Presentation(
+        headers: ["NAME", "PREFIX", "STATE", "AGE", "LAST USED", "EXPIRES", "ID"],
+        row: { token in
+            [text(token["name"]), text(token["prefix"]), text(token["state"]), Humanize.age(token["created_at"]?.string),
+             token["last_used_at"]?.string.map { Humanize.age($0) + " ago" } ?? "never",
+             token["expires_at"]?.string ?? "never", text(token["id"])]
+        },
+        name: { text($0["id"]) }
+    )
+
+    public static let contexts = Presentation(
+        headers: ["CURRENT", "NAME", "SERVER"],
+        row: { [text($0["current"]) == "true" ? "*" : "", text($0["name"]), text($0["server"])] },
+        name: { text($0["name"]) }
+    )
+
+    /// One store in detail, for `stores get` as a table.
+    public static func storeDetail(_ store: JSON) -> String {
+        var lines: [(String, String)] = [
+            ("Name", text(store["name"])), ("ID", text(store["id"])), ("Engine", text(store["engine"])),
+            ("Status", text(store["status"])), ("Namespace", text(store["namespace"])),
+            ("Storefront", text(store.at("urls", "storefront"))), ("Admin", text(store.at("urls", "admin"))),
+            ("Created", text(store["created_at"])), ("Updated", text(store["updated_at"])),
+        ]
+        if let job = store["latest_job"], job != .null {
+            lines.append(("Latest job", "\(text(job["kind"])) \(text(job["status"])) (\(text(job["id"])))"))
+        }
+        let width = lines.map(\.0.count).max() ?? 0
+        return lines.map { "\(($0.0 + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0)) \($0.1)" }.joined(separator: "\n")
+    }
+
+    /// One job in detail: its status line and a table of steps.
+    public static func jobDetail(_ job: JSON, width: Int?) -> String {
+        let header = "\(text(job["kind"])) \(text(job["id"])): \(text(job["status"]))"
+        let steps = (job["steps"]?.arrayValue ?? []).map { step -> [String] in
+            let duration = step["duration_ms"].flatMap { if case .number(let n) = $0 { Humanize.duration(n / 1000) } else { nil } } ?? "-"
+            return [text(step["name"]), text(step["status"]), text(step["attempts"]), duration, step["message"]?.string ?? ""]
+        }
+        return header + "\n" + Table(headers: ["STEP", "STATUS", "ATTEMPTS", "DURATION", "MESSAGE"], rows: steps).render(width: width)
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import KubeClient
+import Testing
+@testable import CLIKit
+
+@Suite struct APIClientTests {
+    @Test func aDroppedCreateIsSentAgainWithTheSameIdempotencyKey() throws {
+        let transport = ScriptedTransport([dropped, json(503, #"{"title":"Service Unavailable"}"#), json(202, #"{"store":{"name":"shop"}}"#)])
+        let reply = try client(transport).call("POST", "/api/stores", body: ["name": "shop"], idempotencyKey: "cli-key-1")
+        #expect(reply.status == 202)
+        #expect(transport.requests.count == 3)
+        #expect((0..<3).map { transport.header("Idempotency-Key", of: $0) } == ["cli-key-1", "cli-key-1", "cli-key-1"])
+    }
+
+    @Test func aChangeWithoutAKeyIsNotSentTwiceOnceItMayHaveArrived() {
+        // Token issuance: the server refuses a key, and a second send could issue a second token.
+        let transport = ScriptedTransport([dropped, json(201, "{}")])
+        #expect(throws: CLIError.self) { try client(transport).call("POST", "/api/tenants/x/tokens", body: [:]) }
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test func aRequestThatNeverLeftIsSentAgainWhateverItIs() throws {
+        let transport = ScriptedTransport([refused, json(201, #"{"token":"sfk_x"}"#)])
+        let reply = try client(transport).call("POST", "/api/tenants/x/tokens", body: [:])
+        #expect(reply.status == 201)
+        #expect(transport.requests.count == 2)
+    }
+
+    @Test func theSameKeyStillInFlightIsWaitedFor() throws {
+        let inFlight = json(409, #"{"type":"https://storefleet.dev/problems/idempotency-in-flight","detail":"retry later"}"#)
+        let transport = ScriptedTransport([inFlight, json(202, "{}")])
+        _ = try client(transport).call("DELETE", "/api/stores/1", idempotencyKey: "k")
+        #expect(transport.requests.count == 2)
+    }
+
+    @Test func refusalsAreNotRetriedAndBecomeOneSentenceWithTheRequestID() {
+        let problem = #"{"type":"https://storefleet.dev/problems/validation","title":"Unprocessable","status":422,"detail":"the request has invalid fields","request_id":"req-42","errors":[{"field":"name","message":"must be 3 to 40 characters"},{"field":"engine","message":"must be woocommerce or medusa"}]}"#
+        let transport = ScriptedTransport([json(422, problem)])
+        do {
+            try client(transport).call("POST", "/api/stores", body: [:], idempotencyKey: "k")
+            Issue.record("a 422 was accepted")
+        } catch {
+            #expect(error.status == .invalidInput)
+            #expect(error.description == "name must be 3 to 40 characters; engine must be woocommerce or medusa (request ID req-42)")
+            #expect(error.problemType == "validation")
+        }
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test func aServerThatStaysDownIsUnreachableAfterCappedRetries() {
+        let transport = ScriptedTransport(Array(repeating: refused, count: 10))
+        let api = client(transport)
+        var delays: [Double] = []
+        api.sleep = { delays.append($0) }
+        do {
+            try api.call("GET", "/api/stores")
+            Issue.record("no error")
+        } catch {
+            #expect(error.status == .unreachable)
+            #expect(error.message.contains("cannot reach http://127.0.0.1:1"))
+        }
+        #expect(transport.requests.count == 6)
+        #expect(delays.count == 5 && delays.allSatisfy { $0 >= 0 && $0 <= 4 })
+    }
+
+    @Test func rateLimitsWaitTheirRetryAfter() throws {
+        let transport = ScriptedTransport([json(429, #"{"detail":"slow down"}"#, headers: ["retry-after": "2"]), json(200, "{}")])
+        let api = client(transport)
+        var delays: [Double] = []
+        api.sleep = { delays.append($0) }
+        try api.call("GET", "/api/stores")
+        #expect(delays.count == 1 && delays[0] >= 2)
+    }
+
+    @Test func verboseShowsTheExchangeButNeverTheToken() throws {
+        var lines: [String] = []
+        let transport = ScriptedTransport([json(200, #"{"password":"hunter2-very-secret"}"#)])
+        let api = APIClient(target: Target(server: "http://127.0.0.1:1", token: "sfk_abcdefghijSECRETPART"), transport: transport, verbose: true) { lines.append($0) }
+        try api.call("GET", "/api/stores/1/credentials", secretResponse: true)
+        let text = lines.joined(separator: "\n")
+        #expect(text.contains("> GET http://127.0.0.1:1/api/stores/1/credentials"))
+        #expect(text.contains("Authorization: Bearer sfk_abcdef…(redacted)"))
+        #expect(!text.contains("SECRETPART"))
+        #expect(!text.contains("hunter2"))
+        #expect(text.contains("< 200"))
+    }
+
+    @Test func httpStatusesMapToDocumentedExitCodes() {
+        #expect(ExitStatus.forHTTP(400) == .invalidInput)
+        #expect(ExitStatus.forHTTP(413) == .invalidInput)
+        #expect(ExitStatus.forHTTP(415) == .invalidInput)
+        #expect(ExitStatus.forHTTP(422) == .invalidInput)
+        #expect(ExitStatus.forHTTP(401) == .unauthorized)
+        #expect(ExitStatus.forHTTP(403) == .unauthorized)
+        #expect(ExitStatus.forHTTP(404) == .notFound)
+        #expect(ExitStatus.forHTTP(409) == .conflict)
+        #expect(ExitStatus.forHTTP(429) == .failure)
+        #expect(ExitStatus.forHTTP(500) == .failure)
+        // The numbers are a contract with every script that branches on them.
+        #expect(ExitStatus.allCases.map(\.rawValue) == Array(0...9))
+        #expect(ExitStatus.helpTable.contains("3  the job failed"))
+    }
+
+    @Test func aFinishedJobDecidesTheExitCode() throws {
+        try outcome(of: ["id": "j", "status": "succeeded"])
+        let failed: JSON = ["id": "j", "status": "failed", "steps": [["name": "namespace", "status": "succeeded"], ["name": "readiness", "status": "failed", "message": "setup Job failed: BackoffLimitExceeded"]]]
+        #expect { try outcome(of: failed) } throws: { error in
+            let error = error as! CLIError
+            return error.status == .jobFailed && error.message == "job j failed at step readiness: setup Job failed: BackoffLimitExceeded"
+        }
+        #expect { try outcome(of: ["id": "j", "status": "cancelled"]) } throws: { ($0 as! CLIError).status == .jobCancelled }
+    }
+}
