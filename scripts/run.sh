@@ -29,7 +29,7 @@ source scripts/install-tools.sh >/dev/null
 configuration=${STOREFLEET_BUILD:-debug}
 echo "==> building ($configuration; the first build takes several minutes)"
 mkdir -p .build
-for product in storefleet-gateway storefleet-worker kube-sim helm-sim; do
+for product in storefleet-gateway storefleet-worker kube-sim helm-sim storefleet; do
   if ! swift build -c "$configuration" --product "$product" >.build/run-build.log 2>&1; then
     echo "run.sh: building $product failed; the end of the build log:" >&2
     tail -n 30 .build/run-build.log >&2
@@ -88,6 +88,7 @@ cat <<EOF
 
   Dashboard   $GATEWAY_URL/
   Admin token $ADMIN_TOKEN
+  CLI         .build/$configuration/storefleet login --server $GATEWAY_URL < .data/admin-token
   API         curl -H "Authorization: Bearer \$(cat .data/admin-token)" $GATEWAY_URL/api/stores
   Logs        .data/logs/
 $([ "$simulated" = 1 ] && echo "  Cluster     simulated (kube-sim): stores become ready but serve no traffic")
