@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# pass and fail always succeed, so "check && pass || fail" is an if-then-else here.
+# shellcheck disable=SC2015
 # Drives the storefleet CLI against a live platform on a simulated cluster (Postgres, Redis, kube-sim,
 # helm-sim, a gateway, a worker) and checks what a script would branch on: exit codes, output formats,
 # the configuration file's permissions, and a --wait that outlives a gateway restart.

@@ -49,7 +49,8 @@ SH
 )
 
 run_tour() { # run_tour FILE HEADING
-  local work="$top/$(echo "$2" | tr -c 'a-z' '-')" tour
+  local work tour
+  work="$top/$(echo "$2" | tr -c '[:alnum:]' '-')"
   mkdir -p "$work"
   tour=$(extract "$1" "$2")
   [ -n "$tour" ] || { echo "readme-tour: no tour under \"$2\" in $1" >&2; exit 1; }
