@@ -69,6 +69,8 @@ expect 8 "tenants create of a taken name" -- tenants create cli-acme
 expect 0 "tokens create" -- tokens create --tenant cli-acme --name e2e -o json
 acme_token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$out")
 printf '%s\n' "$acme_token" | "$cli" login --server "$GATEWAY_URL" --context acme 2>/dev/null || fail "login as acme"
+expect 7 "a --server no context was saved for gets no token" -- stores list --server "http://127.0.0.1:$(stack_free_port)"
+grep -q "no token" <<<"$err" && pass "the saved token stayed home" || fail "--server elsewhere: $err"
 expect 0 "context list" -- context list
 grep -q '^\*.*acme' <<<"$out" && grep -q 'platform' <<<"$out" && pass "both contexts listed, acme current" || fail "context list: $out"
 grep -q sfk_ <<<"$out" && fail "context list shows a token"

@@ -16,6 +16,9 @@ public final class APIClient: @unchecked Sendable {
     let verbose: Bool
     public var requestTimeout: Double = 30
     var attempts = 6
+    /// How long a "same Idempotency-Key still in progress" answer is waited out (the gateway takes over a
+    /// stalled key after 60 s).
+    var inFlightPatience: Double = 70
     var backoff = Backoff(initialDelay: 0.5, multiplier: 2, maxDelay: 4)
     var sleep: (Double) -> Void = { seconds in Thread.sleep(forTimeInterval: seconds) }
 
@@ -33,10 +36,13 @@ public final class APIClient: @unchecked Sendable {
     }
 
     /// One API call; a non-2xx answer throws a `CLIError` made of the problem+json it carried.
+    ///
+    /// `deadline` bounds everything, retries included: each request gets at most the time left, and
+    /// when none is left the call ends as `timedOut`.
     @discardableResult
     public func call(
         _ method: String, _ path: String, query: [(String, String)] = [], body: JSON? = nil,
-        idempotencyKey: String? = nil, headers extra: [(String, String)] = [], secretResponse: Bool = false
+        idempotencyKey: String? = nil, headers extra: [(String, String)] = [], secretResponse: Bool = false, deadline: Date? = nil
     ) throws(CLIError) -> Reply {
         var headers = [("Accept", "application/json"), ("User-Agent", "storefleet-cli/1")] + extra
         if let token = target.token { headers.append(("Authorization", "Bearer \(token)")) }
@@ -46,17 +52,27 @@ public final class APIClient: @unchecked Sendable {
             bytes = Array(body.serialized())
             headers.append(("Content-Type", "application/json"))
         }
-        let request = HTTPRequest(method: method, url: url(path, query), headers: headers, body: bytes, timeout: requestTimeout)
+        var request = HTTPRequest(method: method, url: url(path, query), headers: headers, body: bytes, timeout: requestTimeout)
         let replayable = method == "GET" || idempotencyKey != nil
+        let started = Date()
         var attempt = 0
+        func timedOut() -> CLIError {
+            CLIError(.timedOut, "no answer from \(target.server) within the timeout (\(method) \(path))")
+        }
         while true {
             attempt += 1
+            if let deadline {
+                let left = deadline.timeIntervalSinceNow
+                guard left > 0 else { throw timedOut() }
+                request.timeout = min(requestTimeout, left)
+            }
             trace(request)
             let outcome = transport.send(request)
             var retryAfter: Double?
             switch outcome {
             case .failure(let failure):
                 if verbose { log("* \(failure.message)") }
+                if failure.timedOut, let deadline, deadline.timeIntervalSinceNow <= 0 { throw timedOut() }
                 guard attempt < attempts, failure.neverSent || replayable else {
                     throw CLIError(.unreachable, "cannot reach \(target.server): \(failure.message)")
                 }
@@ -68,13 +84,25 @@ public final class APIClient: @unchecked Sendable {
                 }
                 let error = Self.error(status: response.status, problem: json, requestID: response.header("X-Request-ID"))
                 let transient = [502, 503, 504].contains(response.status) && replayable
-                    || response.status == 409 && error.problemType == "idempotency-in-flight"
+                // The gateway holds a key in flight for up to 60 s before a retry may take it over: wait
+                // that out rather than report a conflict for a change that is still being made.
+                if response.status == 409 && error.problemType == "idempotency-in-flight" {
+                    guard Date().timeIntervalSince(started) < inFlightPatience else {
+                        throw CLIError(.failure, "the same request is still being handled after \(Int(inFlightPatience)) s; it may yet complete: look before retrying",
+                                       requestID: error.requestID, problemType: error.problemType)
+                    }
+                    attempt = min(attempt, attempts - 1)
+                    sleep(backoff.delay(attempt: attempt, minimum: 2))
+                    continue
+                }
                 let header = response.header("Retry-After").flatMap(Double.init)
+                // The rate limiter answers before anything is done, so even a change without a key may be re-sent.
                 let throttled = response.status == 429 && (header ?? 1) <= 10
                 guard attempt < attempts, transient || throttled else { throw error }
                 retryAfter = header
             }
-            let delay = backoff.delay(attempt: attempt, minimum: retryAfter ?? 0)
+            var delay = backoff.delay(attempt: attempt, minimum: retryAfter ?? 0)
+            if let deadline { delay = min(delay, max(0, deadline.timeIntervalSinceNow)) }
             if verbose { log("* retrying in \(String(format: "%.1f", delay)) s (attempt \(attempt + 1) of \(attempts))") }
             sleep(delay)
         }
@@ -126,10 +154,12 @@ public final class APIClient: @unchecked Sendable {
         }
     }
 
-    /// A bearer token shown as its public prefix (what the API lists), never the secret part.
+    /// A bearer token shown as its public prefix (the 10 characters the API lists), never the secret
+    /// part; anything that is not a Storefleet token is not shown at all.
     static func redactedHeader(_ name: String, _ value: String) -> String {
         guard name.lowercased() == "authorization" else { return value }
         let token = value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : value
+        guard token.hasPrefix("sfk_"), token.count > 20 else { return "Bearer (redacted)" }
         return "Bearer \(token.prefix(10))…(redacted)"
     }
 }

@@ -89,7 +89,9 @@ public struct WaitOptions: ParsableArguments {
     func follow(_ jobID: String, client: APIClient, options: GlobalOptions) throws(CLIError) -> JSON {
         let console = options.console
         let progressConsole = options.output == .table ? console : Console(terminal: Terminal(isTerminal: false, width: nil, color: false), out: { console.errorRaw($0) }, err: { console.errorRaw($0) })
-        let renderer: any JobRenderer = progressConsole.terminal.isTerminal ? LiveJobRenderer(console: progressConsole) : PlainJobRenderer(console: progressConsole)
+        // Redrawing in place needs a terminal that moves its cursor: not a pipe, not TERM=dumb.
+        let live = progressConsole.terminal.isTerminal && Runtime.current.environment["TERM"] != "dumb"
+        let renderer: any JobRenderer = live ? LiveJobRenderer(console: progressConsole) : PlainJobRenderer(console: progressConsole)
         let watcher = JobWatcher(client: client, renderer: renderer, deadline: Date().addingTimeInterval(timeout.seconds)) { console.error($0) }
         let job = try watcher.watch(jobID: jobID)
         return job
@@ -174,39 +176,44 @@ enum Prompt {
 enum Lookup {
     static func isID(_ text: String) -> Bool { UUID(uuidString: text) != nil }
 
-    /// A store by ID, or by name among the caller's stores: the live one of that name, else the newest deleted one.
+    /// A store by ID, or by name: the caller's own live store of that name; else, for an admin (whose
+    /// listing holds every tenant's), the one live store of that name in another tenant (several: name
+    /// it by ID); else the caller's newest deleted store of that name.
     static func store(_ reference: String, client: APIClient) throws(CLIError) -> JSON {
         if isID(reference) { return try client.call("GET", "/api/stores/\(reference.lowercased())").json }
+        let own = try client.call("GET", "/api/me").json.at("tenant", "id")?.string
+        let named = try allStores(client: client, status: nil).filter { $0["name"]?.string == reference }
+        let live = named.filter { $0["status"]?.string != "deleted" }
+        let pick: JSON?
+        if let mine = live.first(where: { $0["tenant_id"]?.string == own }) {
+            pick = mine
+        } else if live.count > 1 {
+            throw CLIError(.invalidInput, "\(live.count) tenants have a store named \(reference); name it by ID (storefleet stores list -A)")
+        } else {
+            pick = live.first ?? named.first { $0["tenant_id"]?.string == own }
+        }
+        guard let pick else { throw CLIError(.notFound, "no store named \(reference)") }
+        return try client.call("GET", "/api/stores/\(Presentations.text(pick["id"]))").json
+    }
+
+    /// Every page of a listing; a server that repeats a cursor (or never ends) is cut off rather than followed forever.
+    static func pages(client: APIClient, path: String, query: [(String, String)]) throws(CLIError) -> [JSON] {
+        var items: [JSON] = []
         var cursor: String?
-        var deleted: JSON?
-        repeat {
-            var query = [("limit", "200")]
-            if let cursor { query.append(("cursor", cursor)) }
-            let page = try client.call("GET", "/api/stores", query: query).json
-            for store in page["items"]?.arrayValue ?? [] where store["name"]?.string == reference {
-                if store["status"]?.string != "deleted" {
-                    return try client.call("GET", "/api/stores/\(Presentations.text(store["id"]))").json
-                }
-                if deleted == nil { deleted = store }
-            }
-            cursor = page["next_cursor"]?.string
-        } while cursor != nil
-        if let deleted { return try client.call("GET", "/api/stores/\(Presentations.text(deleted["id"]))").json }
-        throw CLIError(.notFound, "no store named \(reference)")
+        var seen: Set<String> = []
+        for _ in 0..<1000 {
+            var pageQuery = query + [("limit", "200")]
+            if let cursor { pageQuery.append(("cursor", cursor)) }
+            let page = try client.call("GET", path, query: pageQuery).json
+            items += page["items"]?.arrayValue ?? []
+            guard let next = page["next_cursor"]?.string, seen.insert(next).inserted else { return items }
+            cursor = next
+        }
+        return items
     }
 
     static func allStores(client: APIClient, status: String?) throws(CLIError) -> [JSON] {
-        var items: [JSON] = []
-        var cursor: String?
-        repeat {
-            var query = [("limit", "200")]
-            if let status { query.append(("status", status)) }
-            if let cursor { query.append(("cursor", cursor)) }
-            let page = try client.call("GET", "/api/stores", query: query).json
-            items += page["items"]?.arrayValue ?? []
-            cursor = page["next_cursor"]?.string
-        } while cursor != nil
-        return items
+        try pages(client: client, path: "/api/stores", query: status.map { [("status", $0)] } ?? [])
     }
 
     static func tenant(_ reference: String, client: APIClient) throws(CLIError) -> JSON {

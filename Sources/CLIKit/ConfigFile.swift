@@ -63,8 +63,42 @@ public struct ConfigFile: Codable, Equatable, Sendable {
         do {
             return try YAMLDecoder().decode(ConfigFile.self, from: data)
         } catch {
-            throw CLIError(.failure, "\(path) is not a storefleet configuration (\(error)); fix or remove it")
+            // Not the parser's message: it quotes the offending line, which may hold a token.
+            throw CLIError(.failure, "\(path) is not a storefleet configuration; fix or remove it")
         }
+    }
+
+    /// The directory must be a real directory of this user's (not a link someone planted), and no one
+    /// else's to read: it is made 700 when it is wider.
+    static func checkDirectory(_ directory: String) throws(CLIError) {
+        var info = stat()
+        guard lstat(directory, &info) == 0 else { throw CLIError(.failure, "cannot use \(directory): \(String(cString: strerror(errno)))") }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw CLIError(.failure, "\(directory) is not a directory (a link?); remove it") }
+        guard info.st_uid == getuid() else { throw CLIError(.failure, "\(directory) belongs to another user; refusing to keep tokens there") }
+        if info.st_mode & 0o077 != 0, chmod(directory, 0o700) != 0 {
+            throw CLIError(.failure, "cannot make \(directory) private (chmod 700): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Load, change and save under an exclusive lock (`config.lock` beside the file), so that two
+    /// `login`s at once both keep their context.
+    public static func update(at path: String, warn: (String) -> Void = { _ in }, _ change: (inout ConfigFile) throws(CLIError) -> Void) throws(CLIError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw CLIError(.failure, "cannot create \(directory): \(error.localizedDescription)")
+        }
+        try checkDirectory(directory)
+        let lock = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard lock >= 0 else { throw CLIError(.failure, "cannot lock \(path): \(String(cString: strerror(errno)))") }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw CLIError(.failure, "cannot lock \(path): \(String(cString: strerror(errno)))") }
+        }
+        var config = try load(from: path, warn: warn)
+        try change(&config)
+        try config.save(to: path)
     }
 
     /// Writes the file with mode 600 (its directory 700) by writing a new file and renaming it over the old.
@@ -74,6 +108,12 @@ public struct ConfigFile: Codable, Equatable, Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw CLIError(.failure, "cannot create \(directory): \(error.localizedDescription)")
+        }
+        try Self.checkDirectory(directory)
+        // A save killed between writing and renaming leaves a temporary file with tokens in it.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where name.hasPrefix((path as NSString).lastPathComponent + ".") && name.hasSuffix(".tmp") {
+            unlink(directory + "/" + name)
         }
         let text: String
         do {
@@ -113,32 +153,46 @@ public struct ConfigFile: Codable, Equatable, Sendable {
     }
 }
 
-/// Where to send requests and with which token: the flags, then `STOREFLEET_SERVER`/`STOREFLEET_TOKEN`,
-/// then the chosen (or current) context.
+/// Where to send requests and with which token. A token only ever goes to the server it belongs to:
+/// - `--context NAME`: that context's server and token (`--server` may name the same server only);
+/// - else `--server URL` or `STOREFLEET_SERVER`: that server, with `STOREFLEET_TOKEN`, or the token of
+///   a context saved for exactly that server;
+/// - else the current context's server, with `STOREFLEET_TOKEN` when set (a CI job's override), else its token.
 public struct Target: Equatable, Sendable {
     public var server: String
     public var token: String?
     public var contextName: String?
 
-    public static func resolve(config: ConfigFile, contextFlag: String?, serverFlag: String?, environment: [String: String]) throws(CLIError) -> Target {
-        var context: ConfigFile.Context?
-        if let contextFlag {
-            guard let named = config.context(named: contextFlag) else {
-                throw CLIError(.invalidInput, "no context named \(contextFlag); see: storefleet context list")
-            }
-            context = named
-        } else if let current = config.currentContext {
-            context = config.context(named: current)
-        }
-        let server = serverFlag ?? environment["STOREFLEET_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? context?.server
-        guard var server else {
-            throw CLIError(.invalidInput, "no server configured: run storefleet login --server URL, or set STOREFLEET_SERVER")
-        }
+    static func normalized(_ server: String) throws(CLIError) -> String {
+        var server = server
         while server.hasSuffix("/") { server.removeLast() }
         guard let url = URL(string: server), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
             throw CLIError(.invalidInput, "the server must be an http:// or https:// URL, not \(server)")
         }
-        let token = environment["STOREFLEET_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? context?.token
-        return Target(server: server, token: token, contextName: context?.name)
+        return server
+    }
+
+    public static func resolve(config: ConfigFile, contextFlag: String?, serverFlag: String?, environment: [String: String]) throws(CLIError) -> Target {
+        let envServer = environment["STOREFLEET_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
+        let envToken = environment["STOREFLEET_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if let contextFlag {
+            guard let context = config.context(named: contextFlag) else {
+                throw CLIError(.notFound, "no context named \(contextFlag); see: storefleet context list")
+            }
+            let server = try normalized(context.server)
+            if let serverFlag, try normalized(serverFlag) != server {
+                throw CLIError(.invalidInput, "--server \(serverFlag) is not context \(contextFlag)'s server (\(server)); give one or the other")
+            }
+            return Target(server: server, token: context.token, contextName: context.name)
+        }
+        if let explicit = serverFlag ?? envServer {
+            let server = try normalized(explicit)
+            let saved = config.contexts.first { (try? normalized($0.server)) == server }
+            return Target(server: server, token: envToken ?? saved?.token, contextName: envToken == nil ? saved?.name : nil)
+        }
+        guard let current = config.currentContext.flatMap({ config.context(named: $0) }) else {
+            throw CLIError(.invalidInput, "no server configured: run storefleet login --server URL, or set STOREFLEET_SERVER")
+        }
+        return Target(server: try normalized(current.server), token: envToken ?? current.token, contextName: current.name)
     }
 }

@@ -1,5 +1,6 @@
 /// The CLI's exit codes: one per outcome a script branches on. Documented in `storefleet --help`,
-/// the README and docs/cli.md; `ExitStatusTests` pins the numbers, which are a public contract.
+/// the README and docs/cli.md; `APIClientTests.httpStatusesMapToDocumentedExitCodes` pins the numbers,
+/// which are a public contract.
 public enum ExitStatus: Int32, CaseIterable, Sendable {
     case success = 0
     /// Anything not listed below: a 5xx, a 429 that outlasted the retries, a local file that cannot be written.
@@ -12,7 +13,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
     case jobCancelled = 4
     /// `--timeout` passed before the job ended; the job goes on.
     case timedOut = 5
-    /// The store, job, tenant or token does not exist (or is another tenant's).
+    /// The store, job, tenant, token or context does not exist (or is another tenant's).
     case notFound = 6
     /// No token, a revoked or expired one (401), or not allowed (403).
     case unauthorized = 7
@@ -29,7 +30,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .jobFailed: "the job failed"
         case .jobCancelled: "the job was cancelled"
         case .timedOut: "--timeout passed before the job ended"
-        case .notFound: "not found (404)"
+        case .notFound: "not found (404, or no such context)"
         case .unauthorized: "unauthorized or forbidden (401, 403)"
         case .conflict: "conflict (409: name taken, store limit, wrong state)"
         case .unreachable: "server unreachable"

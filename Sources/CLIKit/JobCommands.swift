@@ -52,15 +52,7 @@ struct Jobs: ParsableCommand {
         func run() throws {
             let client = try options.client()
             let found = try Lookup.store(store, client: client)
-            var jobs: [JSON] = []
-            var cursor: String?
-            repeat {
-                var query = [("store", Presentations.text(found["id"])), ("limit", "200")]
-                if let cursor { query.append(("cursor", cursor)) }
-                let page = try client.call("GET", "/api/jobs", query: query).json
-                jobs += page["items"]?.arrayValue ?? []
-                cursor = page["next_cursor"]?.string
-            } while cursor != nil
+            let jobs = try Lookup.pages(client: client, path: "/api/jobs", query: [("store", Presentations.text(found["id"]))])
             options.emit(Render.list(jobs, as: options.output, Presentations.jobs, width: options.console.terminal.width))
         }
     }

@@ -100,7 +100,10 @@ public final class LiveJobRenderer: JobRenderer {
             } else if stepStatus == "running", let since = Humanize.parse(step["started_at"]?.string) {
                 line += " " + Humanize.duration(Date().timeIntervalSince(since))
             }
-            if let message = step["message"]?.string, !message.isEmpty { line += "  " + message }
+            // One line per step, whatever the message holds, so that a redraw moves up exactly as far.
+            if let message = step["message"]?.string, !message.isEmpty {
+                line += "  " + message.split(whereSeparator: \.isNewline).joined(separator: " ")
+            }
             // Cut to the terminal so that a redraw moves up exactly as many lines as it drew.
             lines.append(Self.cut(line, to: width, color: terminal.color))
         }

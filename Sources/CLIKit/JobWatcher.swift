@@ -48,18 +48,31 @@ public final class JobWatcher: @unchecked Sendable {
                     job = try fetch(jobID)
                     lastContact = Date()
                     renderer.update(job)
-                } catch where error.status == .unreachable {
+                } catch where error.status == .unreachable || error.status == .failure {
+                    // A gateway restarting behind a proxy answers 502/503 for a while: an outage, not an end.
                     guard Date().timeIntervalSince(lastContact) < outageLimit else { throw error }
                 }
                 continue
             }
+            let opened = Date()
             let outcome = follow(jobID, after: lastEventID)
             if let snapshot = outcome.job { job = snapshot }
             if let id = outcome.lastEventID { lastEventID = id }
             if outcome.connected { lastContact = Date() }
             switch outcome.end {
-            case .jobEnded, .serverClosed:
-                streamFailures = 0
+            case .jobEnded:
+                break
+            case .serverClosed:
+                // A stream the server (or a proxy) ends within seconds is no stream: wait as it asks
+                // (`retry:`) and back off, and after a few such, poll, instead of reconnecting in a loop.
+                if Date().timeIntervalSince(opened) < 5 {
+                    streamFailures += 1
+                    if streamFailures >= 5 { pollRounds = 5 }
+                    let delay = max(Double(outcome.retryMilliseconds ?? 0) / 1000, backoff.delay(attempt: streamFailures))
+                    Thread.sleep(forTimeInterval: min(delay, remaining() ?? delay))
+                } else {
+                    streamFailures = 0
+                }
             case .deadline:
                 try checkDeadline()
             case .refused(let error):
@@ -71,7 +84,7 @@ public final class JobWatcher: @unchecked Sendable {
                     pollRounds = 10
                 }
             case .failed(let error):
-                if error.status == .unauthorized || error.status == .notFound { throw error }
+                if error.status == .unauthorized || error.status == .notFound || error.status == .timedOut { throw error }
                 streamFailures += 1
                 if Date().timeIntervalSince(lastContact) >= outageLimit {
                     throw CLIError(.unreachable, "cannot reach \(client.target.server) for \(Int(outageLimit)) s: \(error.message)")
@@ -97,6 +110,7 @@ public final class JobWatcher: @unchecked Sendable {
         var end: End
         var job: JSON?
         var lastEventID: String?
+        var retryMilliseconds: Int?
         var connected = false
     }
 
@@ -123,8 +137,11 @@ public final class JobWatcher: @unchecked Sendable {
             }
             outcome.connected = true
             var dirty = false, closed = false
-            for event in parser.feed(chunk) {
-                if let id = event.id { outcome.lastEventID = id }
+            let events = parser.feed(chunk)
+            // The parser's ID, not only dispatched events': an `id:` line alone also moves the position.
+            if let id = parser.lastEventID { outcome.lastEventID = id }
+            outcome.retryMilliseconds = parser.retryMilliseconds
+            for event in events {
                 switch event.event {
                 case "job":
                     if let data = try? JSON(parsing: Data(event.data.utf8)), data["job_id"]?.string == jobID { dirty = true }
@@ -173,14 +190,16 @@ public final class JobWatcher: @unchecked Sendable {
             client.trace(HTTPResponse(status: response.status, headers: response.headers, body: errorBody), secret: false)
             if !(200..<300).contains(response.status) {
                 let problem = (try? JSON(parsing: Data(errorBody))) ?? .null
-                outcome.end = .refused(APIClient.error(status: response.status, problem: problem, requestID: response.header("X-Request-ID")))
+                let error = APIClient.error(status: response.status, problem: problem, requestID: response.header("X-Request-ID"))
+                // A 5xx is a gateway (or a proxy before it) in trouble: retried like a dropped connection.
+                outcome.end = response.status >= 500 ? .failed(error) : .refused(error)
             }
         }
         return outcome
     }
 
     private func fetch(_ jobID: String) throws(CLIError) -> JSON {
-        try client.call("GET", "/api/jobs/\(jobID)").json
+        try client.call("GET", "/api/jobs/\(jobID)", deadline: deadline).json
     }
 
     private func remaining() -> Double? {

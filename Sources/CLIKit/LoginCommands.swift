@@ -19,8 +19,7 @@ struct Login: ParsableCommand {
 
     func run() throws {
         let runtime = Runtime.current
-        var config = try options.loadConfig()
-        let existing = options.context.flatMap { config.context(named: $0) }
+        let existing = try options.context.flatMap { name throws(CLIError) in try options.loadConfig().context(named: name) }
         guard let server = options.server ?? runtime.environment["STOREFLEET_SERVER"] ?? existing?.server else {
             throw CLIError(.invalidInput, "which server? storefleet login --server URL")
         }
@@ -30,14 +29,15 @@ struct Login: ParsableCommand {
         guard line.hasPrefix("sfk_"), !line.contains(where: { $0.isWhitespace }) else {
             throw CLIError(.invalidInput, "that is not a Storefleet API token (they start with sfk_)")
         }
-        var target = try Target.resolve(config: ConfigFile(), contextFlag: nil, serverFlag: server, environment: [:])
-        target.token = line
+        var target = Target(server: try Target.normalized(server), token: line)
         let client = APIClient(target: target, transport: runtime.transport, verbose: options.verbose) { runtime.console.error($0) }
         let me = try client.call("GET", "/api/me").json
         let tenant = Presentations.text(me.at("tenant", "name")), role = Presentations.text(me.at("tenant", "role"))
         let name = options.context ?? tenant
-        config.upsert(.init(name: name, server: target.server, token: line))
-        try config.save(to: options.configPath())
+        target.contextName = name
+        try ConfigFile.update(at: options.configPath(), warn: { runtime.console.error($0) }) { config throws(CLIError) in
+            config.upsert(.init(name: name, server: target.server, token: line))
+        }
         runtime.console.error("Logged in to \(target.server) as tenant \(tenant) (\(role)); context \(name) is current.")
     }
 }
@@ -68,10 +68,10 @@ struct ContextCommand: ParsableCommand {
         @Argument(help: "The context's name.") var name: String
 
         func run() throws {
-            var config = try options.loadConfig()
-            guard config.context(named: name) != nil else { throw CLIError(.notFound, "no context named \(name); see: storefleet context list") }
-            config.currentContext = name
-            try config.save(to: options.configPath())
+            try ConfigFile.update(at: options.configPath()) { config throws(CLIError) in
+                guard config.context(named: name) != nil else { throw CLIError(.notFound, "no context named \(name); see: storefleet context list") }
+                config.currentContext = name
+            }
             options.console.error("Context \(name) is current.")
         }
     }
@@ -93,11 +93,11 @@ struct ContextCommand: ParsableCommand {
         @Argument(help: "The context's name.") var name: String
 
         func run() throws {
-            var config = try options.loadConfig()
-            guard config.context(named: name) != nil else { throw CLIError(.notFound, "no context named \(name)") }
-            config.contexts.removeAll { $0.name == name }
-            if config.currentContext == name { config.currentContext = nil }
-            try config.save(to: options.configPath())
+            try ConfigFile.update(at: options.configPath()) { config throws(CLIError) in
+                guard config.context(named: name) != nil else { throw CLIError(.notFound, "no context named \(name)") }
+                config.contexts.removeAll { $0.name == name }
+                if config.currentContext == name { config.currentContext = nil }
+            }
             options.console.error("Context \(name) removed.")
         }
     }

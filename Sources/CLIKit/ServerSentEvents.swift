@@ -14,12 +14,27 @@ public struct ServerSentEventParser: Sendable {
     private var eventType = ""
     private var data: [String] = []
     private var hasData = false
+    private var atStart = true
     public private(set) var lastEventID: String?
+    /// The server's `retry:` advice, in milliseconds: how long to wait before reconnecting.
+    public private(set) var retryMilliseconds: Int?
 
     public init() {}
 
     public mutating func feed(_ bytes: [UInt8]) -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
+        var bytes = bytes[...]
+        if atStart, !bytes.isEmpty {
+            // A UTF-8 byte order mark at the very start of the stream is not part of the first line.
+            if pending.count + bytes.count < 3 && [0xEF, 0xBB, 0xBF].starts(with: pending + bytes) {
+                pending += bytes
+                return []
+            }
+            let head = pending + bytes
+            atStart = false
+            pending = []
+            bytes = (head.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(head.dropFirst(3)) : head)[...]
+        }
         for byte in bytes {
             if byte == 0x0A && lastWasCR {
                 lastWasCR = false
@@ -63,6 +78,8 @@ public struct ServerSentEventParser: Sendable {
             data.append(String(value))
             hasData = true
         case "id" where !value.contains("\0"): lastEventID = String(value)
+        case "retry" where !value.isEmpty && value.allSatisfy(\.isASCII) && value.allSatisfy(\.isNumber):
+            retryMilliseconds = Int(value)
         default: break
         }
         return nil

@@ -33,6 +33,27 @@ import Testing
         #expect(transport.requests.count == 2)
     }
 
+    @Test func aKeyInFlightIsWaitedOutThenReportedAsStillRunningNotAsAConflict() {
+        let inFlight = json(409, #"{"type":"https://storefleet.dev/problems/idempotency-in-flight","detail":"retry later"}"#)
+        let transport = ScriptedTransport(Array(repeating: inFlight, count: 50))
+        let api = client(transport)
+        api.inFlightPatience = 0.2
+        api.sleep = { _ in Thread.sleep(forTimeInterval: 0.02) }
+        #expect { try api.call("POST", "/api/stores", body: [:], idempotencyKey: "k") } throws: { ($0 as! CLIError).status == .failure }
+        #expect(transport.requests.count > 6)  // past the usual attempt budget, for as long as the patience lasts
+    }
+
+    @Test func aDeadlineBoundsEveryRequestAndTheRetries() {
+        let transport = ScriptedTransport(Array(repeating: json(503, "{}"), count: 50))
+        let api = client(transport)
+        api.attempts = 50
+        api.sleep = { Thread.sleep(forTimeInterval: min($0, 0.05)) }
+        let deadline = Date().addingTimeInterval(0.3)
+        #expect { try api.call("GET", "/api/jobs/1", deadline: deadline) } throws: { ($0 as! CLIError).status == .timedOut }
+        #expect(transport.requests.allSatisfy { $0.timeout <= 0.3 })
+        #expect(Date() < deadline.addingTimeInterval(1))
+    }
+
     @Test func refusalsAreNotRetriedAndBecomeOneSentenceWithTheRequestID() {
         let problem = #"{"type":"https://storefleet.dev/problems/validation","title":"Unprocessable","status":422,"detail":"the request has invalid fields","request_id":"req-42","errors":[{"field":"name","message":"must be 3 to 40 characters"},{"field":"engine","message":"must be woocommerce or medusa"}]}"#
         let transport = ScriptedTransport([json(422, problem)])
@@ -83,6 +104,8 @@ import Testing
         #expect(!text.contains("SECRETPART"))
         #expect(!text.contains("hunter2"))
         #expect(text.contains("< 200"))
+        // A token that is not Storefleet's has no public part: none of it is shown.
+        #expect(APIClient.redactedHeader("Authorization", "Bearer shortsecret") == "Bearer (redacted)")
     }
 
     @Test func httpStatusesMapToDocumentedExitCodes() {

@@ -55,20 +55,62 @@ import Testing
         #expect(ConfigFile.path(environment: ["XDG_CONFIG_HOME": "cfg", "HOME": "/home/a"]) == "/home/a/.config/storefleet/config")
     }
 
-    @Test func flagsThenEnvironmentThenContextDecideTheTarget() throws {
+    @Test func aTokenOnlyEverGoesToTheServerItWasSavedFor() throws {
         let config = ConfigFile(currentContext: "dev", contexts: [
             .init(name: "dev", server: "http://127.0.0.1:8080/", token: "sfk_dev"),
             .init(name: "prod", server: "https://sf.example.com", token: "sfk_prod"),
         ])
         #expect(try Target.resolve(config: config, contextFlag: nil, serverFlag: nil, environment: [:]) == Target(server: "http://127.0.0.1:8080", token: "sfk_dev", contextName: "dev"))
         #expect(try Target.resolve(config: config, contextFlag: "prod", serverFlag: nil, environment: [:]).token == "sfk_prod")
+        // A mistyped --server gets no token from the current context...
+        #expect(try Target.resolve(config: config, contextFlag: nil, serverFlag: "http://typo.example.com", environment: [:]).token == nil)
+        // ...but a --server that is a saved context's server gets that context's token.
+        #expect(try Target.resolve(config: config, contextFlag: nil, serverFlag: "https://sf.example.com/", environment: [:]).token == "sfk_prod")
+        // An explicit context uses its own token, never STOREFLEET_TOKEN (meant for another server).
+        #expect(try Target.resolve(config: config, contextFlag: "prod", serverFlag: nil, environment: ["STOREFLEET_TOKEN": "sfk_env"]).token == "sfk_prod")
+        #expect { try Target.resolve(config: config, contextFlag: "prod", serverFlag: "http://127.0.0.1:8080", environment: [:]) } throws: { ($0 as! CLIError).status == .invalidInput }
+        // The environment pair, for CI jobs that keep no file.
         let overridden = try Target.resolve(config: config, contextFlag: nil, serverFlag: nil,
                                             environment: ["STOREFLEET_SERVER": "http://127.0.0.1:9", "STOREFLEET_TOKEN": "sfk_env"])
         #expect(overridden.server == "http://127.0.0.1:9" && overridden.token == "sfk_env")
-        #expect(try Target.resolve(config: config, contextFlag: nil, serverFlag: "http://127.0.0.1:7", environment: [:]).server == "http://127.0.0.1:7")
-        #expect { try Target.resolve(config: config, contextFlag: "nope", serverFlag: nil, environment: [:]) } throws: { ($0 as! CLIError).status == .invalidInput }
+        #expect(try Target.resolve(config: config, contextFlag: nil, serverFlag: nil, environment: ["STOREFLEET_TOKEN": "sfk_env"]).token == "sfk_env")
+        #expect { try Target.resolve(config: config, contextFlag: "nope", serverFlag: nil, environment: [:]) } throws: { ($0 as! CLIError).status == .notFound }
         #expect { try Target.resolve(config: ConfigFile(), contextFlag: nil, serverFlag: nil, environment: [:]) } throws: { ($0 as! CLIError).message.contains("storefleet login") }
         #expect { try Target.resolve(config: config, contextFlag: nil, serverFlag: "file:///etc/passwd", environment: [:]) } throws: { ($0 as! CLIError).status == .invalidInput }
+    }
+
+    @Test func aWideDirectoryIsMadePrivateAndALinkedOneRefused() throws {
+        let root = NSTemporaryDirectory() + "storefleet-cli-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/storefleet", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        chmod(root + "/storefleet", 0o777)
+        try ConfigFile().save(to: root + "/storefleet/config")
+        var info = stat()
+        #expect(stat(root + "/storefleet", &info) == 0 && info.st_mode & 0o777 == 0o700)
+        // A planted link in place of the directory: refused, nothing written through it.
+        try FileManager.default.createDirectory(atPath: root + "/elsewhere", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/linked", withDestinationPath: root + "/elsewhere")
+        #expect(throws: CLIError.self) { try ConfigFile().save(to: root + "/linked/config") }
+        #expect(!FileManager.default.fileExists(atPath: root + "/elsewhere/config"))
+    }
+
+    @Test func concurrentUpdatesKeepEveryContext() throws {
+        let path = scratch()
+        defer { try? FileManager.default.removeItem(atPath: ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent) }
+        DispatchQueue.concurrentPerform(iterations: 8) { index in
+            try? ConfigFile.update(at: path) { config throws(CLIError) in
+                config.upsert(.init(name: "c\(index)", server: "http://127.0.0.1:\(8000 + index)", token: "sfk_\(index)"))
+            }
+        }
+        #expect(try ConfigFile.load(from: path).contexts.count == 8)
+    }
+
+    @Test func aParseErrorNeverQuotesTheFile() throws {
+        let path = scratch()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        try ConfigFile().save(to: path)
+        try "contexts:\n- name: x\n  token: sfk_SECRETVALUE: [\n".write(toFile: path, atomically: false, encoding: .utf8)
+        #expect { try ConfigFile.load(from: path) } throws: { !"\($0)".contains("SECRETVALUE") }
     }
 }
 

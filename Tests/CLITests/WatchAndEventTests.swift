@@ -18,6 +18,14 @@ import Testing
         #expect(parser.lastEventID == "7-1")
     }
 
+    @Test func aByteOrderMarkAndRetryAdviceAreRead() {
+        var parser = ServerSentEventParser()
+        var events = parser.feed([0xEF])
+        events += parser.feed([0xBB, 0xBF] + Array("retry: 3000\nevent: job\ndata: x\n\n".utf8))
+        #expect(events == [ServerSentEvent(event: "job", data: "x", id: nil)])
+        #expect(parser.retryMilliseconds == 3000)
+    }
+
     @Test func commentsAndEventsWithoutDataDispatchNothing() {
         var parser = ServerSentEventParser()
         #expect(parser.feed(Array(": keep-alive\n\nevent: job\n\nid: 9-9\n\n".utf8)).isEmpty)
@@ -63,6 +71,27 @@ import Testing
         let final = try watcher.watch(jobID: "J")
         #expect(final["status"]?.string == "failed")
         #expect(notes.contains { $0.contains("polling") })
+    }
+
+    @Test func streamsThatEndAtOnceAreBackedOffNotHammered() throws {
+        // A proxy that answers 200 and closes: the watcher must not reconnect in a tight loop.
+        let transport = ScriptedTransport(Array(repeating: .stream(["retry: 50\n\n"]), count: 20))
+        transport.jobSnapshots = [Self.job("running", step: "running")]
+        let watcher = JobWatcher(client: client(transport), renderer: PlainJobRenderer(console: CapturedConsole().console), deadline: Date().addingTimeInterval(1)) { _ in }
+        watcher.backoff = .init(initialDelay: 0.01, maxDelay: 0.02)
+        watcher.pollInterval = 0.1
+        #expect { try watcher.watch(jobID: "J") } throws: { ($0 as! CLIError).status == .timedOut }
+        let streams = transport.requests.filter { $0.url.hasSuffix("/api/events") }.count
+        #expect(streams <= 12)  // each waited at least the server's 50 ms, then polling took over
+    }
+
+    @Test func aGatewayAnswering503IsAnOutageNotTheEnd() throws {
+        let unavailable = ScriptedTransport.Step.answer(HTTPResponse(status: 503, body: Array(#"{"detail":"no upstream"}"#.utf8)))
+        let transport = ScriptedTransport([unavailable, unavailable, .stream([": connected\n\n"])])
+        transport.jobSnapshots = [Self.job("running", step: "running"), Self.job("succeeded", step: "succeeded")]
+        let watcher = JobWatcher(client: client(transport), renderer: PlainJobRenderer(console: CapturedConsole().console), deadline: Date().addingTimeInterval(30)) { _ in }
+        watcher.backoff = .init(initialDelay: 0.01, maxDelay: 0.01)
+        #expect(try watcher.watch(jobID: "J")["status"]?.string == "succeeded")
     }
 
     @Test func theDeadlineEndsTheWatchAsTimedOut() {
