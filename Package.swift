@@ -55,16 +55,17 @@ let package = Package(
             dependencies: ["CHiredis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        // The job engine: Redis dispatch, Postgres claims and leases, steps with timeouts and retries.
+        // The job engine: its own schema, Redis dispatch, Postgres claims and leases, steps with timeouts and retries.
         .target(
             name: "Jobs",
             dependencies: ["Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),
         // The platform's schema and migrations, its store job kinds, and connecting the backends at start-up.
         .target(
             name: "Platform",
-            dependencies: ["Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Jobs", "Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),
@@ -177,7 +178,8 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["CLIKit", "KubeClient"], swiftSettings: swiftSettings),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Platform", "SyntheticJobs", "ServiceRuntime", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "SyntheticJobs", "ServiceRuntime", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Jobs", "Postgres", "ServiceRuntime", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ClusterSimulatorTests",
             dependencies: [

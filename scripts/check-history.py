@@ -69,6 +69,10 @@ def read(url, bound):
     has_lab = psql(url, copy("L", """
         SELECT count(*) FROM information_schema.columns
         WHERE table_schema = current_schema() AND table_name = 'lab_step_runs' AND column_name = 'epoch'"""))[0][1] == "1"
+    # The engine alone (its tests, a reuser) has no stores table: the store checks apply where there is one.
+    has_stores = psql(url, copy("L", """
+        SELECT count(*) FROM information_schema.tables
+        WHERE table_schema = current_schema() AND table_name = 'stores'"""))[0][1] == "1"
     script = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n"
     # stranded: waiting past the bound while nothing of its store goes first (job_claim's 'busy' rule),
     # or running on a lease that ended more than the bound ago.
@@ -84,9 +88,10 @@ def read(url, bound):
         SELECT job_id, id, step IS NULL, coalesce(step, ''), coalesce(position, -1), status, coalesce(epoch::text, ''),
                (coalesce(message, '') LIKE '%{REAPED}%')::int
         FROM job_transitions ORDER BY job_id, id""")
-    script += copy("S", """
-        SELECT s.id, s.status, l.id, l.kind, l.status FROM stores s
-        JOIN LATERAL (SELECT id, kind, status FROM jobs WHERE store_id = s.id ORDER BY created_at DESC, id DESC LIMIT 1) l ON true""")
+    if has_stores:
+        script += copy("S", """
+            SELECT s.id, s.status, l.id, l.kind, l.status FROM stores s
+            JOIN LATERAL (SELECT id, kind, status FROM jobs WHERE store_id = s.id ORDER BY created_at DESC, id DESC LIMIT 1) l ON true""")
     if has_lab:
         script += copy("R", """
             SELECT job_id, step, epoch, coalesce(outcome, ''), count(*) FROM lab_step_runs

@@ -1,41 +1,49 @@
 import Foundation
 import Postgres
 
-/// How long the platform keeps what it no longer needs. Pruned by the maintenance leader in batches,
-/// so that no pass holds locks or bloats one transaction for long.
+/// How long the engine keeps finished jobs, and what else the maintenance leader prunes on the same
+/// schedule. Pruned in batches, so that no pass holds locks or bloats one transaction for long.
 public struct RetentionSettings: Sendable {
     /// Finished jobs (with their steps and transitions) older than this; a store's newest job is kept
-    /// as long as the store is, since the store's view shows it.
+    /// (a program's view of a store shows it), whatever its age.
     public var jobs: Double = 30 * 86_400
-    /// Stores deleted longer ago than this, with their jobs.
-    public var deletedStores: Double = 30 * 86_400
-    /// Audit events older than this.
-    public var auditEvents: Double = 365 * 86_400
-    /// API tokens revoked or expired longer ago than this (such a token authenticates nothing; its row
-    /// only says what it was).
-    public var revokedTokens: Double = 30 * 86_400
     /// How often the leader prunes.
     public var interval: Double = 60
-    /// Rows deleted per statement, and statements per table per pass at most.
+    /// Rows deleted per statement, and statements per rule per pass at most.
     public var batch: Int = 500
     public var batchesPerPass: Int = 20
+    /// Rows outside the engine's tables that the program pruning them owns (the platform's deleted
+    /// stores, audit events, revoked tokens), run after the engine's own, on its schedule and budget.
+    public var rules: [RetentionRule] = []
 
     public init() {}
 }
 
+/// One kind of row a program prunes with the engine's retention: `prune` deletes at most `limit` rows
+/// past their age, oldest first, and says how many it deleted.
+public struct RetentionRule: Sendable {
+    public let name: String
+    public let prune: @Sendable (_ postgres: PostgresPool, _ limit: Int) async throws -> Int
+
+    public init(_ name: String, prune: @escaping @Sendable (_ postgres: PostgresPool, _ limit: Int) async throws -> Int) {
+        self.name = name
+        self.prune = prune
+    }
+}
+
 extension JobStore {
-    /// What one pruning pass deleted.
+    /// What one pruning pass deleted: the engine's jobs, and each rule's rows by its name.
     public struct Pruned: Sendable, Equatable, CustomStringConvertible {
         public var jobs = 0
-        public var stores = 0
-        public var auditEvents = 0
-        public var revokedTokens = 0
-        public var isEmpty: Bool { jobs + stores + auditEvents + revokedTokens == 0 }
-        public var description: String { "jobs=\(jobs) stores=\(stores) audit_events=\(auditEvents) revoked_tokens=\(revokedTokens)" }
+        public var rules: [String: Int] = [:]
+        public var isEmpty: Bool { jobs == 0 && rules.values.allSatisfy { $0 == 0 } }
+        public var description: String {
+            (["jobs=\(jobs)"] + rules.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: " ")
+        }
     }
 
-    /// One pruning pass: each kind of row in batches, oldest first, until none is left or the pass's
-    /// batch budget is spent (the next pass goes on).
+    /// One pruning pass: the engine's finished jobs, then each rule, in batches, oldest first, until
+    /// none is left or the pass's batch budget is spent (the next pass goes on).
     public func prune(_ settings: RetentionSettings) async throws -> Pruned {
         var pruned = Pruned()
         func batches(_ statement: () async throws -> Int) async throws -> Int {
@@ -63,49 +71,8 @@ extension JobStore {
                 SELECT count(*) AS n FROM gone
                 """))
         }
-        // Deleted stores, their jobs first (all finished: a store is deleted by its last job).
-        var storeJobs = 0
-        pruned.stores = try await batches {
-            let (stores, jobs) = try await postgres.transaction { connection -> (Int, Int) in
-                let stores = try await connection.query("""
-                    SELECT id FROM stores WHERE status = 'deleted' AND updated_at < now() - make_interval(secs => \(settings.deletedStores))
-                      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.store_id = stores.id AND j.status NOT IN ('succeeded', 'failed', 'cancelled'))
-                    ORDER BY updated_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
-                    """).rows.map { try $0.decode("id", as: UUID.self) }
-                guard !stores.isEmpty else { return (0, 0) }
-                let ids = PostgresTextArray(stores.map { $0.uuidString.lowercased() })
-                let jobs = try await count(connection.query("""
-                    WITH gone AS (DELETE FROM jobs WHERE store_id = ANY(\(ids)::uuid[]) RETURNING 1) SELECT count(*) AS n FROM gone
-                    """))
-                let deleted = try await count(connection.query("""
-                    WITH gone AS (DELETE FROM stores WHERE id = ANY(\(ids)::uuid[]) RETURNING 1) SELECT count(*) AS n FROM gone
-                    """))
-                return (deleted, jobs)
-            }
-            storeJobs += jobs
-            return stores
-        }
-        pruned.jobs += storeJobs
-        pruned.auditEvents = try await batches {
-            try await count(postgres.query("""
-                WITH gone AS (
-                    DELETE FROM audit_events WHERE id IN (
-                        SELECT id FROM audit_events WHERE at < now() - make_interval(secs => \(settings.auditEvents)) ORDER BY at LIMIT \(limit))
-                    RETURNING 1)
-                SELECT count(*) AS n FROM gone
-                """))
-        }
-        pruned.revokedTokens = try await batches {
-            try await count(postgres.query("""
-                WITH gone AS (
-                    DELETE FROM api_tokens WHERE id IN (
-                        SELECT id FROM api_tokens
-                        WHERE revoked_at < now() - make_interval(secs => \(settings.revokedTokens))
-                           OR expires_at < now() - make_interval(secs => \(settings.revokedTokens))
-                        ORDER BY least(revoked_at, expires_at) LIMIT \(limit))
-                    RETURNING 1)
-                SELECT count(*) AS n FROM gone
-                """))
+        for rule in settings.rules {
+            pruned.rules[rule.name, default: 0] += try await batches { try await rule.prune(postgres, limit) }
         }
         return pruned
     }

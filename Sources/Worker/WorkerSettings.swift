@@ -26,9 +26,12 @@ struct WorkerSettings: Sendable {
         // What the maintenance leader prunes (docs/operations.md, "Retention"): ages such as 30d or 12h.
         let ages: ClosedRange<Double> = 60...(3650 * 86_400)
         engine.retention.jobs = try reader.seconds("RETENTION_JOBS", default: engine.retention.jobs, range: ages)
-        engine.retention.deletedStores = try reader.seconds("RETENTION_DELETED_STORES", default: engine.retention.deletedStores, range: ages)
-        engine.retention.auditEvents = try reader.seconds("RETENTION_AUDIT_EVENTS", default: engine.retention.auditEvents, range: ages)
-        engine.retention.revokedTokens = try reader.seconds("RETENTION_REVOKED_TOKENS", default: engine.retention.revokedTokens, range: ages)
+        // The platform's own rows go with the engine's pruning, as rules it hands the engine.
+        var platform = PlatformRetention()
+        platform.deletedStores = try reader.seconds("RETENTION_DELETED_STORES", default: platform.deletedStores, range: ages)
+        platform.auditEvents = try reader.seconds("RETENTION_AUDIT_EVENTS", default: platform.auditEvents, range: ages)
+        platform.revokedTokens = try reader.seconds("RETENTION_REVOKED_TOKENS", default: platform.revokedTokens, range: ages)
+        engine.retention.rules = platform.rules
         keys = RedisKeys(prefix: reader.string("REDIS_KEY_PREFIX", default: "storefleet"))
         backends = try Backends.Settings(from: reader, applicationName: "storefleet-worker")
         provisioning = try ProvisioningSettings(from: reader)

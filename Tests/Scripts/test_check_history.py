@@ -1,6 +1,6 @@
 """scripts/check-history.py against synthetic histories: a clean one passes, and each kind of broken
 promise fails naming its check. Needs a Postgres (DATABASE_URL, as scripts/test.sh exports it): a scratch
-database is made there with the migrations of Sources/Platform/Migrations and dropped afterwards."""
+database is made there with the migrations of Sources/Jobs/Migrations and Sources/Platform/Migrations and dropped afterwards."""
 import os
 import pathlib
 import subprocess
@@ -11,7 +11,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHECKER = ROOT / "scripts" / "check-history.py"
-MIGRATIONS = sorted((ROOT / "Sources" / "Platform" / "Migrations").glob("*.sql"))
+# The engine's schema first, then the platform's, as Platform's Schema.migrate applies them.
+MIGRATIONS = sorted((ROOT / "Sources" / "Jobs" / "Migrations").glob("*.sql")) + sorted((ROOT / "Sources" / "Platform" / "Migrations").glob("*.sql"))
 DATABASE_URL = os.environ.get("DATABASE_URL")
 REAPED = "worker w1 stopped renewing its lease (crashed or cut off); the step will run again"
 

@@ -1,0 +1,123 @@
+import Foundation
+import Jobs
+import Platform
+import Logging
+import Postgres
+import Testing
+import TestSupport
+
+@Suite("Schema migrations")
+struct SchemaTests {
+    @Test("the shipped migrations are numbered from 1 without duplicates, the engine's and the platform's")
+    func migrationsAreNumbered() throws {
+        for migrations in [try Schema.migrations(), try JobSchema.migrations()] {
+            #expect(!migrations.isEmpty)
+            #expect(migrations.map(\.version) == Array(1...migrations.count))
+        }
+    }
+
+    @Test("replicas starting at once apply each migration exactly once")
+    func concurrentMigrationIsSerialized() async throws {
+        try await withTestDatabase { database in
+        let logger = Logger(label: "test")
+        let pools = (0..<4).map { _ in PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 2)) }
+        let appliedCounts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for pool in pools { group.addTask { try await Schema.migrate(pool, logger: logger).count } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let expected = try Schema.migrations().count
+        let engine = try JobSchema.migrations().count
+        #expect(appliedCounts.reduce(0, +) == expected + engine, "each migration applied by exactly one replica")
+        let rows = try await pools[0].query("SELECT version, count(*) OVER () AS total FROM schema_migrations ORDER BY version").rows
+        #expect(try rows.map { try $0.decode("version", as: Int.self) } == Array(1...expected))
+        let tables = try await pools[0].query("""
+            SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name
+            """).rows.map { try $0.decode("table_name", as: String.self) }
+        for table in ["api_tokens", "audit_events", "job_engine_migrations", "job_steps", "job_transitions", "jobs", "schema_migrations", "stores", "tenants"] {
+            #expect(tables.contains(table), "table \(table) exists")
+        }
+        // Running again finds nothing to do.
+        #expect(try await Schema.migrate(pools[1], logger: logger).isEmpty)
+        for pool in pools { await pool.shutdown() }
+        }
+    }
+
+    @Test("a database the platform's chain made before the engine had its own is adopted, not migrated again")
+    func legacyEngineTablesAreAdopted() async throws {
+        try await withTestDatabase { database in
+        let logger = Logger(label: "test")
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 2))
+        defer { Task { await pool.shutdown() } }
+        // Such a database: every object in place and the platform at version 13, but no engine record.
+        try await Schema.migrate(pool, logger: logger)
+        let job = UUID()
+        try await pool.query("INSERT INTO jobs (id, kind, status, steps) VALUES (\(job), 'legacy', 'queued', '{a}')")
+        try await pool.query("DROP TABLE job_engine_migrations")
+        try await pool.query("DELETE FROM schema_migrations WHERE version > 13")
+        let applied = try await Schema.migrate(pool, logger: logger)
+        #expect(applied.map(\.name) == (try Schema.migrations()).filter { $0.version > 13 }.map(\.name), "the engine's schema is recorded, not run")
+        let recorded = try await pool.query("SELECT version FROM job_engine_migrations").rows.map { try $0.decode("version", as: Int.self) }
+        #expect(recorded == [1])
+        #expect(try await pool.query("SELECT count(*) AS n FROM jobs WHERE id = \(job)").first?.decode("n", as: Int.self) == 1)
+        }
+    }
+
+    @Test("a database stopped before the engine's objects were complete is refused with what to do")
+    func halfwayLegacyDatabaseIsRefused() async throws {
+        try await withTestDatabase { database in
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 2))
+        defer { Task { await pool.shutdown() } }
+        try await Schema.migrate(pool, logger: Logger(label: "test"))
+        try await pool.query("DROP TABLE job_engine_migrations")
+        try await pool.query("DELETE FROM schema_migrations WHERE version > 9")
+        let error = await #expect(throws: MigrationError.self) { try await Schema.migrate(pool, logger: Logger(label: "test")) }
+        #expect(error?.description.contains("schema version 9") == true)
+        #expect(error?.description.contains("from before") == true)
+        }
+    }
+
+    @Test("the platform's foreign keys hold jobs to stores and tenants that exist")
+    func jobsReferencePlatformRows() async throws {
+        try await withTestDatabase { database in
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 2))
+        defer { Task { await pool.shutdown() } }
+        try await Schema.migrate(pool, logger: Logger(label: "test"))
+        await #expect(throws: (any Error).self) {
+            try await pool.query("INSERT INTO jobs (id, kind, status, steps, store_id) VALUES (\(UUID()), 'x', 'queued', '{a}', \(UUID()))")
+        }
+        }
+    }
+
+    @Test("a failing migration rolls back completely and is not recorded")
+    func failingMigrationRollsBack() async throws {
+        try await withTestDatabase { database in
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 1))
+        let migrations = [
+            Migration(version: 1, name: "good", sql: "CREATE TABLE one (id int)"),
+            Migration(version: 2, name: "bad", sql: "CREATE TABLE two (id int); SELECT no_such_function();"),
+        ]
+        await #expect(throws: MigrationError.self) {
+            try await PostgresMigrator(migrations: migrations).migrate(pool, logger: Logger(label: "test"))
+        }
+        let versions = try await pool.query("SELECT version FROM schema_migrations").rows.map { try $0.decode("version", as: Int.self) }
+        #expect(versions == [1])
+        let two = try await pool.query("SELECT to_regclass('two') IS NULL AS missing").first?.decode("missing", as: Bool.self)
+        #expect(two == true)
+        await pool.shutdown()
+        }
+    }
+
+    @Test("a database newer than the build is refused with a clear message")
+    func newerDatabaseIsRefused() async throws {
+        try await withTestDatabase { database in
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 1))
+        try await PostgresMigrator(migrations: [Migration(version: 1, name: "a", sql: "SELECT 1"), Migration(version: 2, name: "b", sql: "SELECT 1")])
+            .migrate(pool, logger: Logger(label: "test"))
+        let error = await #expect(throws: MigrationError.self) {
+            try await PostgresMigrator(migrations: [Migration(version: 1, name: "a", sql: "SELECT 1")]).migrate(pool, logger: Logger(label: "test"))
+        }
+        #expect(error?.description.contains("newer build") == true)
+        await pool.shutdown()
+        }
+    }
+}
