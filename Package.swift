@@ -62,7 +62,7 @@ let package = Package(
             resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),
-        // The platform's schema and migrations, its store job kinds, and connecting the backends at start-up.
+        // The platform's schema (over the engine's), its retention rules and store job kinds, and start-up.
         .target(
             name: "Platform",
             dependencies: ["Jobs", "Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],

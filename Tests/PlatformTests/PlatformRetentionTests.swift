@@ -11,10 +11,7 @@ import TestSupport
 struct PlatformRetentionTests {
     @Test("deleted stores go with their jobs, old audit events and long-revoked or expired tokens go; recent and live rows stay")
     func platformRowsArePruned() async throws {
-        try await withTestDatabase { database in
-            let pool = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 4))
-            defer { Task { await pool.shutdown() } }
-            try await Schema.migrate(pool, logger: Logger(label: "test"))
+        try await withPlatformDatabase { pool in
             let tenant = UUID()
             try await pool.query("INSERT INTO tenants (id, name) VALUES (\(tenant), 'acme')")
             func store(_ status: String, updated: String) async throws -> UUID {

@@ -44,12 +44,9 @@ struct SchemaTests {
 
     @Test("a database the platform's chain made before the engine had its own is adopted, not migrated again")
     func legacyEngineTablesAreAdopted() async throws {
-        try await withTestDatabase { database in
+        try await withPlatformDatabase { pool in
         let logger = Logger(label: "test")
-        let pool = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 2))
-        defer { Task { await pool.shutdown() } }
         // Such a database: every object in place and the platform at version 13, but no engine record.
-        try await Schema.migrate(pool, logger: logger)
         let job = UUID()
         try await pool.query("INSERT INTO jobs (id, kind, status, steps) VALUES (\(job), 'legacy', 'queued', '{a}')")
         try await pool.query("DROP TABLE job_engine_migrations")
@@ -64,10 +61,7 @@ struct SchemaTests {
 
     @Test("a database stopped before the engine's objects were complete is refused with what to do")
     func halfwayLegacyDatabaseIsRefused() async throws {
-        try await withTestDatabase { database in
-        let pool = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 2))
-        defer { Task { await pool.shutdown() } }
-        try await Schema.migrate(pool, logger: Logger(label: "test"))
+        try await withPlatformDatabase { pool in
         try await pool.query("DROP TABLE job_engine_migrations")
         try await pool.query("DELETE FROM schema_migrations WHERE version > 9")
         let error = await #expect(throws: MigrationError.self) { try await Schema.migrate(pool, logger: Logger(label: "test")) }
@@ -78,10 +72,7 @@ struct SchemaTests {
 
     @Test("the platform's foreign keys hold jobs to stores and tenants that exist")
     func jobsReferencePlatformRows() async throws {
-        try await withTestDatabase { database in
-        let pool = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 2))
-        defer { Task { await pool.shutdown() } }
-        try await Schema.migrate(pool, logger: Logger(label: "test"))
+        try await withPlatformDatabase { pool in
         await #expect(throws: (any Error).self) {
             try await pool.query("INSERT INTO jobs (id, kind, status, steps, store_id) VALUES (\(UUID()), 'x', 'queued', '{a}', \(UUID()))")
         }
@@ -119,5 +110,20 @@ struct SchemaTests {
         #expect(error?.description.contains("newer build") == true)
         await pool.shutdown()
         }
+    }
+}
+
+/// A throwaway database with the platform's schema (the engine's under it), and a pool on it.
+func withPlatformDatabase(_ body: (PostgresPool) async throws -> Void) async throws {
+    try await withTestDatabase { database in
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: database.url, maxConnections: 4))
+        do {
+            try await Schema.migrate(pool, logger: Logger(label: "test"))
+            try await body(pool)
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+        await pool.shutdown()
     }
 }
