@@ -54,7 +54,17 @@ public struct GlobalOptions: ParsableArguments {
             throw CLIError(.unauthorized, "no token: run storefleet login --server \(target.server), or set STOREFLEET_TOKEN")
         }
         let console = Runtime.current.console
+        if let warning = Self.cleartextWarning(target) { console.error(warning) }
         return APIClient(target: target, transport: Runtime.current.transport, verbose: verbose) { console.error($0) }
+    }
+
+    /// A bearer token in plain HTTP to another machine can be read on the way; loopback (a local
+    /// `scripts/run.sh`, a port-forward) is fine.
+    static func cleartextWarning(_ target: Target) -> String? {
+        guard target.token != nil, let url = URL(string: target.server), url.scheme?.lowercased() == "http",
+              let host = url.host?.lowercased() else { return nil }
+        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+        return loopback ? nil : "warning: sending the API token to \(target.server) over plain http; use https outside this machine"
     }
 
     var console: Console { Runtime.current.console }

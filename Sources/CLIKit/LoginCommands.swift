@@ -30,6 +30,7 @@ struct Login: ParsableCommand {
             throw CLIError(.invalidInput, "that is not a Storefleet API token (they start with sfk_)")
         }
         var target = Target(server: try Target.normalized(server), token: line)
+        if let warning = GlobalOptions.cleartextWarning(target) { runtime.console.error(warning) }
         let client = APIClient(target: target, transport: runtime.transport, verbose: options.verbose) { runtime.console.error($0) }
         let me = try client.call("GET", "/api/me").json
         let tenant = Presentations.text(me.at("tenant", "name")), role = Presentations.text(me.at("tenant", "role"))

@@ -5,10 +5,9 @@ import KubeClient
 /// Store names offered by shell completion, read from the API with the current context (quietly: a
 /// completion that cannot reach the server offers nothing).
 let storeNameCompletion = CompletionKind.custom { _, _, prefix in
-    guard var target = try? Target.resolve(config: ConfigFile.load(from: ConfigFile.path(environment: Runtime.current.environment)),
+    guard let target = try? Target.resolve(config: ConfigFile.load(from: ConfigFile.path(environment: Runtime.current.environment)),
                                            contextFlag: nil, serverFlag: nil, environment: Runtime.current.environment),
           target.token != nil else { return [] }
-    target.server = target.server
     let client = APIClient(target: target, transport: Runtime.current.transport) { _ in }
     client.requestTimeout = 3
     client.attempts = 1

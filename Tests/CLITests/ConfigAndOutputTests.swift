@@ -79,6 +79,14 @@ import Testing
         #expect { try Target.resolve(config: config, contextFlag: nil, serverFlag: "file:///etc/passwd", environment: [:]) } throws: { ($0 as! CLIError).status == .invalidInput }
     }
 
+    @Test func aTokenInPlainHTTPToAnotherMachineIsWarnedAbout() {
+        #expect(GlobalOptions.cleartextWarning(Target(server: "http://sf.example.com", token: "sfk_x")) != nil)
+        #expect(GlobalOptions.cleartextWarning(Target(server: "http://127.0.0.1:8080", token: "sfk_x")) == nil)
+        #expect(GlobalOptions.cleartextWarning(Target(server: "http://localhost:8080", token: "sfk_x")) == nil)
+        #expect(GlobalOptions.cleartextWarning(Target(server: "https://sf.example.com", token: "sfk_x")) == nil)
+        #expect(GlobalOptions.cleartextWarning(Target(server: "http://sf.example.com", token: nil)) == nil)
+    }
+
     @Test func aWideDirectoryIsMadePrivateAndALinkedOneRefused() throws {
         let root = NSTemporaryDirectory() + "storefleet-cli-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
