@@ -37,6 +37,15 @@ extension Gateway {
             }
             out += "# HELP storefleet_queue_depth Jobs waiting in Redis (ready and scheduled for retry).\n# TYPE storefleet_queue_depth gauge\n"
             out += "storefleet_queue_depth \(stats?.queueDepth ?? 0)\n"
+            out += "# HELP storefleet_live_workers Worker processes whose heartbeat is current.\n# TYPE storefleet_live_workers gauge\n"
+            out += "storefleet_live_workers \(stats?.liveWorkers ?? 0)\n"
+            if let fleet = try? await self.fleetFigures() {
+                out += "# HELP storefleet_oldest_waiting_job_age_seconds How long the longest-waiting due job has waited (0: none waits).\n"
+                out += "# TYPE storefleet_oldest_waiting_job_age_seconds gauge\n"
+                out += "storefleet_oldest_waiting_job_age_seconds \(fleet.oldestWaiting)\n"
+                out += "# HELP storefleet_stores Stores not deleted, by engine and status.\n# TYPE storefleet_stores gauge\n"
+                for (engine, status, count) in fleet.stores { out += "storefleet_stores{engine=\"\(engine)\",status=\"\(status)\"} \(count)\n" }
+            }
             return Self.text(out, contentType: "text/plain; version=0.0.4")
         }
     }
@@ -78,6 +87,21 @@ extension Gateway {
             runningJobs: byStatus["running"] ?? 0, liveWorkers: replies[2].int ?? 0,
             jobsFinishedLastMinute: finished, jobsByStatus: byStatus
         )
+    }
+
+    /// What an operator's dashboards and alerts ask of the fleet: how long the longest-waiting due job
+    /// has waited (a queue that is not drained shows here before it shows in its depth), and the live
+    /// stores by engine and status. Both read partial indexes (`jobs_pending`, `stores_tenant_live`), not
+    /// the whole tables; deleted stores, which only grow until retention prunes them, are left out.
+    func fleetFigures() async throws -> (oldestWaiting: Double, stores: [(engine: String, status: String, Int)]) {
+        let oldest = try await postgres.query("""
+            SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 AS age FROM jobs
+            WHERE status IN ('queued', 'retrying') AND run_at <= now()
+            """).first?.decode("age", as: Double.self) ?? 0
+        let stores = try await postgres.query("""
+            SELECT engine, status, count(*) AS n FROM stores WHERE status <> 'deleted' GROUP BY 1, 2 ORDER BY 1, 2
+            """).rows.map { (try $0.decode("engine", as: String.self), try $0.decode("status", as: String.self), try $0.decode("n", as: Int.self)) }
+        return (max(0, oldest), stores.map { (engine: $0.0, status: $0.1, $0.2) })
     }
 
     static func text(_ text: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8") -> Response {

@@ -40,6 +40,14 @@ import Platform
             #expect(metrics.text.contains(#"storefleet_http_request_duration_seconds_bucket{method="POST",route="/api/stores",le="+Inf"} 1"#))
             #expect(metrics.text.contains(#"storefleet_jobs{status="queued"} 1"#))
             #expect(metrics.text.contains("storefleet_queue_depth 1"))
+            #expect(metrics.text.contains(#"storefleet_stores{engine="medusa",status="provisioning"} 1"#))
+            #expect(metrics.text.contains("storefleet_live_workers 0"))
+            // The create's job is due and no worker runs here: it has been waiting since it was made.
+            try await harness.postgres.query("UPDATE jobs SET run_at = now() - interval '90 seconds'")
+            let later = try await client.call(.get, "/metrics")
+            let age = later.text.split(separator: "\n").first { $0.hasPrefix("storefleet_oldest_waiting_job_age_seconds ") }
+                .flatMap { Double($0.split(separator: " ")[1]) }
+            #expect(age.map { $0 >= 90 && $0 < 300 } == true, "\(String(describing: age))")
         }
     }
 
