@@ -4,8 +4,8 @@ import Postgres
 /// How long the engine keeps finished jobs, and what else the maintenance leader prunes on the same
 /// schedule. Pruned in batches, so that no pass holds locks or bloats one transaction for long.
 public struct RetentionSettings: Sendable {
-    /// Finished jobs (with their steps and transitions) older than this; a store's newest job is kept
-    /// (a program's view of a store shows it), whatever its age.
+    /// Finished jobs (with their steps and transitions) older than this; the newest job of each
+    /// `store_id` is kept (a program's view of that key shows it), whatever its age.
     public var jobs: Double = 30 * 86_400
     /// How often the leader prunes.
     public var interval: Double = 60
@@ -20,25 +20,43 @@ public struct RetentionSettings: Sendable {
 }
 
 /// One kind of row a program prunes with the engine's retention: `prune` deletes at most `limit` rows
-/// past their age, oldest first, and says how many it deleted.
+/// past their age, oldest first, and says how many it deleted, and how many jobs went with them (a
+/// deleted store's jobs), which count with the engine's own.
 public struct RetentionRule: Sendable {
-    public let name: String
-    public let prune: @Sendable (_ postgres: PostgresPool, _ limit: Int) async throws -> Int
+    public struct Deleted: Sendable, Equatable {
+        public var rows: Int
+        public var jobs: Int
 
-    public init(_ name: String, prune: @escaping @Sendable (_ postgres: PostgresPool, _ limit: Int) async throws -> Int) {
+        public init(rows: Int, jobs: Int = 0) {
+            self.rows = rows
+            self.jobs = jobs
+        }
+    }
+
+    public let name: String
+    public let prune: @Sendable (_ postgres: PostgresPool, _ limit: Int) async throws -> Deleted
+
+    public init(_ name: String, prune: @escaping @Sendable (_ postgres: PostgresPool, _ limit: Int) async throws -> Deleted) {
         self.name = name
         self.prune = prune
     }
 }
 
 extension JobStore {
-    /// What one pruning pass deleted: the engine's jobs, and each rule's rows by its name.
+    /// What one pruning pass deleted: jobs (the engine's own and those that went with a rule's rows),
+    /// and each rule's rows, in the rules' order.
     public struct Pruned: Sendable, Equatable, CustomStringConvertible {
+        public struct Count: Sendable, Equatable {
+            public var name: String
+            public var rows: Int
+        }
+
         public var jobs = 0
-        public var rules: [String: Int] = [:]
-        public var isEmpty: Bool { jobs == 0 && rules.values.allSatisfy { $0 == 0 } }
+        public var rules: [Count] = []
+        public var isEmpty: Bool { jobs == 0 && rules.allSatisfy { $0.rows == 0 } }
+        public subscript(rule name: String) -> Int? { rules.first { $0.name == name }?.rows }
         public var description: String {
-            (["jobs=\(jobs)"] + rules.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: " ")
+            (["jobs=\(jobs)"] + rules.map { "\($0.name)=\($0.rows)" }).joined(separator: " ")
         }
     }
 
@@ -72,7 +90,14 @@ extension JobStore {
                 """))
         }
         for rule in settings.rules {
-            pruned.rules[rule.name, default: 0] += try await batches { try await rule.prune(postgres, limit) }
+            var jobs = 0
+            let rows = try await batches {
+                let deleted = try await rule.prune(postgres, limit)
+                jobs += deleted.jobs
+                return deleted.rows
+            }
+            pruned.rules.append(.init(name: rule.name, rows: rows))
+            pruned.jobs += jobs
         }
         return pruned
     }

@@ -20,31 +20,34 @@ public struct PlatformRetention: Sendable {
         return [
             // Deleted stores, their jobs first (all finished: a store is deleted by its last job).
             RetentionRule("stores") { postgres, limit in
-                try await postgres.transaction { connection -> Int in
+                try await postgres.transaction { connection -> RetentionRule.Deleted in
                     let stores = try await connection.query("""
                         SELECT id FROM stores WHERE status = 'deleted' AND updated_at < now() - make_interval(secs => \(deletedStores))
                           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.store_id = stores.id AND j.status NOT IN ('succeeded', 'failed', 'cancelled'))
                         ORDER BY updated_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
                         """).rows.map { try $0.decode("id", as: UUID.self) }
-                    guard !stores.isEmpty else { return 0 }
+                    guard !stores.isEmpty else { return .init(rows: 0) }
                     let ids = PostgresTextArray(stores.map { $0.uuidString.lowercased() })
-                    try await connection.query("DELETE FROM jobs WHERE store_id = ANY(\(ids)::uuid[])")
-                    return try await Self.count(connection.query("""
+                    let jobs = try await Self.count(connection.query("""
+                        WITH gone AS (DELETE FROM jobs WHERE store_id = ANY(\(ids)::uuid[]) RETURNING 1) SELECT count(*) AS n FROM gone
+                        """))
+                    let rows = try await Self.count(connection.query("""
                         WITH gone AS (DELETE FROM stores WHERE id = ANY(\(ids)::uuid[]) RETURNING 1) SELECT count(*) AS n FROM gone
                         """))
+                    return .init(rows: rows, jobs: jobs)
                 }
             },
             RetentionRule("audit_events") { postgres, limit in
-                try await Self.count(postgres.query("""
+                .init(rows: try await Self.count(postgres.query("""
                     WITH gone AS (
                         DELETE FROM audit_events WHERE id IN (
                             SELECT id FROM audit_events WHERE at < now() - make_interval(secs => \(auditEvents)) ORDER BY at LIMIT \(limit))
                         RETURNING 1)
                     SELECT count(*) AS n FROM gone
-                    """))
+                    """)))
             },
             RetentionRule("revoked_tokens") { postgres, limit in
-                try await Self.count(postgres.query("""
+                .init(rows: try await Self.count(postgres.query("""
                     WITH gone AS (
                         DELETE FROM api_tokens WHERE id IN (
                             SELECT id FROM api_tokens
@@ -53,7 +56,7 @@ public struct PlatformRetention: Sendable {
                             ORDER BY least(revoked_at, expires_at) LIMIT \(limit))
                         RETURNING 1)
                     SELECT count(*) AS n FROM gone
-                    """))
+                    """)))
             },
         ]
     }

@@ -38,7 +38,8 @@ public enum Schema {
         guard version >= engineCompleteAt else {
             throw MigrationError("""
                 this database is at schema version \(version), made by a build from before the job engine had a schema of its own; \
-                start a build of Storefleet from before 2026-12-05 once to bring it to version \(engineCompleteAt) or later, then this one
+                start a build of Storefleet from commit 1cd66af through be2609d (they know versions \(engineCompleteAt) and 13) once to \
+                bring it to version \(engineCompleteAt) or later, then this one
                 """)
         }
         return 1

@@ -84,12 +84,12 @@ struct RetentionTests {
             settings.batch = 3
             settings.rules = [RetentionRule("widgets") { _, limit in
                 #expect(limit == 3)
-                return calls.next() < 2 ? limit : 1
-            }]
+                return calls.next() < 2 ? .init(rows: limit, jobs: 1) : .init(rows: 1)
+            }, RetentionRule("gadgets") { _, _ in .init(rows: 0) }]
             let pruned = try await store.prune(settings)
-            #expect(pruned.jobs == 8, "\(pruned)")
-            #expect(pruned.rules == ["widgets": 7])
-            #expect(pruned.description == "jobs=8 widgets=7")
+            #expect(pruned.jobs == 8 + 2, "the engine's own and those that went with a rule's rows: \(pruned)")
+            #expect(pruned[rule: "widgets"] == 7)
+            #expect(pruned.description == "jobs=10 widgets=7 gadgets=0", "rules in their order")
             let left = Set(try await h.postgres.query("SELECT id FROM jobs").rows.map { try $0.decode("id", as: UUID.self) })
             #expect(left == [newest, fresh, unfinished])
             #expect(try await h.postgres.query("SELECT count(*) AS n FROM job_transitions WHERE job_id = \(oldCreate)").first!.decode("n", as: Int.self) == 0,

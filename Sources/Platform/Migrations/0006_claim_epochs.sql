@@ -1,4 +1,11 @@
 -- Moved: the claim epochs (jobs.epoch, job_transitions.epoch and xid, job_claim with fencing) is part of the job engine's own schema now (Sources/Jobs/Migrations/0001_engine.sql,
 -- in its final shape). The number stays so that every database agrees on what this version means: a
 -- database that ran this file before the move has the same objects as one the engine's schema made.
-SELECT 1;
+-- It still checks that they are there: a dump from before the split restored over a newer database
+-- keeps the newer one's job_engine_migrations row, and this must not then pass for done.
+DO $$
+BEGIN
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'jobs' AND column_name = 'epoch') AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'job_transitions' AND column_name = 'xid')) THEN
+        RAISE EXCEPTION 'jobs.epoch or job_transitions.xid is missing although job_engine_migrations says the engine schema is applied; if this database was restored from a dump made before 2026-12-05, DROP TABLE job_engine_migrations and start again';
+    END IF;
+END $$;
