@@ -627,7 +627,7 @@ def test_one_build_stage_makes_both_images_with_their_resources():
     assert "storefleet-gateway" in products and "storefleet-worker" in products
     # Targets with resources: their bundles (storefleet_<Target>.resources) must ship next to the binaries.
     with_resources = set(re.findall(r'name: "(\w+)",(?:(?!\.target|\.executableTarget).)*?resources:', package, re.S))
-    assert with_resources == {"Platform", "GatewayKit"}, f"new resource bundles: {with_resources}; copy them in the Dockerfile"
+    assert with_resources == {"Jobs", "Platform", "GatewayKit"}, f"new resource bundles: {with_resources}; copy them in the Dockerfile"
     stages = _stages()
     assert set(stages) == {"build", "helm", "runtime", "worker", "gateway"}
     build_from, build = stages["build"]
@@ -636,7 +636,8 @@ def test_one_build_stage_makes_both_images_with_their_resources():
     assert runtime_from.startswith("debian:12.") and "-slim" in runtime_from
     packages = re.search(r"--no-install-recommends ([^\\\n]+)", runtime).group(1).split()
     assert set(packages) == {"ca-certificates", "libpq5", "libhiredis0.14", "libcurl4"}
-    needs = {"gateway": {"Platform", "GatewayKit"}, "worker": {"Platform"}}
+    # The engine's and the platform's migrations (both executables migrate), the dashboard's files.
+    needs = {"gateway": {"Jobs", "Platform", "GatewayKit"}, "worker": {"Jobs", "Platform"}}
     for name, bundles in needs.items():
         assert f"--static-swift-stdlib --product storefleet-{name}" in build
         copied = re.search(rf"cp -R ([^\n]+) /out/{name}/", build).group(1)
