@@ -156,8 +156,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // storefleet, the command-line client: a thin client of the gateway's HTTP API over libcurl. Its
-        // commands are a library so that tests parse and run them in-process; JSON comes from KubeClient.
+        // storefleet, the command-line client of the gateway's API (commands in CLIKit, tested in-process).
         .target(
             name: "CLIKit",
             dependencies: [
