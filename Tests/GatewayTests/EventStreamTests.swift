@@ -249,12 +249,14 @@ import TestSupport
     }
 
     @Test func aTenantsOpenStreamsAreCapped() async throws {
-        try await GatewayHarness.with(configure: { $0.eventStreamsPerTenant = 2; $0.eventStreamMaxSeconds = 2 }) { harness, client in
+        // Streams long enough to be surely open when the third knocks, on a loaded machine too (a fixed
+        // half-second wait with 2 s streams once let the third in after both had ended).
+        try await GatewayHarness.with(configure: { $0.eventStreamsPerTenant = 2; $0.eventStreamMaxSeconds = 8 }) { harness, client in
             let (_, token) = try await harness.tenant(client)
             let (_, other) = try await harness.tenant(client)
             async let first = client.call(.get, "/api/events", token: token)
             async let second = client.call(.get, "/api/events", token: token)
-            try await Task.sleep(for: .milliseconds(500))
+            try await Self.streamOpen(harness, count: 2)
             let third = try await client.call(.get, "/api/events", token: token)
             #expect(third.status == .tooManyRequests)
             #expect(third.text.contains("too-many-streams"))
