@@ -192,7 +192,12 @@ enum Lookup {
     static func store(_ reference: String, client: APIClient) throws(CLIError) -> JSON {
         if isID(reference) { return try client.call("GET", "/api/stores/\(reference.lowercased())").json }
         let own = try client.call("GET", "/api/me").json.at("tenant", "id")?.string
-        let named = try allStores(client: client, status: nil).filter { $0["name"]?.string == reference }
+        // Page by page, stopping at the caller's own live store: an admin's listing holds every tenant's.
+        var named: [JSON] = []
+        try pages(client: client, path: "/api/stores", query: []) { page in
+            named += page.filter { $0["name"]?.string == reference }
+            return !named.contains { $0["tenant_id"]?.string == own && $0["status"]?.string != "deleted" }
+        }
         let live = named.filter { $0["status"]?.string != "deleted" }
         let pick: JSON?
         if let mine = live.first(where: { $0["tenant_id"]?.string == own }) {
@@ -209,17 +214,25 @@ enum Lookup {
     /// Every page of a listing; a server that repeats a cursor (or never ends) is cut off rather than followed forever.
     static func pages(client: APIClient, path: String, query: [(String, String)]) throws(CLIError) -> [JSON] {
         var items: [JSON] = []
+        try pages(client: client, path: path, query: query) { page in
+            items += page
+            return true
+        }
+        return items
+    }
+
+    /// The pages of a listing, one at a time, until `onPage` says it has seen enough (returns false).
+    static func pages(client: APIClient, path: String, query: [(String, String)], _ onPage: ([JSON]) -> Bool) throws(CLIError) {
         var cursor: String?
         var seen: Set<String> = []
         for _ in 0..<1000 {
             var pageQuery = query + [("limit", "200")]
             if let cursor { pageQuery.append(("cursor", cursor)) }
             let page = try client.call("GET", path, query: pageQuery).json
-            items += page["items"]?.arrayValue ?? []
-            guard let next = page["next_cursor"]?.string, seen.insert(next).inserted else { return items }
+            guard onPage(page["items"]?.arrayValue ?? []),
+                  let next = page["next_cursor"]?.string, seen.insert(next).inserted else { return }
             cursor = next
         }
-        return items
     }
 
     static func allStores(client: APIClient, status: String?) throws(CLIError) -> [JSON] {

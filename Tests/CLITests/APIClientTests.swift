@@ -108,6 +108,23 @@ import Testing
         #expect(APIClient.redactedHeader("Authorization", "Bearer shortsecret") == "Bearer (redacted)")
     }
 
+    @Test func aNameIsLookedUpPageByPageStoppingAtTheCallersOwnStore() throws {
+        let me = #"{"tenant":{"id":"t-own"}}"#
+        let page1 = #"{"items":[{"id":"s-other","name":"shop","tenant_id":"t-other","status":"ready"},{"id":"s-own","name":"shop","tenant_id":"t-own","status":"ready"}],"next_cursor":"c1"}"#
+        let transport = ScriptedTransport([json(200, me), json(200, page1), json(200, #"{"id":"s-own","name":"shop"}"#)])
+        let store = try Lookup.store("shop", client: client(transport))
+        #expect(store["id"]?.string == "s-own", "the caller's own store, not another tenant's of the same name")
+        #expect(transport.requests.map(\.url).filter { $0.contains("cursor=") }.isEmpty, "no second page once found")
+        #expect(transport.requests.last?.url.hasSuffix("/api/stores/s-own") == true)
+    }
+
+    @Test func aNameSeveralTenantsHaveIsRefusedAsAmbiguous() {
+        let me = #"{"tenant":{"id":"t-admin"}}"#
+        let page = #"{"items":[{"id":"a","name":"shop","tenant_id":"t1","status":"ready"},{"id":"b","name":"shop","tenant_id":"t2","status":"ready"}]}"#
+        let transport = ScriptedTransport([json(200, me), json(200, page)])
+        #expect { try Lookup.store("shop", client: client(transport)) } throws: { ($0 as! CLIError).status == .invalidInput }
+    }
+
     @Test func httpStatusesMapToDocumentedExitCodes() {
         #expect(ExitStatus.forHTTP(400) == .invalidInput)
         #expect(ExitStatus.forHTTP(413) == .invalidInput)
