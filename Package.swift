@@ -65,7 +65,7 @@ let package = Package(
         // The platform's schema (over the engine's), its retention rules and store job kinds, and start-up.
         .target(
             name: "Platform",
-            dependencies: ["Jobs", "Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Jobs", "Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),

@@ -84,6 +84,8 @@ public struct APISettings: Sendable {
     /// Tells the dashboard that stores land on the cluster simulator (scripts/run.sh without a cluster),
     /// so it can say that they serve no traffic.
     public var simulatedCluster: Bool = false
+    /// The plans stores may be put on (PLANS_FILE, or the built-in ones): the worker's own catalog.
+    public var plans: PlanCatalog = .builtIn()
 
     public init(
         storeDomain: String = "127.0.0.1.nip.io", storeTLS: Bool = false, redisKeyPrefix: String = "storefleet",
@@ -105,6 +107,7 @@ public struct APISettings: Sendable {
         self.init()
         storeDomain = reader.string("STORE_DOMAIN", default: "127.0.0.1.nip.io")
         storeTLS = try reader.bool("STORE_TLS", default: false)
+        plans = try PlanCatalog.load(from: reader)
         redisKeyPrefix = reader.string("REDIS_KEY_PREFIX", default: "storefleet")
         rateLimitBurst = try reader.int("RATE_LIMIT_BURST", default: 30, range: 1...1_000_000)
         rateLimitPerMinute = try reader.int("RATE_LIMIT_PER_MINUTE", default: 60, range: 1...1_000_000)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Platform
 
 /// The OpenAPI 3.1 description of the API, served at `/openapi.json`. It is written by hand next to the
 /// code; `OpenAPIConformanceTests` fails when a route is missing from it (or it lists a route that does
@@ -61,8 +62,15 @@ public enum OpenAPIDocument {
         "422": problem("invalid fields, or Idempotency-Key reused with another request"), "429": problem("rate limited; see Retry-After"),
     ] }
 
-    public static func dictionary() -> [String: Any] {
-        let storeStatus = enumeration(["provisioning", "ready", "failed", "deleting", "deleted"])
+    /// `plans`: the plan names this gateway offers (its PLANS_FILE), the only values a plan field takes.
+    public static func dictionary(plans: [String] = PlanCatalog.builtIn().plans.keys.sorted()) -> [String: Any] {
+        let storeStatus = enumeration(StoreRules.statuses)
+        let planName = enumeration(plans)
+        let chartVersion: [String: Any] = ["type": "string", "maxLength": 64, "pattern": "^[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.+-]*)?$"]
+        let appVersion: [String: Any] = ["type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"]
+        let allowedPlans: [String: Any] = ["type": ["array", "null"], "items": planName, "uniqueItems": true,
+                                           "description": "the plans the tenant's stores may use; null: every plan"]
+        let spec = object(["plan": string, "chart_version": string, "app_version": string], required: ["plan"])
         let storeLimit: [String: Any] = ["type": "integer", "minimum": 0, "maximum": 1000]
         let jobStatus = enumeration(["queued", "running", "retrying", "succeeded", "failed", "cancelled"])
         let schemas: [String: Any] = [
@@ -73,10 +81,14 @@ public enum OpenAPIDocument {
             "FieldError": object(["field": string, "message": string], required: ["field", "message"]),
             "CreateStoreRequest": object([
                 "name": ["type": "string", "pattern": "^[a-z]([a-z0-9-]{1,38})[a-z0-9]$", "not": ["enum": StoreRules.reserved.sorted()]], "engine": enumeration(["woocommerce", "medusa"]),
+                "plan": planName.merging(["description": "one of GET /api/plans (the default plan when left out); 422 when the plan does not offer the engine or the tenant may not use it"]) { a, _ in a },
             ], required: ["name", "engine"]),
+            "UpdateStoreRequest": object([
+                "plan": planName, "chart_version": chartVersion, "app_version": appVersion,
+            ], required: []).merging(["minProperties": 1]) { a, _ in a },
             "CreateTenantRequest": object([
                 "name": ["type": "string", "pattern": "^[a-z0-9-]{2,63}$", "not": ["const": "admin"]], "role": enumeration(["admin", "member"]),
-                "store_limit": storeLimit,
+                "store_limit": storeLimit, "allowed_plans": allowedPlans,
             ], required: ["name"]),
             "IssueTokenRequest": object([
                 // null is the same as leaving a field out: no name, no expiry.
@@ -84,12 +96,27 @@ public enum OpenAPIDocument {
                 "expires_at": ["type": ["string", "null"], "format": "date-time",
                                "description": "from a minute to five years ahead; 422 otherwise"],
             ], required: []),
-            "UpdateTenantRequest": object(["store_limit": storeLimit], required: ["store_limit"]),
+            "UpdateTenantRequest": object(["store_limit": storeLimit, "allowed_plans": allowedPlans], required: []).merging(["minProperties": 1]) { a, _ in a },
             "Store": object([
                 "id": uuid, "tenant_id": uuid, "name": string, "engine": enumeration(["woocommerce", "medusa"]), "status": storeStatus,
-                "namespace": string, "urls": object(["storefront": string, "admin": string], required: ["storefront", "admin"]),
+                "namespace": string, "plan": string, "chart_version": string, "app_version": string, "revision": integer,
+                "urls": object(["storefront": string, "admin": string], required: ["storefront", "admin"]),
                 "last_error": string, "created_at": time, "updated_at": time, "deleted_at": time, "latest_job": ref("Job"),
-            ], required: ["id", "tenant_id", "name", "engine", "status", "namespace", "urls", "created_at", "updated_at"]),
+            ], required: ["id", "tenant_id", "name", "engine", "status", "namespace", "plan", "revision", "urls", "created_at", "updated_at"]),
+            "Revision": object([
+                "revision": integer, "spec": spec, "previous": spec,
+                "outcome": enumeration(["pending", "applied", "rolling-back", "rolled-back", "failed", "cancelled"]),
+                "reason": string, "job_id": uuid, "tenant_id": uuid, "token_id": uuid, "created_at": time, "finished_at": time,
+            ], required: ["revision", "spec", "outcome", "created_at"]),
+            "RevisionPage": object(["items": array(ref("Revision")), "next_cursor": string], required: ["items"]),
+            "Plan": object([
+                "name": string, "description": string, "is_default": boolean, "allowed": boolean,
+                "engines": ["type": "object", "additionalProperties": object([
+                    "requests_cpu": string, "requests_memory": string, "limits_cpu": string, "limits_memory": string,
+                    "pods": integer, "storage": string, "max_volume": string,
+                ], required: ["requests_cpu", "requests_memory", "limits_cpu", "limits_memory", "pods", "storage", "max_volume"])],
+            ], required: ["name", "description", "is_default", "allowed", "engines"]),
+            "PlanPage": object(["items": array(ref("Plan"))], required: ["items"]),
             "StoreAccepted": object(["store": ref("Store"), "job": ref("Job")], required: ["store"]),
             "StoreCredentials": object([
                 "store": uuid, "admin_url": string, "username": string, "password": string, "email": string,
@@ -120,7 +147,8 @@ public enum OpenAPIDocument {
                 "by_admin": boolean,
             ], required: ["id", "action", "target_type", "details", "at"]),
             "AuditPage": object(["items": array(ref("AuditEvent")), "next_cursor": string], required: ["items"]),
-            "Tenant": object(["id": uuid, "name": string, "role": enumeration(["admin", "member"]), "store_limit": integer, "created_at": time],
+            "Tenant": object(["id": uuid, "name": string, "role": enumeration(["admin", "member"]), "store_limit": integer,
+                              "allowed_plans": array(string), "created_at": time],
                              required: ["id", "name", "role", "store_limit", "created_at"]),
             "IssuedToken": object(["id": uuid, "tenant_id": uuid, "name": string, "prefix": string, "token": string, "created_at": time, "expires_at": time],
                                   required: ["id", "tenant_id", "name", "prefix", "token", "created_at"]),
@@ -160,6 +188,22 @@ public enum OpenAPIDocument {
                 "get": operation("a store, its URLs and its latest job", parameters: [path("id")], ["200": json("Store", "the store"), "401": unauthorized, "404": notFound]),
                 "delete": operation("delete a store (idempotent)", parameters: [path("id"), idempotencyKey],
                                     mutatingErrors.merging(["202": json("StoreAccepted", "accepted; the delete job", headers: location), "404": notFound]) { a, _ in a }),
+                "patch": operation("change a ready store's plan and/or versions (202: the update job, which rolls back when the new revision does not become ready; 200: nothing to change)",
+                                   parameters: [path("id"), idempotencyKey], body: "UpdateStoreRequest",
+                                   mutatingErrors.merging([
+                                       "200": json("StoreAccepted", "the store already runs this spec"),
+                                       "202": json("StoreAccepted", "accepted; the update job", headers: location), "404": notFound,
+                                   ]) { a, _ in a }),
+            ],
+            "/api/stores/{id}/revisions": [
+                "get": operation("the store's revisions, newest first: spec, what it replaced, who asked, the job and its outcome", parameters: [
+                    path("id"), pageLimit, query("cursor", ["type": "string", "pattern": "^[0-9]+$"]),
+                ], ["200": json("RevisionPage", "a page of revisions"), "401": unauthorized, "404": notFound, "422": problem("bad limit or cursor")]),
+            ],
+            "/api/plans": [
+                "get": operation("the plans stores may be put on, their guardrails per engine, and which the caller's tenant may use", [
+                    "200": json("PlanPage", "the plans"), "401": unauthorized,
+                ]),
             ],
             "/api/stores/{id}/credentials": [
                 "get": operation("the store's admin URL, user and password, read from its Secret now (owner or admin; audited; never stored)", parameters: [path("id")], [
@@ -224,13 +268,18 @@ public enum OpenAPIDocument {
         ]
     }
 
-    public static let json: Data = (try? JSONSerialization.data(withJSONObject: dictionary(), options: [.sortedKeys])) ?? Data("{}".utf8)
+    public static let json: Data = json(plans: PlanCatalog.builtIn().plans.keys.sorted())
+
+    public static func json(plans: [String]) -> Data {
+        (try? JSONSerialization.data(withJSONObject: dictionary(plans: plans), options: [.sortedKeys])) ?? Data("{}".utf8)
+    }
 }
 
 extension Gateway {
     func addOpenAPIRoute(to router: Router<GatewayContext>) {
+        let document = OpenAPIDocument.json(plans: settings.plans.plans.keys.sorted())
         router.get("/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
         }
     }
 }

@@ -46,7 +46,10 @@ struct JSONBody: Sendable {
         case .number(let number): return .number(number)
         case .bool(let flag): return .bool(flag)
         case .null: return .null
-        case .array, .object: return .other  // only their kind matters for refusals
+        case .array(let items):
+            let strings = items.compactMap(\.string)
+            return strings.count == items.count ? .strings(strings) : .other
+        case .object: return .other  // only its kind matters for refusals
         }
     }
 
@@ -71,6 +74,18 @@ struct JSONBody: Sendable {
         }
     }
 
+    /// A field that may be absent, null (`given` with no value) or an array of strings.
+    func stringArray(_ field: String, errors: inout [Problem.FieldError]) -> (given: Bool, value: [String]?) {
+        switch object[field] {
+        case nil: return (false, nil)
+        case .null?: return (true, nil)
+        case .strings(let strings)?: return (true, strings)
+        default:
+            errors.append(.init(field, "must be an array of strings or null"))
+            return (false, nil)
+        }
+    }
+
     func integer(_ field: String, errors: inout [Problem.FieldError]) -> Int? {
         switch object[field] {
         case nil, .null?:
@@ -86,6 +101,8 @@ struct JSONBody: Sendable {
 
 enum JSONValue: Sendable {
     case string(String)
+    /// An array whose every element is a string.
+    case strings([String])
     case number(Double)
     case bool(Bool)
     case null

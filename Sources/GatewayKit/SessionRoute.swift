@@ -8,7 +8,7 @@ extension Gateway {
         api.get("me") { _, context -> Response in
             let caller = try context.requireCaller()
             guard let row = try await postgres.query("""
-                SELECT t.id, t.name, t.role, t.store_limit, t.created_at, k.name AS token_name, k.prefix AS token_prefix, k.expires_at AS token_expires_at
+                SELECT t.id, t.name, t.role, t.store_limit, t.allowed_plans, t.created_at, k.name AS token_name, k.prefix AS token_prefix, k.expires_at AS token_expires_at
                 FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = \(caller.tokenID)
                 """).first else { throw Problem.unauthorized("the token is not valid, has expired or was revoked") }
             return JSONCoding.response(Session(

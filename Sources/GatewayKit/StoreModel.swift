@@ -1,10 +1,12 @@
 import Foundation
 import Jobs
+import Platform
 import Postgres
 
 /// The store rules the API enforces before anything is written.
 enum StoreRules {
     static let engines = ["woocommerce", "medusa"]
+    static let statuses = ["provisioning", "ready", "updating", "failed", "deleting", "deleted"]
     /// Names that would collide with the platform's own hosts or confuse users.
     static let reserved: Set<String> = [
         "admin", "api", "www", "dashboard", "platform", "app", "mail", "smtp", "ftp", "static", "assets", "cdn",
@@ -40,6 +42,11 @@ struct StoreView: Codable, Sendable {
     var engine: String
     var status: String
     var namespace: String
+    /// The live spec: the last revision applied (during an update, the one still serving).
+    var plan: String
+    var chartVersion: String?
+    var appVersion: String?
+    var revision: Int
     var urls: URLs
     var lastError: String?
     var createdAt: Date
@@ -54,6 +61,10 @@ struct StoreView: Codable, Sendable {
         engine = try row.decode("engine")
         status = try row.decode("status")
         namespace = try row.decode("namespace")
+        plan = try row.decode("plan")
+        chartVersion = try row.decode("chart_version")
+        appVersion = try row.decode("app_version")
+        revision = try row.decode("revision")
         lastError = try row.decode("last_error")
         createdAt = try row.decode("created_at")
         updatedAt = try row.decode("updated_at")
@@ -133,6 +144,44 @@ struct JobSummary: Codable, Sendable {
 struct Page<Item: Codable & Sendable>: Codable, Sendable {
     var items: [Item]
     var nextCursor: String?
+}
+
+/// A revision as the API shows it: the spec asked for, what it replaced, who asked, the job that
+/// applied it and how that ended (`rolling-back` while its job restores the previous revision).
+struct RevisionView: Codable, Sendable {
+    struct Spec: Codable, Sendable {
+        var plan: String
+        var chartVersion: String?
+        var appVersion: String?
+    }
+
+    var revision: Int
+    var spec: Spec
+    var previous: Spec?
+    var outcome: String
+    var reason: String?
+    var jobId: String?
+    var tenantId: String?
+    var tokenId: String?
+    var createdAt: Date
+    var finishedAt: Date?
+
+    init(row: PostgresRow) throws {
+        revision = try row.decode("revision")
+        spec = Spec(plan: try row.decode("plan"), chartVersion: try row.decode("chart_version"), appVersion: try row.decode("app_version"))
+        if let text = try row.decode("previous", as: String?.self) {
+            let decoded = try JSONDecoder().decode(StoreSpec.self, from: Data(text.utf8))
+            previous = Spec(plan: decoded.plan, chartVersion: decoded.chartVersion, appVersion: decoded.appVersion)
+        }
+        let stored: String = try row.decode("outcome")
+        reason = try row.decode("rollback_reason")
+        outcome = stored == "pending" && reason != nil ? "rolling-back" : stored
+        jobId = try row.decode("job_id", as: UUID?.self)?.lower
+        tenantId = try row.decode("tenant_id", as: UUID?.self)?.lower
+        tokenId = try row.decode("token_id", as: UUID?.self)?.lower
+        createdAt = try row.decode("created_at")
+        finishedAt = try row.decode("finished_at")
+    }
 }
 
 struct StoreAccepted: Codable, Sendable {

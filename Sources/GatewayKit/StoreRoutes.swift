@@ -11,19 +11,27 @@ extension Gateway {
         api.get("stores/:id") { request, context in try await getStore(request, context) }
         api.delete("stores/:id") { request, context in try await deleteStore(request, context) }
         api.post("stores/:id/retry") { request, context in try await retryStore(request, context) }
+        api.patch("stores/:id") { request, context in try await updateStore(request, context) }
+        api.get("stores/:id/revisions") { request, context in try await storeRevisions(request, context) }
+        api.get("plans") { request, context in try await listPlans(request, context) }
     }
 
     // MARK: - POST /api/stores
 
     func createStore(_ request: Request, _ context: GatewayContext) async throws -> Response {
         let body = try await JSONBody.read(request)
-        try body.onlyFields(["name", "engine"])
+        try body.onlyFields(["name", "engine", "plan"])
         var errors: [Problem.FieldError] = []
         let name = body.string("name", errors: &errors)
         let engine = body.string("engine", errors: &errors)
+        let plan = body.string("plan", errors: &errors, required: false) ?? settings.plans.defaultPlan
         if let name, let problem = StoreRules.nameProblem(name) { errors.append(.init("name", problem)) }
         if let engine, !StoreRules.engines.contains(engine) {
             errors.append(.init("engine", "must be one of \(StoreRules.engines.joined(separator: ", "))"))
+        }
+        // Whether the tenant may use the plan is checked with its row locked, below.
+        if let engine, StoreRules.engines.contains(engine), let problem = settings.plans.refusal(plan: plan, engine: engine, allowed: nil) {
+            errors.append(.init("plan", problem))
         }
         guard errors.isEmpty, let name, let engine else { throw Problem.validation(errors) }
 
@@ -40,8 +48,8 @@ extension Gateway {
                 let inserted: PostgresRow?
                 do {
                     inserted = try await connection.query("""
-                        INSERT INTO stores (id, tenant_id, name, engine, status, namespace)
-                        VALUES (\(storeID), \(caller.tenantID), \(name), \(engine), 'provisioning', \(namespace))
+                        INSERT INTO stores (id, tenant_id, name, engine, status, namespace, plan)
+                        VALUES (\(storeID), \(caller.tenantID), \(name), \(engine), 'provisioning', \(namespace), \(plan))
                         ON CONFLICT (name) WHERE status <> 'deleted' DO NOTHING
                         RETURNING *
                         """).first
@@ -53,8 +61,12 @@ extension Gateway {
                                   errors: [.init("name", "is already taken by a live store")])
                 }
                 try await enqueuer.insert(job, on: connection)
+                try await connection.query("""
+                    INSERT INTO store_revisions (store_id, revision, plan, job_id, tenant_id, token_id, outcome)
+                    VALUES (\(storeID), 1, \(plan), \(job.id), \(caller.tenantID), \(caller.tokenID), 'pending')
+                    """)
                 try await Audit.record("store.create", target: "store", storeID.uuidString.lowercased(),
-                                       details: ["name": name, "engine": engine, "job_id": job.id.uuidString.lowercased()],
+                                       details: ["name": name, "engine": engine, "plan": plan, "job_id": job.id.uuidString.lowercased()],
                                        caller: caller, context: context, on: connection)
                 // The answer, and the Idempotency-Key sealed with it, before the tenant's lock: the limit
                 // check below can only refuse (rolling all of this back), never change the answer.
@@ -70,6 +82,7 @@ extension Gateway {
                 guard live <= limit else {
                     throw Problem.conflict("store-limit", "this tenant already has \(live - 1) live stores, its limit is \(limit); delete one first")
                 }
+                try await requireAllowedPlan(plan, engine: engine, tenant: caller.tenantID, on: connection)
                 return pending
             }
             return try await answer(pending)
@@ -82,8 +95,8 @@ extension Gateway {
         let caller = try context.requireCaller()
         let limit = try limitParameter(request)
         let status = request.uri.queryParameters.get("status")
-        if let status, !["provisioning", "ready", "failed", "deleting", "deleted"].contains(status) {
-            throw Problem.validation([.init("status", "must be one of provisioning, ready, failed, deleting, deleted")])
+        if let status, !StoreRules.statuses.contains(status) {
+            throw Problem.validation([.init("status", "must be one of \(StoreRules.statuses.joined(separator: ", "))")])
         }
         var cursor: UUID?
         if let text = request.uri.queryParameters.get("cursor") {
@@ -183,10 +196,17 @@ extension Gateway {
                 guard let step = try await queue.store.requeueFailed(jobID, on: connection) else {
                     throw Problem.conflict("not-failed", "the store's latest job has not failed")
                 }
+                let resumed = kind == StoreJobKinds.deleteKind ? "deleting" : kind == StoreJobKinds.updateKind ? "updating" : "provisioning"
                 let updated = try await connection.query("""
-                    UPDATE stores SET status = \(kind == StoreJobKinds.deleteKind ? "deleting" : "provisioning"), last_error = NULL, updated_at = now()
+                    UPDATE stores SET status = \(resumed), last_error = NULL, updated_at = now()
                     WHERE id = \(id) RETURNING *
                     """).first!
+                // The revision the job applies is in progress again (an update's rollback resumes where
+                // it stopped: its reason to roll back stays recorded).
+                try await connection.query("""
+                    UPDATE store_revisions SET outcome = 'pending', finished_at = NULL
+                    WHERE store_id = \(id) AND job_id = \(jobID) AND outcome = 'failed'
+                    """)
                 try await Audit.record("store.retry", target: "store", id.uuidString.lowercased(),
                                        details: ["name": try store.decode("name", as: String.self), "job_id": jobID.uuidString.lowercased(), "from_step": "\(step)"],
                                        caller: caller, context: context, tenant: try store.decode("tenant_id"), on: connection)

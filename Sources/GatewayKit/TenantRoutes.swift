@@ -9,9 +9,11 @@ extension Gateway {
         api.post("tenants") { request, context -> Response in
             let caller = try requireAdmin(context)
             let body = try await JSONBody.read(request)
-            try body.onlyFields(["name", "role", "store_limit"])
+            try body.onlyFields(["name", "role", "store_limit", "allowed_plans"])
             var errors: [Problem.FieldError] = []
             let name = body.string("name", errors: &errors)
+            let allowedPlans = body.stringArray("allowed_plans", errors: &errors).value
+            checkPlans(allowedPlans, errors: &errors)
             let role = body.string("role", errors: &errors, required: false) ?? "member"
             let limit = body.integer("store_limit", errors: &errors) ?? 5
             if let name, name.count < 2 || name.count > 63 || !name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }) {
@@ -25,12 +27,13 @@ extension Gateway {
                 let id = UUID()
                 return try await postgres.transaction { connection in
                     guard let row = try await connection.query("""
-                        INSERT INTO tenants (id, name, role, store_limit) VALUES (\(id), \(name), \(role), \(limit))
+                        INSERT INTO tenants (id, name, role, store_limit, allowed_plans)
+                        VALUES (\(id), \(name), \(role), \(limit), \(allowedPlans.map(PostgresTextArray.init)))
                         ON CONFLICT (name) DO NOTHING RETURNING *
                         """).first else {
                         throw Problem(.conflict, "name-taken", "Conflict", detail: "a tenant is already named \(name)", errors: [.init("name", "is taken")])
                     }
-                    try await Audit.record("tenant.create", target: "tenant", id.uuidString.lowercased(), details: ["name": name, "role": role],
+                    try await Audit.record("tenant.create", target: "tenant", id.uuidString.lowercased(), details: ["name": name, "role": role, "allowed_plans": allowedPlans?.joined(separator: ",") ?? "all"],
                                            caller: caller, context: context, tenant: id, on: connection)
                     return try await seal(APIResult(try TenantView(row: row), status: .created, location: "/api/tenants/\(id.uuidString.lowercased())"), on: connection)
                 }
@@ -51,20 +54,28 @@ extension Gateway {
             let caller = try requireAdmin(context)
             let tenant = try uuidParameter(context, what: "tenant")
             let body = try await JSONBody.read(request)
-            try body.onlyFields(["store_limit"])
+            try body.onlyFields(["store_limit", "allowed_plans"])
             var errors: [Problem.FieldError] = []
             let limit = body.integer("store_limit", errors: &errors)
-            if limit == nil && errors.isEmpty { errors.append(.init("store_limit", "is required")) }
+            let plans = body.stringArray("allowed_plans", errors: &errors)
+            if limit == nil && !plans.given && errors.isEmpty { errors.append(.init("store_limit", "give store_limit, allowed_plans or both")) }
             if let limit, !(0...1000).contains(limit) { errors.append(.init("store_limit", "must be from 0 to 1000")) }
-            guard errors.isEmpty, let limit else { throw Problem.validation(errors) }
+            checkPlans(plans.value, errors: &errors)
+            guard errors.isEmpty else { throw Problem.validation(errors) }
             // Through `mutating` like every change that takes an Idempotency-Key: a late retry of an
             // older change replays its answer instead of overwriting a newer one.
             return try await mutating(request, context, body: body.bytes) { _, seal in
                 try await postgres.transaction { connection in
+                    // Narrowing a tenant's plans moves none of its stores; it only limits new ones and changes.
                     guard let row = try await connection.query("""
-                        UPDATE tenants SET store_limit = \(limit) WHERE id = \(tenant) RETURNING *
+                        UPDATE tenants SET store_limit = coalesce(\(limit), store_limit),
+                                           allowed_plans = CASE WHEN \(plans.given) THEN \(plans.value.map(PostgresTextArray.init))::text[] ELSE allowed_plans END
+                        WHERE id = \(tenant) RETURNING *
                         """).first else { throw Problem.notFound("tenant \(tenant.lower)") }
-                    try await Audit.record("tenant.update", target: "tenant", tenant.lower, details: ["store_limit": "\(limit)"],
+                    var details: [String: String] = [:]
+                    if let limit { details["store_limit"] = "\(limit)" }
+                    if plans.given { details["allowed_plans"] = plans.value?.joined(separator: ",") ?? "all" }
+                    try await Audit.record("tenant.update", target: "tenant", tenant.lower, details: details,
                                            caller: caller, context: context, tenant: tenant, on: connection)
                     return try await seal(APIResult(try TenantView(row: row)), on: connection)
                 }
@@ -172,11 +183,25 @@ extension Gateway {
     }
 }
 
+extension Gateway {
+    /// Allowed plans must be plans the platform offers, each named once.
+    func checkPlans(_ plans: [String]?, errors: inout [Problem.FieldError]) {
+        guard let plans else { return }
+        if let unknown = plans.first(where: { settings.plans.plans[$0] == nil }) {
+            errors.append(.init("allowed_plans", "\(unknown) is not a plan; plans are \(settings.plans.plans.keys.sorted().joined(separator: ", "))"))
+        } else if Set(plans).count != plans.count {
+            errors.append(.init("allowed_plans", "names a plan twice"))
+        }
+    }
+}
+
 struct TenantView: Codable, Sendable {
     var id: String
     var name: String
     var role: String
     var storeLimit: Int
+    /// The plans its stores may be put on; absent: every plan.
+    var allowedPlans: [String]?
     var createdAt: Date
 
     init(row: PostgresRow) throws {
@@ -184,6 +209,7 @@ struct TenantView: Codable, Sendable {
         name = try row.decode("name")
         role = try row.decode("role")
         storeLimit = try row.decode("store_limit")
+        allowedPlans = try row.decode("allowed_plans", as: PostgresTextArray?.self)?.elements
         createdAt = try row.decode("created_at")
     }
 }

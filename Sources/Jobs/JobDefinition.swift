@@ -78,6 +78,23 @@ public struct StepContext: Sendable {
     /// Whether this claim's lease surely still holds by the worker's own clock, with the stop margin
     /// to spare (and the step was not told to stop).
     var leaseHolds: @Sendable () -> Bool = { true }
+    /// How many attempts the step's retry policy allows.
+    public internal(set) var maxAttempts = 1
+
+    /// Whether the engine would end the job if the step threw `error` now: a permanent failure, or a
+    /// retryable one on the step's last attempt. Never a stop (a cancellation, a claim lost), which
+    /// ends nothing: the job's owner runs the step again, or the job was cancelled. A step that must
+    /// undo its work before a job fails (an update's rollback) asks this to decide it is time.
+    public func failsForGood(_ error: any Error) -> Bool {
+        if error is CancellationError || error is JobStore.LeaseLost || Task.isCancelled { return false }
+        switch FailureClassifier.disposition(of: error) {
+        case .permanent: return true
+        case .retryable: return attempt >= maxAttempts
+        }
+    }
+
+    /// The one line the engine would record for `error`.
+    public func message(of error: any Error) -> String { FailureClassifier.message(of: error) }
 
     /// Records a progress message on the step ("2/3 workloads ready"), visible to API readers at once.
     public func report(_ message: String) async {

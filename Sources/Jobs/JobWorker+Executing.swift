@@ -52,6 +52,7 @@ extension JobWorker {
 
             var stepContext = StepContext(job: job, step: step.name, attempt: attempt, logger: stepLogger, store: store, position: position)
             stepContext.leaseHolds = { [weak self] in self?.leaseHolds(claim) ?? false }
+            stepContext.maxAttempts = step.retry.maxAttempts
             let context = stepContext
             let started = ContinuousClock.now
             let task = Task {

@@ -6,4 +6,9 @@ public enum StoreJobKinds {
 
     public static let deleteKind = "store.delete"
     public static let deleteSteps = ["uninstall", "namespace", "wait-gone", "finalize"]
+
+    /// Changes a ready store's plan or versions; `rollback` restores the previous revision when one of
+    /// the steps before it failed for good, and does nothing otherwise.
+    public static let updateKind = "store.update"
+    public static let updateSteps = ["guardrails", "release", "readiness", "rollback", "finalize"]
 }

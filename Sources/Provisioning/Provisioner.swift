@@ -31,7 +31,7 @@ public struct Provisioner: Sendable {
         try await StoreRecord.load(context.job.storeID, from: postgres)
     }
 
-    /// The create and delete job definitions the worker registers.
+    /// The create, update and delete job definitions the worker registers.
     public func definitions() -> [JobDefinition] {
         [
             JobDefinition(
@@ -45,8 +45,13 @@ public struct Provisioner: Sendable {
                         UPDATE stores SET status = 'failed', last_error = \(message), updated_at = now()
                         WHERE id = \(job.storeID) AND status = 'provisioning'
                         """)
+                    try await connection.query("""
+                        UPDATE store_revisions SET outcome = 'failed', finished_at = now()
+                        WHERE store_id = \(job.storeID) AND revision = 1 AND outcome = 'pending'
+                        """)
                 }
             ),
+            updateDefinition(),
             JobDefinition(
                 kind: StoreJobKinds.deleteKind,
                 steps: [uninstallStep(), deleteNamespaceStep(), waitGoneStep(), finalizeDeleteStep()],

@@ -1,4 +1,6 @@
 import Foundation
+import Platform
+import Jobs
 import ServiceRuntime
 
 /// Where stores go and how they are sized; from the worker's environment.
@@ -30,7 +32,11 @@ public struct ProvisioningSettings: Sendable {
     /// server's service proxy reaches pods from addresses a deny-all policy would block (multi-node
     /// control planes under Calico or Cilium).
     public var apiServerCIDRs: [String] = []
-    public var quotas: [String: Quota]
+    /// The plans stores are sized by (PLANS_FILE, or the built-in small, medium and large).
+    public var plans: PlanCatalog
+    /// How long an update's readiness may take before the store is rolled back to its last good
+    /// revision; shorter than a create's, since a store that sold before is down or degraded meanwhile.
+    public var updateReadinessTimeout: Double = 300
     /// RoleBindings the namespace step creates in each store namespace, from
     /// `STORE_ROLE_BINDINGS=<cluster role>=<namespace>/<service account>,...`: the worker's own rights
     /// there (it holds almost none cluster-wide) and the gateway's read of store-credentials. Empty for
@@ -43,63 +49,8 @@ public struct ProvisioningSettings: Sendable {
         public var serviceAccount: String
     }
 
-    /// Per-engine guardrails. Defaults fit the store charts' defaults with room for one extra setup pod
-    /// during an upgrade (charts/README.md has the table).
-    public struct Quota: Sendable {
-        public var requestsCPU: String
-        public var requestsMemory: String
-        public var limitsCPU: String
-        public var limitsMemory: String
-        public var pods: Int
-        public var persistentVolumeClaims: Int
-        public var storage: String
-        public var maxVolumeSize: String
-        /// Applies `key=value,...` from a setting such as `WOOCOMMERCE_QUOTA="limits.cpu=8,pods=10"`.
-        /// Keys: requests.cpu, requests.memory, limits.cpu, limits.memory, pods, pvcs, storage,
-        /// max-volume, default-request.cpu, default-request.memory, default-limit.cpu, default-limit.memory.
-        mutating func override(with text: String, variable: String) throws(ConfigurationError) {
-            for pair in text.split(separator: ",") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard parts.count == 2, !parts[1].isEmpty else {
-                    throw ConfigurationError(variable: variable, problem: "expected key=value pairs separated by commas, got \(pair)")
-                }
-                let (key, value) = (parts[0], parts[1])
-                let isCount = key == "pods" || key == "pvcs"
-                guard isCount ? Int(value).map({ $0 >= 0 }) == true : Self.isQuantity(value) else {
-                    throw ConfigurationError(variable: variable, problem: "\(key)=\(value) is not a \(isCount ? "count" : "Kubernetes quantity such as 500m or 2Gi")")
-                }
-                switch key {
-                case "requests.cpu": requestsCPU = value
-                case "requests.memory": requestsMemory = value
-                case "limits.cpu": limitsCPU = value
-                case "limits.memory": limitsMemory = value
-                case "pods": pods = Int(value)!
-                case "pvcs": persistentVolumeClaims = Int(value)!
-                case "storage": storage = value
-                case "max-volume": maxVolumeSize = value
-                case "default-request.cpu": defaultRequestCPU = value
-                case "default-request.memory": defaultRequestMemory = value
-                case "default-limit.cpu": defaultLimitCPU = value
-                case "default-limit.memory": defaultLimitMemory = value
-                default:
-                    throw ConfigurationError(variable: variable, problem: "unknown key \(key)")
-                }
-            }
-        }
-
-        /// A Kubernetes resource quantity: a decimal number with an optional SI or binary suffix.
-        static func isQuantity(_ text: String) -> Bool {
-            let suffixes = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "m", "k", "M", "G", "T", "P", "E", ""]
-            guard let suffix = suffixes.first(where: { text.hasSuffix($0) }) else { return false }
-            let number = text.dropLast(suffix.count)
-            return !number.isEmpty && Double(number).map { $0 >= 0 } == true && number.allSatisfy { $0.isNumber || $0 == "." }
-        }
-
-        public var defaultRequestCPU = "100m"
-        public var defaultRequestMemory = "128Mi"
-        public var defaultLimitCPU = "500m"
-        public var defaultLimitMemory = "512Mi"
-    }
+    /// Per-engine guardrails and chart values of each plan (`PlanCatalog`).
+    public typealias Quota = PlanQuota
 
     public init(from reader: ConfigurationReader) throws(ConfigurationError) {
         helmBinary = reader.string("HELM_BIN", default: "helm")
@@ -128,17 +79,8 @@ public struct ProvisioningSettings: Sendable {
             }
             storeRoleBindings.append(StoreRoleBinding(clusterRole: parts[0], namespace: subject[0], serviceAccount: subject[1]))
         }
-        quotas = [
-            "woocommerce": Quota(requestsCPU: "1", requestsMemory: "2Gi", limitsCPU: "4", limitsMemory: "4Gi", pods: 6,
-                                 persistentVolumeClaims: 3, storage: "10Gi", maxVolumeSize: "5Gi"),
-            "medusa": Quota(requestsCPU: "1500m", requestsMemory: "3Gi", limitsCPU: "5", limitsMemory: "6Gi", pods: 8,
-                            persistentVolumeClaims: 2, storage: "10Gi", maxVolumeSize: "5Gi"),
-        ]
-        for (engine, variable) in [("woocommerce", "WOOCOMMERCE_QUOTA"), ("medusa", "MEDUSA_QUOTA")] {
-            if let text = reader.raw(variable), !text.isEmpty {
-                try quotas[engine]!.override(with: text, variable: variable)
-            }
-        }
+        plans = try PlanCatalog.load(from: reader)
+        updateReadinessTimeout = try reader.seconds("UPDATE_READINESS_TIMEOUT", default: 300, range: 5...7200)
     }
 
     /// A Kubernetes object name (RFC 1123 subdomain, as roles and service accounts are named).
@@ -161,5 +103,19 @@ public struct ProvisioningSettings: Sendable {
     public func urls(for store: StoreRecord) -> (storefront: String, admin: String) {
         let base = "\(tls ? "https" : "http")://\(host(for: store.name))"
         return (base + "/", base + (store.engine == "medusa" ? "/app" : "/wp-admin/"))
+    }
+}
+
+extension ProvisioningSettings {
+    /// What `plan` gives a store of `engine`. The gateway refused plans it does not know, so a refusal
+    /// here means the worker reads another plans file than the gateway: no retry can change that.
+    public func plan(_ name: String, engine: String) throws -> EnginePlan {
+        guard let found = plans.plans[name]?.engines[engine] else {
+            throw StepFailure.permanent(
+                plans.plans[name] == nil
+                    ? "this worker knows no plan \(name) (it knows \(plans.plans.keys.sorted().joined(separator: ", "))); give the worker the gateway's PLANS_FILE, then retry the store"
+                    : "plan \(name) offers no \(engine) on this worker; give the worker the gateway's PLANS_FILE, then retry the store")
+        }
+        return found
     }
 }

@@ -4,16 +4,17 @@ import Testing
 
 @Suite("Provisioning settings")
 struct ProvisioningSettingsTests {
-    @Test("guardrail sizes come from configuration, per engine; the other engine keeps its defaults")
+    @Test("WOOCOMMERCE_QUOTA sizes the built-in small plan, per engine; the other engine keeps its defaults")
     func quotasFromConfiguration() throws {
         let settings = try ProvisioningSettings(from: ConfigurationReader([
             "WOOCOMMERCE_QUOTA": "limits.cpu=8, limits.memory=16Gi,pods=12,pvcs=4,max-volume=20Gi,default-limit.memory=1Gi",
         ]))
-        let woo = try #require(settings.quotas["woocommerce"])
+        let woo = try #require(settings.plans.plans["small"]?.engines["woocommerce"]?.quota)
         #expect(woo.limitsCPU == "8" && woo.limitsMemory == "16Gi" && woo.pods == 12 && woo.persistentVolumeClaims == 4)
         #expect(woo.maxVolumeSize == "20Gi" && woo.defaultLimitMemory == "1Gi")
         #expect(woo.requestsCPU == "1", "keys not named keep their defaults")
-        #expect(settings.quotas["medusa"]?.limitsCPU == "5")
+        #expect(settings.plans.plans["small"]?.engines["medusa"]?.quota.limitsCPU == "5")
+        #expect(settings.plans.plans["medium"]?.engines["woocommerce"]?.quota.limitsCPU == "8", "only small takes the setting: it sized every store before plans")
     }
 
     @Test("a malformed quota stops start-up with the variable and the reason", arguments: [

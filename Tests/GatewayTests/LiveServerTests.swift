@@ -30,7 +30,7 @@ import TestSupport
         try await GatewayHarness.with { _, client in
             do {
                 let id = UUID().uuidString.lowercased()
-                for (method, path, allow) in [(HTTPRequest.Method.put, "/api/stores/\(id)", "DELETE, GET"), (.delete, "/api/jobs/\(id)", "GET"),
+                for (method, path, allow) in [(HTTPRequest.Method.put, "/api/stores/\(id)", "DELETE, GET, PATCH"), (.delete, "/api/jobs/\(id)", "GET"),
                                               (.get, "/api/stores/\(id)/retry", "POST"), (.post, "/api/tenants/\(id)/tokens/\(id)", "DELETE"),
                                               (.patch, "/api/tenants/\(id)/tokens", "GET, POST")] {
                     let response = try await client.call(method, path, token: GatewayHarness.adminToken, json: [:])

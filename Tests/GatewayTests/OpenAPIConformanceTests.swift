@@ -98,6 +98,23 @@ import TestSupport
             _ = try await call(.get, "/api/stores/\(UUID().uuidString)/credentials", token: token)
             _ = try await call(.get, "/api/jobs?store=\(storeID)", token: token)
             _ = try await call(.get, "/api/jobs", token: token)
+            _ = try await call(.get, "/api/plans", token: token)
+            _ = try await call(.patch, "/api/tenants/\(tenantID)", json: ["allowed_plans": ["small", "medium"]])
+            // Day two on a second store, made ready as its create job would leave it.
+            let second = try await call(.post, "/api/stores", token: token, json: ["name": "walk-two", "engine": "medusa", "plan": "medium"])
+            let secondID = try #require((second.json["store"] as? [String: Any])?["id"] as? String)
+            _ = try await call(.patch, "/api/stores/\(secondID)", token: token, json: ["plan": "small"])
+            try await harness.postgres.query("UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE store_id = \(UUID(uuidString: secondID)!)")
+            try await harness.postgres.query("UPDATE stores SET status = 'ready' WHERE id = \(UUID(uuidString: secondID)!)")
+            try await harness.postgres.query("UPDATE store_revisions SET outcome = 'applied', finished_at = now() WHERE store_id = \(UUID(uuidString: secondID)!)")
+            _ = try await call(.patch, "/api/stores/\(secondID)", token: token, json: ["plan": "medium"])
+            _ = try await call(.patch, "/api/stores/\(secondID)", token: token, json: ["plan": "large"])
+            _ = try await call(.patch, "/api/stores/\(secondID)", token: token, json: ["app_version": "-bad", "chart_version": "1"])
+            _ = try await call(.patch, "/api/stores/\(secondID)", token: token, json: ["app_version": "2.10.2", "chart_version": "0.2.0"])
+            _ = try await call(.patch, "/api/stores/\(UUID().uuidString)", token: token, json: ["plan": "small"])
+            _ = try await call(.get, "/api/stores/\(secondID)/revisions", token: token)
+            _ = try await call(.get, "/api/stores/\(secondID)/revisions?limit=1", token: token)
+            _ = try await call(.get, "/api/stores/\(UUID().uuidString)/revisions", token: token)
 
             // Run the job a little so steps and transitions have times and durations, then fail it.
             let job = UUID(uuidString: jobID)!

@@ -466,6 +466,36 @@ def test_worker_settings():
         assert env["STORE_DOMAIN"]["value"] == stores["domain"]
 
 
+def test_plans_file_reaches_gateway_and_worker(tmp_path):
+    plans = {"default": "basic", "plans": {"basic": {"woocommerce": {"quota": {"limits.cpu": "2"}}, "medusa": {}}}}
+    values = tmp_path / "plans.yaml"
+    values.write_text(yaml.safe_dump({"stores": {"plans": plans}}))
+    args = ["helm", "template", "sf", str(CHART), "--namespace", "storefleet", "-f", str(CHART / "values.yaml"), "-f", str(values)]
+    res = subprocess.run(args, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    docs = [d for d in yaml.safe_load_all(res.stdout) if d]
+    config = named(docs, "ConfigMap", "sf-plans")
+    assert yaml.safe_load(config["data"]["plans.yaml"]) == plans
+    stamps = set()
+    for name in ("sf-gateway", "sf-worker"):
+        deployment = named(docs, "Deployment", name)
+        c = containers(deployment)[0]
+        path = env_of(c)["PLANS_FILE"]["value"]
+        mount = [m for m in c["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+        assert mount and mount[0]["readOnly"] is True, name
+        volume = [v for v in pod_spec(deployment)["volumes"] if v["name"] == mount[0]["name"]]
+        assert volume[0]["configMap"]["name"] == "sf-plans", name
+        stamps.add(deployment["spec"]["template"]["metadata"]["annotations"]["checksum/plans"])
+    assert len(stamps) == 1, "both roll when the plans change"
+    # Without plans: no ConfigMap, no PLANS_FILE (the built-in plans), in both.
+    plain = render("values.yaml")
+    assert not [d for d in plain if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "sf-plans"]
+    assert all("PLANS_FILE" not in env_of(containers(named(plain, "Deployment", n))[0]) for n in ("sf-gateway", "sf-worker"))
+    # The small plan's quota settings and a plans file do not mix.
+    both = subprocess.run(args + ["--set", "stores.quotas.medusa=pods=3"], capture_output=True, text=True)
+    assert both.returncode != 0 and "give each plan its quota" in both.stderr
+
+
 def test_prod_values():
     docs = render("values-prod.yaml")
     worker_env = env_of(containers(named(docs, "Deployment", "sf-worker"))[0])

@@ -6,20 +6,23 @@ extension Provisioner {
     /// requests and limits, capped volumes, and a deny-by-default network with only what it needs open.
     func guardrailsStep() -> StepDefinition {
         StepDefinition("guardrails", timeout: 60, retry: RetryPolicy(maxAttempts: 8, initialDelay: 1, maxDelay: 20)) { context in
-            let store = try await self.store(context)
-            guard let quota = settings.quotas[store.engine] else {
-                throw StepFailure.permanent("no guardrails are configured for engine \(store.engine)")
-            }
-            let ns = store.namespace
-            let apiServer = try await apiServerAddresses()
-            for (path, object) in Guardrails.objects(namespace: ns, quota: quota, ingressNamespace: settings.ingressNamespace,
-                                                     apiServerCIDRs: settings.apiServerCIDRs, apiServer: apiServer) {
-                try context.checkpoint()
-                try await kube.apply(path, object)
-            }
-            try context.checkpoint()
-            try await markSetupEgress(ns, apiServer)
+            try await applyGuardrails(try await self.store(context), context: context)
         }
+    }
+
+    /// The guardrails of the store's plan. An update applies its new plan's before the release, so
+    /// that the new pods fit the new quota (a larger one) and no quota is left that they overflow.
+    func applyGuardrails(_ store: StoreRecord, context: StepContext) async throws {
+        let quota = try settings.plan(store.spec.plan, engine: store.engine).quota
+        let ns = store.namespace
+        let apiServer = try await apiServerAddresses()
+        for (path, object) in Guardrails.objects(namespace: ns, quota: quota, ingressNamespace: settings.ingressNamespace,
+                                                 apiServerCIDRs: settings.apiServerCIDRs, apiServer: apiServer) {
+            try context.checkpoint()
+            try await kube.apply(path, object)
+        }
+        try context.checkpoint()
+        try await markSetupEgress(ns, apiServer)
     }
 
     /// The API server's addresses for the setup egress policy. A refusal says what to grant: without

@@ -64,76 +64,83 @@ extension Provisioner {
                 await context.report("\(broken); releasing again")
                 try await installRelease(store, context: context, budget: min(budget, settings.releaseTimeout + 110))
             }
-            let selector = [("labelSelector", "app.kubernetes.io/instance=\(store.release)")]
-            var lastMessage = ""
-            var looks = 0
-            while true {
-                try context.checkpoint()
-                looks += 1
-                var total = 0
-                var ready = 0
-                var waiting: [JSON] = []
-                for (group, plural) in [("apps/v1", "deployments"), ("apps/v1", "statefulsets")] {
-                    for item in try await kube.get(Paths.group(group, store.namespace, plural), query: selector)["items"]?.arrayValue ?? [] {
-                        total += 1
-                        if Self.rolledOut(item) { ready += 1 } else { waiting.append(item) }
-                    }
-                }
-                let jobs = try await kube.get(Paths.group("batch/v1", store.namespace, "jobs"), query: selector)["items"]?.arrayValue ?? []
-                if let newest = jobs.max(by: { ($0.at("metadata", "creationTimestamp")?.string ?? "") < ($1.at("metadata", "creationTimestamp")?.string ?? "") }) {
+            try await waitUntilReady(store, context: context)
+        }
+    }
+
+    /// Waits until every workload of the release is rolled out, its newest setup Job has succeeded and
+    /// (unless the check is off) the storefront sells; reports what it waits for. A setup Job or a
+    /// catalog that can no longer come right is a permanent failure; the caller bounds the time.
+    func waitUntilReady(_ store: StoreRecord, context: StepContext) async throws {
+        let selector = [("labelSelector", "app.kubernetes.io/instance=\(store.release)")]
+        var lastMessage = ""
+        var looks = 0
+        while true {
+            try context.checkpoint()
+            looks += 1
+            var total = 0
+            var ready = 0
+            var waiting: [JSON] = []
+            for (group, plural) in [("apps/v1", "deployments"), ("apps/v1", "statefulsets")] {
+                for item in try await kube.get(Paths.group(group, store.namespace, plural), query: selector)["items"]?.arrayValue ?? [] {
                     total += 1
-                    let name = newest.at("metadata", "name")?.string ?? ""
-                    if (newest.at("status", "succeeded")?.int ?? 0) >= 1 {
-                        ready += 1
-                    } else if let failed = Self.condition("Failed", of: newest) {
-                        // Past its backoffLimit or its activeDeadlineSeconds: the Job will not run again.
-                        let why = [failed["reason"]?.string, failed["message"]?.string].compactMap { $0 }.joined(separator: ": ")
-                        throw StepFailure.permanent("setup job \(name) failed (\(why.isEmpty ? "no reason given" : why)); see its logs with kubectl -n \(store.namespace) logs job/\(name), then retry the store")
-                    } else {
-                        waiting.append(newest)
-                    }
+                    if Self.rolledOut(item) { ready += 1 } else { waiting.append(item) }
                 }
-                if total > 0, ready == total { break }
-                var message = total == 0 ? "waiting for the release's workloads to appear" : "\(ready)/\(total) workloads ready"
-                if let why = try await blockers(namespace: store.namespace, waiting: waiting) { message += "; \(why)" }
-                if message != lastMessage {
-                    await context.report(message)
-                    lastMessage = message
-                }
-                try await Self.readinessPolls.sleep(after: looks)
             }
-            guard settings.storefrontCheck else {
-                await context.report("all workloads ready (storefront check off)")
+            let jobs = try await kube.get(Paths.group("batch/v1", store.namespace, "jobs"), query: selector)["items"]?.arrayValue ?? []
+            if let newest = jobs.max(by: { ($0.at("metadata", "creationTimestamp")?.string ?? "") < ($1.at("metadata", "creationTimestamp")?.string ?? "") }) {
+                total += 1
+                let name = newest.at("metadata", "name")?.string ?? ""
+                if (newest.at("status", "succeeded")?.int ?? 0) >= 1 {
+                    ready += 1
+                } else if let failed = Self.condition("Failed", of: newest) {
+                    // Past its backoffLimit or its activeDeadlineSeconds: the Job will not run again.
+                    let why = [failed["reason"]?.string, failed["message"]?.string].compactMap { $0 }.joined(separator: ": ")
+                    throw StepFailure.permanent("setup job \(name) failed (\(why.isEmpty ? "no reason given" : why)); see its logs with kubectl -n \(store.namespace) logs job/\(name), then retry the store")
+                } else {
+                    waiting.append(newest)
+                }
+            }
+            if total > 0, ready == total { break }
+            var message = total == 0 ? "waiting for the release's workloads to appear" : "\(ready)/\(total) workloads ready"
+            if let why = try await blockers(namespace: store.namespace, waiting: waiting) { message += "; \(why)" }
+            if message != lastMessage {
+                await context.report(message)
+                lastMessage = message
+            }
+            try await Self.readinessPolls.sleep(after: looks)
+        }
+        guard settings.storefrontCheck else {
+            await context.report("all workloads ready (storefront check off)")
+            return
+        }
+        // Ready pods are not yet a shop: the check passes once the store's own API lists products.
+        let storefront = StorefrontCheck(kube: kube)
+        var emptyAnswers = 0
+        looks = 0
+        while true {
+            try context.checkpoint()
+            looks += 1
+            let message: String
+            switch try await storefront.check(store) {
+            case .sells(let products):
+                await context.report("all workloads ready; the storefront lists \(products) products")
                 return
-            }
-            // Ready pods are not yet a shop: the check passes once the store's own API lists products.
-            let storefront = StorefrontCheck(kube: kube)
-            var emptyAnswers = 0
-            looks = 0
-            while true {
-                try context.checkpoint()
-                looks += 1
-                let message: String
-                switch try await storefront.check(store) {
-                case .sells(let products):
-                    await context.report("all workloads ready; the storefront lists \(products) products")
-                    return
-                case .notYet(let why):
-                    message = "workloads ready; waiting for the storefront: \(why)"
-                case .empty(let why):
-                    // A catalog that stays empty after the setup Job succeeded will not fill by waiting.
-                    emptyAnswers += 1
-                    guard emptyAnswers < 5 else {
-                        throw StepFailure.permanent("\(why) although the setup Job succeeded; its seeding went wrong — read kubectl -n \(store.namespace) logs -l app.kubernetes.io/component=setup, then retry the store")
-                    }
-                    message = "workloads ready; \(why) yet"
+            case .notYet(let why):
+                message = "workloads ready; waiting for the storefront: \(why)"
+            case .empty(let why):
+                // A catalog that stays empty after the setup Job succeeded will not fill by waiting.
+                emptyAnswers += 1
+                guard emptyAnswers < 5 else {
+                    throw StepFailure.permanent("\(why) although the setup Job succeeded; its seeding went wrong — read kubectl -n \(store.namespace) logs -l app.kubernetes.io/component=setup, then retry the store")
                 }
-                if message != lastMessage {
-                    await context.report(message)
-                    lastMessage = message
-                }
-                try await Self.readinessPolls.sleep(after: looks)
+                message = "workloads ready; \(why) yet"
             }
+            if message != lastMessage {
+                await context.report(message)
+                lastMessage = message
+            }
+            try await Self.readinessPolls.sleep(after: looks)
         }
     }
 

@@ -43,11 +43,16 @@ extension Provisioner {
             // died, and a claim that is still terminating would be updated instead of created.
             try await waitForLeftovers(store, context: context, within: min(120, remaining() - 60))
             try context.checkpoint()
+            let chart = try chartPath(store)
+            // The plan's values first, the worker's last: helm merges later files over earlier ones.
+            let planValues = try settings.plan(store.spec.plan, engine: store.engine).valuesJSON
+            let planFile = FileManager.default.temporaryDirectory.appendingPathComponent("storefleet-\(store.id)-plan-\(UUID().uuidString).json")
+            try Data(planValues.utf8).write(to: planFile)
+            defer { try? FileManager.default.removeItem(at: planFile) }
             let values = try releaseValues(store)
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("storefleet-\(store.id)-\(UUID().uuidString).json")
             try values.serialized().write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
-            let chart = "\(settings.chartsDirectory)/\(store.engine)"
             let limit = min(settings.releaseTimeout, remaining())
             guard limit >= min(30, settings.releaseTimeout) else {
                 throw StepFailure.retryable("remediation used this attempt's time; installing in the next attempt")
@@ -55,7 +60,7 @@ extension Provisioner {
             try context.checkpoint()
             await context.report("helm upgrade --install \(store.release) \(chart)")
             let outcome = try await helm.run([
-                "upgrade", "--install", store.release, chart, "-n", store.namespace, "-f", file.path,
+                "upgrade", "--install", store.release, chart, "-n", store.namespace, "-f", planFile.path, "-f", file.path,
                 "--timeout", "\(Int(limit))s",
             ], timeout: limit)
             guard outcome.succeeded else {
@@ -228,7 +233,7 @@ extension Provisioner {
             tls["secretName"] = .string("\(store.release)-tls")
             if !settings.clusterIssuer.isEmpty { tls["clusterIssuer"] = .string(settings.clusterIssuer) }
         }
-        return [
+        var values: JSON = [
             "store": [
                 "name": .string(store.name), "id": .string(store.id.uuidString.lowercased()),
                 "host": .string(settings.host(for: store.name)), "existingSecret": "store-credentials",
@@ -236,5 +241,34 @@ extension Provisioner {
             "ingress": ["className": .string(settings.ingressClass), "tls": tls],
             "global": ["storageClass": .string(settings.storageClass)],
         ]
+        if let version = store.spec.appVersion {
+            // The application version is the tag of the images that run the store's code.
+            let images = store.engine == "medusa" ? ["backend", "storefront"] : ["wordpress"]
+            values["images"] = .object(Dictionary(uniqueKeysWithValues: images.map { ($0, ["tag": .string(version)]) }))
+        }
+        return values
+    }
+
+    /// The chart of the store's engine at the store's chart version: the worker's own chart directory
+    /// (`CHARTS_DIR/<engine>`) when the version is nil or that chart's, else the packaged chart
+    /// `CHARTS_DIR/<engine>-<version>.tgz` (what `helm package` writes).
+    func chartPath(_ store: StoreRecord) throws -> String {
+        let directory = "\(settings.chartsDirectory)/\(store.engine)"
+        guard let wanted = store.spec.chartVersion, wanted != Self.chartVersion(at: directory) else { return directory }
+        let packaged = "\(settings.chartsDirectory)/\(store.engine)-\(wanted).tgz"
+        guard FileManager.default.fileExists(atPath: packaged) else {
+            throw StepFailure.permanent(
+                "chart \(store.engine) version \(wanted) is not on this worker: its own chart is version \(Self.chartVersion(at: directory) ?? "unknown"), and \(packaged) does not exist; add the packaged chart (helm package) to the worker's CHARTS_DIR")
+        }
+        return packaged
+    }
+
+    /// The `version:` of a chart directory's Chart.yaml.
+    static func chartVersion(at directory: String) -> String? {
+        guard let text = try? String(contentsOfFile: "\(directory)/Chart.yaml", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("version:") {
+            return line.dropFirst("version:".count).trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
+        }
+        return nil
     }
 }

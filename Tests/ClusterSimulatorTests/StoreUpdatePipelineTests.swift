@@ -1,0 +1,142 @@
+import ClusterSimulator
+import Foundation
+@testable import Jobs
+import KubeClient
+import Platform
+import Postgres
+@testable import Provisioning
+import Testing
+import TestSupport
+
+/// The update job against kube-sim and helm-sim: a new plan and application version applied, a version
+/// that never becomes ready rolled back to the store's last good revision, and a rollback decided by a
+/// worker that died carried on by the next one.
+extension StorePipelineTests {
+    /// A ready store made by the create job, as the gateway would leave it (revision 1 recorded).
+    func readyStore(_ stack: Stack, engine: String = "woocommerce") async throws -> (id: UUID, tenant: UUID, name: String) {
+        let store = try await createStore(stack, engine: engine)
+        try await stack.postgres.query("""
+            INSERT INTO store_revisions (store_id, revision, plan, tenant_id, outcome) VALUES (\(store.id), 1, 'small', \(store.tenant), 'pending')
+            """)
+        let created = try await run(stack, kind: StoreJobKinds.createKind, steps: StoreJobKinds.createSteps, store: store.id, tenant: store.tenant)
+        #expect(created.status == .succeeded, "\(created.error ?? "")")
+        let revision = try await stack.postgres.query("SELECT outcome FROM store_revisions WHERE store_id = \(store.id) AND revision = 1").first
+        #expect(try revision?.decode("outcome", as: String.self) == "applied", "the create's finalize applies revision 1")
+        return store
+    }
+
+    /// What PATCH /api/stores/:id records before it enqueues the update job.
+    func requestUpdate(_ stack: Stack, store: UUID, to spec: StoreSpec, revision: Int = 2, rollbackReason: String? = nil) async throws -> UUID {
+        let job = NewJob(kind: StoreJobKinds.updateKind, steps: StoreJobKinds.updateSteps, storeID: store, payload: #"{"revision":\#(revision)}"#)
+        try await stack.postgres.query("""
+            INSERT INTO store_revisions (store_id, revision, plan, chart_version, app_version, previous, job_id, outcome, rollback_reason)
+            SELECT id, \(revision), \(spec.plan), \(spec.chartVersion), \(spec.appVersion),
+                   jsonb_build_object('plan', plan, 'chartVersion', chart_version, 'appVersion', app_version), \(job.id), 'pending', \(rollbackReason)
+            FROM stores WHERE id = \(store)
+            """)
+        try await stack.postgres.query("UPDATE stores SET status = 'updating' WHERE id = \(store)")
+        return try await stack.queue.enqueue(job)
+    }
+
+    func webImage(_ stack: Stack, _ name: String) async throws -> String? {
+        let deployment = try await stack.kube.get("/apis/apps/v1/namespaces/store-\(name)/deployments/\(name)-web")
+        return deployment.at("spec", "template", "spec", "containers")?.arrayValue?.first?["image"]?.string
+    }
+
+    func quotaCPU(_ stack: Stack, _ name: String) async throws -> String? {
+        try await stack.kube.get("/api/v1/namespaces/store-\(name)/resourcequotas/storefleet-quota").at("spec", "hard", "limits.cpu")?.string
+    }
+
+    func storeRow(_ stack: Stack, _ id: UUID) async throws -> (status: String, spec: StoreSpec, revision: Int, error: String?) {
+        let row = try #require(try await stack.postgres.query("SELECT * FROM stores WHERE id = \(id)").first)
+        return (try row.decode("status"), StoreSpec(plan: try row.decode("plan"), chartVersion: try row.decode("chart_version"), appVersion: try row.decode("app_version")),
+                try row.decode("revision"), try row.decode("last_error"))
+    }
+
+    @Test("an update to a larger plan and a new application version re-applies guardrails, upgrades the release and makes the revision live")
+    func updateAppliesPlanAndVersion() async throws {
+        try await withStack { stack in
+            let store = try await readyStore(stack)
+            #expect(try await quotaCPU(stack, store.name) == "4", "small")
+            let job = try await requestUpdate(stack, store: store.id, to: StoreSpec(plan: "medium", appVersion: "6.8.4-php8.3-apache"))
+            let updated = try await finished(stack, job)
+            #expect(updated.status == .succeeded, "\(updated.error ?? "") \(updated.steps.map { "\($0.name): \($0.message ?? "")" })")
+            #expect(updated.steps.first { $0.name == "rollback" }?.message == "not needed: revision 2 is ready")
+            #expect(try await quotaCPU(stack, store.name) == "8", "the medium plan's quota")
+            #expect(try await webImage(stack, store.name) == "wordpress:6.8.4-php8.3-apache")
+            let web = try await stack.kube.get("/apis/apps/v1/namespaces/store-\(store.name)/deployments/\(store.name)-web")
+            #expect(web.at("spec", "template", "spec", "containers")?.arrayValue?.first?.at("resources", "limits", "cpu")?.string == "2", "the medium plan's chart values")
+            let row = try await storeRow(stack, store.id)
+            #expect(row.status == "ready" && row.revision == 2 && row.spec == StoreSpec(plan: "medium", appVersion: "6.8.4-php8.3-apache"))
+            let revision = try #require(try await stack.postgres.query("SELECT outcome, helm_previous FROM store_revisions WHERE store_id = \(store.id) AND revision = 2").first)
+            #expect(try revision.decode("outcome", as: String.self) == "applied")
+            #expect(try revision.decode("helm_previous", as: Int?.self) == 1, "the helm revision a rollback would have restored")
+        }
+    }
+
+    @Test("an application version that never becomes ready is rolled back: the store is ready on its old revision, the job failed with the reason")
+    func neverReadyVersionIsRolledBack() async throws {
+        try await withStack(settings: ["UPDATE_READINESS_TIMEOUT": "5s"]) { stack in
+            let store = try await readyStore(stack)
+            var faults = FaultSettings()
+            faults.neverReady = ["wordpress:9.9.9-broken"]
+            stack.sim.simulator.setFaults(faults)
+            let before = try await webImage(stack, store.name)
+            let job = try await requestUpdate(stack, store: store.id, to: StoreSpec(plan: "medium", appVersion: "9.9.9-broken"))
+            let ended = try await finished(stack, job)
+            #expect(ended.status == .failed)
+            let error = ended.error ?? ""
+            #expect(error.contains("step rollback failed: revision 2 (plan medium, chart default, app 9.9.9-broken) was rolled back: readiness failed"), "\(error)")
+            #expect(error.contains("ImagePullBackOff"), "the reason names what held the new version: \(error)")
+            #expect(error.contains("the store runs revision 1 (plan small, chart default, app default) again and is ready"), "\(error)")
+            #expect(ended.steps.map(\.status) == [.succeeded, .succeeded, .succeeded, .failed, .cancelled], "\(ended.steps.map { "\($0.name)=\($0.status)" })")
+
+            // Back on what it ran before: image, plan's guardrails, spec, and ready.
+            #expect(try await webImage(stack, store.name) == before)
+            #expect(try await quotaCPU(stack, store.name) == "4", "the small plan's quota again")
+            let row = try await storeRow(stack, store.id)
+            #expect(row.status == "ready", "the rollback stood, so the store serves its old revision")
+            #expect(row.revision == 1 && row.spec == StoreSpec(plan: "small"))
+            #expect(row.error?.contains("rolled back") == true)
+            let revision = try #require(try await stack.postgres.query("SELECT outcome, rollback_reason FROM store_revisions WHERE store_id = \(store.id) AND revision = 2").first)
+            #expect(try revision.decode("outcome", as: String.self) == "rolled-back")
+            #expect(try revision.decode("rollback_reason", as: String?.self)?.hasPrefix("readiness failed") == true)
+            // helm's own rollback: a new helm revision restoring the one deployed before the update.
+            let history = try await stack.kube.get("/api/v1/namespaces/store-\(store.name)/secrets", query: [("labelSelector", "owner=helm,name=\(store.name)")])
+            let statuses = (history["items"]?.arrayValue ?? []).compactMap { $0.at("metadata", "labels", "status")?.string }
+            #expect(statuses.filter { $0 == "deployed" }.count == 1 && statuses.count >= 3, "\(statuses)")
+        }
+    }
+
+    @Test("a rollback a dead worker decided is what the next worker carries on with: the update steps stand aside")
+    func recordedRollbackDecisionIsCarriedOn() async throws {
+        try await withStack(settings: ["UPDATE_READINESS_TIMEOUT": "20s"]) { stack in
+            let store = try await readyStore(stack)
+            // As a worker that died right after deciding would leave it: the reason recorded, nothing else done.
+            let job = try await requestUpdate(stack, store: store.id, to: StoreSpec(plan: "large", appVersion: "6.8.4-php8.3-apache"),
+                                              rollbackReason: "release failed: helm upgrade failed: the worker's test said so")
+            let ended = try await finished(stack, job)
+            #expect(ended.status == .failed)
+            for step in ["guardrails", "release", "readiness"] {
+                #expect(ended.steps.first { $0.name == step }?.message?.hasPrefix("skipped: the update failed for good") == true, "\(step)")
+            }
+            #expect(try await quotaCPU(stack, store.name) == "4", "the large plan was never applied")
+            #expect(try await webImage(stack, store.name) == "wordpress:6.8.3-php8.3-apache")
+            #expect(try await storeRow(stack, store.id).status == "ready")
+            #expect((ended.error ?? "").contains("release failed: helm upgrade failed: the worker's test said so"), "\(ended.error ?? "")")
+        }
+    }
+
+    @Test("an update to a chart version the worker does not have is rolled back at once, naming the file to add")
+    func missingChartVersion() async throws {
+        try await withStack { stack in
+            let store = try await readyStore(stack)
+            let job = try await requestUpdate(stack, store: store.id, to: StoreSpec(plan: "small", chartVersion: "7.0.0"))
+            let ended = try await finished(stack, job)
+            #expect(ended.status == .failed)
+            #expect((ended.error ?? "").contains("chart woocommerce version 7.0.0 is not on this worker"), "\(ended.error ?? "")")
+            #expect((ended.error ?? "").contains("woocommerce-7.0.0.tgz"))
+            #expect(try await storeRow(stack, store.id).status == "ready")
+        }
+    }
+}
