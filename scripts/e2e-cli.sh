@@ -45,11 +45,12 @@ stack_services
 stack_sim --ready-delay 3 --job-delay 2 --namespace-delete-delay 0.5
 stack_platform_identities
 export HELM_BIN="$STACK_BIN/helm-sim" CHARTS_DIR="$STACK_REPO/charts"
-# cli-doomed's setup Job fails for good; cli-slow's pods never become ready.
-sim_api PUT /sim/faults '{"failJobs": ["cli-doomed"], "neverReady": ["cli-slow"]}' >/dev/null
+# cli-doomed's setup Job fails for good; cli-slow's pods never become ready, nor do those of the
+# application version 9.9.9-cli-broken (an update to it is rolled back, after 8 s rather than 5 minutes).
+sim_api PUT /sim/faults '{"failJobs": ["cli-doomed"], "neverReady": ["cli-slow", "9.9.9-cli-broken"]}' >/dev/null
 port=$(stack_free_port)
 stack_gateway "$port"
-stack_worker worker-1
+STACK_WORKER_ENV="UPDATE_READINESS_TIMEOUT=8s" stack_worker worker-1
 
 stack_log "the CLI against $GATEWAY_URL"
 
@@ -118,6 +119,29 @@ job=$("$cli" jobs list --store cli-shop -o name | head -n 1)
 expect 0 "jobs get" -- jobs get "$job"
 grep -q "readiness *succeeded" <<<"$out" && pass "the job's steps" || fail "jobs get: $out"
 expect 0 "jobs watch of a finished job" -- jobs watch "$job"
+
+# --- day two: an update that stands, then one that is rolled back ------------------------------------
+expect 0 "plans" -- plans
+grep -Eq '^small +\* +true' <<<"$out" && pass "the plans, small the default" || fail "plans: $out"
+expect 0 "stores update --wait: a new plan and version" -- stores update cli-shop --plan medium --app-version 6.8.4-php8.3-apache --wait
+grep -q "store cli-shop is ready" <<<"$out" && pass "the new revision is live" || fail "update: $out"
+expect 0 "stores update with nothing to change" -- stores update cli-shop --plan medium
+grep -q "nothing to change" <<<"$out" && pass "no job for the same spec" || fail "no-op update: $out"
+expect 3 "an update to a version that never becomes ready" -- stores update cli-shop --app-version 9.9.9-cli-broken --wait
+grep -q "was rolled back" <<<"$err" && grep -q "ImagePullBackOff" <<<"$err" && pass "rolled back, and why" || fail "rollback: $err"
+expect 0 "stores revisions" -- stores revisions cli-shop -o json
+python3 -c '
+import json, sys
+items = json.load(sys.stdin)["items"]
+assert [i["outcome"] for i in items] == ["rolled-back", "applied", "applied"], items
+assert items[1]["spec"] == {"plan": "medium", "app_version": "6.8.4-php8.3-apache"}, items[1]
+' <<<"$out" && pass "three revisions: applied, applied, rolled back" || fail "revisions: $out"
+expect 0 "stores get after the rollback" -- stores get cli-shop -o json
+python3 -c '
+import json, sys
+store = json.load(sys.stdin)
+assert store["status"] == "ready" and store["revision"] == 2 and store["app_version"] == "6.8.4-php8.3-apache", store
+' <<<"$out" && pass "the store is ready on revision 2 again" || fail "after rollback: $out"
 
 # --- failures, timeouts ---------------------------------------------------------------------------
 expect 3 "a job that fails" -- stores create cli-doomed --engine woocommerce --wait

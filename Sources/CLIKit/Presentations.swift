@@ -27,6 +27,25 @@ public enum Presentations {
         )
     }
 
+    public static let revisions = Presentation(
+        headers: ["REVISION", "PLAN", "APP", "CHART", "OUTCOME", "AGE", "REASON"],
+        row: { revision in
+            [text(revision["revision"]), text(revision.at("spec", "plan")), revision.at("spec", "app_version")?.string ?? "default",
+             revision.at("spec", "chart_version")?.string ?? "default", text(revision["outcome"]), Humanize.age(revision["created_at"]?.string),
+             revision["reason"]?.string ?? ""]
+        },
+        name: { text($0["revision"]) }
+    )
+
+    public static let plans = Presentation(
+        headers: ["NAME", "DEFAULT", "ALLOWED", "ENGINES", "DESCRIPTION"],
+        row: { plan in
+            [text(plan["name"]), plan["is_default"] == .bool(true) ? "*" : "", text(plan["allowed"]),
+             (plan["engines"]?.objectValue?.keys.sorted() ?? []).joined(separator: ","), text(plan["description"])]
+        },
+        name: { text($0["name"]) }
+    )
+
     public static let jobs = Presentation(
         headers: ["ID", "KIND", "STATUS", "PROGRESS", "AGE", "STEP"],
         row: { job in
@@ -40,8 +59,9 @@ public enum Presentations {
     )
 
     public static let tenants = Presentation(
-        headers: ["NAME", "ROLE", "STORE LIMIT", "AGE", "ID"],
-        row: { [text($0["name"]), text($0["role"]), text($0["store_limit"]), Humanize.age($0["created_at"]?.string), text($0["id"])] },
+        headers: ["NAME", "ROLE", "STORE LIMIT", "PLANS", "AGE", "ID"],
+        row: { [text($0["name"]), text($0["role"]), text($0["store_limit"]), $0["allowed_plans"]?.arrayValue.map { $0.map { text($0) }.joined(separator: ",") } ?? "all",
+                Humanize.age($0["created_at"]?.string), text($0["id"])] },
         name: { text($0["name"]) }
     )
 
@@ -66,6 +86,9 @@ public enum Presentations {
         var lines: [(String, String)] = [
             ("Name", text(store["name"])), ("ID", text(store["id"])), ("Engine", text(store["engine"])),
             ("Status", text(store["status"])), ("Namespace", text(store["namespace"])),
+            ("Plan", text(store["plan"])), ("Revision", text(store["revision"])),
+            ("App version", store["app_version"]?.string ?? "the chart's default"),
+            ("Chart version", store["chart_version"]?.string ?? "the worker's chart"),
             ("Storefront", text(store.at("urls", "storefront"))), ("Admin", text(store.at("urls", "admin"))),
             ("Created", text(store["created_at"])), ("Updated", text(store["updated_at"])),
         ]

@@ -21,8 +21,8 @@ let storeNameCompletion = CompletionKind.custom { _, _, prefix in
 struct Stores: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stores",
-        abstract: "Create, list, inspect, retry and delete stores.",
-        subcommands: [Create.self, List.self, Get.self, Delete.self, Retry.self, Credentials.self],
+        abstract: "Create, list, inspect, update, retry and delete stores.",
+        subcommands: [Create.self, List.self, Get.self, Update.self, Revisions.self, Delete.self, Retry.self, Credentials.self],
         aliases: ["store"]
     )
 
@@ -39,11 +39,13 @@ struct Stores: ParsableCommand {
         @OptionGroup var wait: WaitOptions
         @Argument(help: "The store's name: 3 to 40 lowercase letters, digits and '-', starting with a letter.") var name: String
         @Option(help: "woocommerce or medusa.") var engine: Engine
+        @Option(help: "The plan that sizes it (storefleet plans list); the platform's default when left out.") var plan: String?
 
         func run() throws {
             let client = try options.client()
-            let reply = try client.call("POST", "/api/stores", body: ["name": .string(name), "engine": .string(engine.rawValue)],
-                                        idempotencyKey: newIdempotencyKey())
+            var body: JSON = ["name": .string(name), "engine": .string(engine.rawValue)]
+            if let plan { body["plan"] = .string(plan) }
+            let reply = try client.call("POST", "/api/stores", body: body, idempotencyKey: newIdempotencyKey())
             try finishJobCommand(reply.json, verb: "created", options: options, wait: wait, client: client)
         }
     }
@@ -53,7 +55,7 @@ struct Stores: ParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Flag(name: [.customShort("A"), .long], help: "Every tenant's stores, with a TENANT column (admins; others see their own).")
         var allTenants = false
-        @Option(help: "Only stores in this status (provisioning, ready, failed, deleting, deleted).") var status: String?
+        @Option(help: "Only stores in this status (provisioning, ready, updating, failed, deleting, deleted).") var status: String?
 
         func run() throws {
             let client = try options.client()
@@ -83,6 +85,60 @@ struct Stores: ParsableCommand {
             let client = try options.client()
             let found = try Lookup.store(store, client: client)
             options.emit(found, table: { Presentations.storeDetail(found) }, name: { Presentations.text(found["name"]) })
+        }
+    }
+
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a ready store's plan, application version or chart version.",
+            discussion: """
+                Makes a new revision of the store and answers with its update job; --wait follows it. When the new \
+                revision does not become ready, the job rolls the store back to the revision it ran before and fails: \
+                exit 3, with the reason, the store ready on its old version. Nothing to change: exit 0, no job.
+                """
+        )
+        @OptionGroup var options: GlobalOptions
+        @OptionGroup var wait: WaitOptions
+        @Argument(help: "The store's name or ID.", completion: storeNameCompletion) var store: String
+        @Option(help: "The new plan (storefleet plans list).") var plan: String?
+        @Option(help: "The new application version: the tag of the store's images, such as 6.8.4-php8.3-apache.") var appVersion: String?
+        @Option(help: "The new chart version, which the worker must have (docs/operations.md).") var chartVersion: String?
+
+        func validate() throws {
+            guard plan != nil || appVersion != nil || chartVersion != nil else {
+                throw ValidationError("give --plan, --app-version, --chart-version or several")
+            }
+        }
+
+        func run() throws {
+            let client = try options.client()
+            let found = try Lookup.store(store, client: client)
+            var body: JSON = [:]
+            if let plan { body["plan"] = .string(plan) }
+            if let appVersion { body["app_version"] = .string(appVersion) }
+            if let chartVersion { body["chart_version"] = .string(chartVersion) }
+            let reply = try client.call("PATCH", "/api/stores/\(Presentations.text(found["id"]))", body: body, idempotencyKey: newIdempotencyKey())
+            guard reply.json["job"] != nil, reply.json["job"] != .null else {
+                let name = Presentations.text(found["name"])
+                options.emit(reply.json, table: { "store \(name) already runs that: nothing to change" }, name: { name })
+                return
+            }
+            try finishJobCommand(reply.json, verb: "updating", options: options, wait: wait, client: client)
+        }
+    }
+
+    struct Revisions: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a store's revisions, newest first: what each asked for, who asked, and how it ended."
+        )
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The store's name or ID.", completion: storeNameCompletion) var store: String
+
+        func run() throws {
+            let client = try options.client()
+            let found = try Lookup.store(store, client: client)
+            let revisions = try client.call("GET", "/api/stores/\(Presentations.text(found["id"]))/revisions", query: [("limit", "200")]).json["items"]?.arrayValue ?? []
+            options.emit(Render.list(revisions, as: options.output, Presentations.revisions, width: options.console.terminal.width))
         }
     }
 

@@ -5,7 +5,7 @@ import Foundation
 public struct Storefleet: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "storefleet",
-        abstract: "Create, watch and delete WooCommerce and MedusaJS stores on a Storefleet platform.",
+        abstract: "Create, watch, update and delete WooCommerce and MedusaJS stores on a Storefleet platform.",
         discussion: """
             A client of the gateway's HTTP API. Log in once (the token is read from standard input and \
             kept in $XDG_CONFIG_HOME/storefleet/config, mode 600), or set STOREFLEET_SERVER and \
@@ -13,13 +13,14 @@ public struct Storefleet: ParsableCommand {
             after a dropped connection, so a flaky network never makes two stores.
 
               echo "$TOKEN" | storefleet login --server https://storefleet.example.com
-              storefleet stores create acme-shop --engine woocommerce --wait
+              storefleet stores create acme-shop --engine woocommerce --plan small --wait
               storefleet stores list -o json | jq -r '.items[].name'
+              storefleet stores update acme-shop --app-version 6.8.4-php8.3-apache --wait
               storefleet stores delete acme-shop --yes --wait
 
             \(ExitStatus.helpTable)
             """,
-        subcommands: [Login.self, ContextCommand.self, Stores.self, Jobs.self, Tenants.self, Tokens.self]
+        subcommands: [Login.self, ContextCommand.self, Stores.self, Plans.self, Jobs.self, Tenants.self, Tokens.self]
     )
 
     public init() {}

@@ -18,11 +18,17 @@ struct Tenants: ParsableCommand {
         @Argument(help: "2 to 63 lowercase letters, digits or '-'.") var name: String
         @Option(help: "member or admin.") var role: Role = .member
         @Option(help: "How many live stores it may have (0 to 1000).") var storeLimit: Int = 5
+        @Option(help: "The plans its stores may use, separated by commas (every plan when left out).") var allowedPlans: String?
+
+        static func planList(_ text: String) -> JSON {
+            .array(text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) })
+        }
 
         func run() throws {
             let client = try options.client()
-            let tenant = try client.call("POST", "/api/tenants", body: ["name": .string(name), "role": .string(role.rawValue), "store_limit": .number(Double(storeLimit))],
-                                         idempotencyKey: newIdempotencyKey()).json
+            var body: JSON = ["name": .string(name), "role": .string(role.rawValue), "store_limit": .number(Double(storeLimit))]
+            if let allowedPlans { body["allowed_plans"] = Self.planList(allowedPlans) }
+            let tenant = try client.call("POST", "/api/tenants", body: body, idempotencyKey: newIdempotencyKey()).json
             options.emit(tenant, table: { Table(headers: Presentations.tenants.headers, rows: [Presentations.tenants.row(tenant)]).render(width: options.console.terminal.width) },
                          name: { Presentations.text(tenant["name"]) })
         }
@@ -40,15 +46,26 @@ struct Tenants: ParsableCommand {
     }
 
     struct Update: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a tenant's store limit (lowering it deletes nothing; it only stops new stores).")
+        static let configuration = CommandConfiguration(
+            abstract: "Change a tenant's store limit or allowed plans.",
+            discussion: "Lowering the limit deletes nothing and narrowing the plans moves no store: they only hold back new stores and changes. --allowed-plans all allows every plan again."
+        )
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The tenant's name or ID.") var tenant: String
-        @Option(help: "How many live stores it may have (0 to 1000).") var storeLimit: Int
+        @Option(help: "How many live stores it may have (0 to 1000).") var storeLimit: Int?
+        @Option(help: "The plans its stores may use, separated by commas, or all.") var allowedPlans: String?
+
+        func validate() throws {
+            guard storeLimit != nil || allowedPlans != nil else { throw ValidationError("give --store-limit, --allowed-plans or both") }
+        }
 
         func run() throws {
             let client = try options.client()
             let found = try Lookup.tenant(tenant, client: client)
-            let updated = try client.call("PATCH", "/api/tenants/\(Presentations.text(found["id"]))", body: ["store_limit": .number(Double(storeLimit))],
+            var body: JSON = [:]
+            if let storeLimit { body["store_limit"] = .number(Double(storeLimit)) }
+            if let allowedPlans { body["allowed_plans"] = allowedPlans == "all" ? .null : Create.planList(allowedPlans) }
+            let updated = try client.call("PATCH", "/api/tenants/\(Presentations.text(found["id"]))", body: body,
                                           idempotencyKey: newIdempotencyKey()).json
             options.emit(updated, table: { Table(headers: Presentations.tenants.headers, rows: [Presentations.tenants.row(updated)]).render(width: options.console.terminal.width) },
                          name: { Presentations.text(updated["name"]) })

@@ -16,6 +16,15 @@ import Testing
         #expect(token.expiresIn?.seconds == Double(30 * 86_400))
         #expect(try Storefleet.parseAsRoot(["jobs", "watch", "4e0c5a2e-0d8e-4a53-9d0e-8a5e7c2f1b3d"]) is Jobs.Watch)
         #expect(try Storefleet.parseAsRoot(["context", "use", "prod"]) is ContextCommand.Use)
+        let sized = try #require(try Storefleet.parseAsRoot(["stores", "create", "big-shop", "--engine", "woocommerce", "--plan", "large"]) as? Stores.Create)
+        #expect(sized.plan == "large")
+        let update = try #require(try Storefleet.parseAsRoot(["stores", "update", "acme-shop", "--app-version", "6.8.4-php8.3-apache", "--plan", "medium", "--wait"]) as? Stores.Update)
+        #expect(update.appVersion == "6.8.4-php8.3-apache" && update.plan == "medium" && update.chartVersion == nil && update.wait.wait)
+        #expect(try Storefleet.parseAsRoot(["stores", "revisions", "acme-shop"]) is Stores.Revisions)
+        #expect(try Storefleet.parseAsRoot(["plans"]) is Plans.List)
+        let tenant = try #require(try Storefleet.parseAsRoot(["tenants", "update", "acme", "--allowed-plans", "small,medium"]) as? Tenants.Update)
+        #expect(tenant.allowedPlans == "small,medium" && tenant.storeLimit == nil)
+        #expect(Tenants.Create.planList(" small, medium") == .array(["small", "medium"]))
     }
 
     func run(_ arguments: [String]) -> (code: Int32, out: String, err: String) {
@@ -34,6 +43,8 @@ import Testing
         #expect(run(["stores", "list", "-o", "xml"]).code == 2)
         #expect(run(["stores", "create", "shop", "--engine", "medusa", "--timeout", "soon"]).code == 2)
         #expect(run(["frobnicate"]).code == 2)
+        #expect(run(["stores", "update", "acme-shop"]).code == 2, "an update that changes nothing is a usage error")
+        #expect(run(["tenants", "update", "acme"]).code == 2)
         let help = run(["--help"])
         #expect(help.code == 0)
         #expect(help.out.contains("EXIT CODES:") && help.out.contains("9  server unreachable"))
