@@ -143,6 +143,18 @@ store = json.load(sys.stdin)
 assert store["status"] == "ready" and store["revision"] == 2 and store["app_version"] == "6.8.4-php8.3-apache", store
 ' <<<"$out" && pass "the store is ready on revision 2 again" || fail "after rollback: $out"
 
+# --- suspend and resume: the tenant's own, then an administrator's -------------------------------------
+expect 0 "stores suspend --wait" -- stores suspend cli-shop --reason "e2e: closed for the night" --wait
+grep -q "store cli-shop is suspended" <<<"$out" && pass "the store is suspended" || fail "suspend: $out"
+expect 0 "stores get of a suspended store" -- stores get cli-shop
+grep -q "Suspended: *by its tenant: e2e: closed for the night" <<<"$out" && pass "who suspended it, and why" || fail "suspended get: $out"
+expect 0 "stores resume --wait" -- stores resume cli-shop --wait
+grep -q "store cli-shop is ready" <<<"$out" && pass "resumed, and it sells again" || fail "resume: $out"
+expect 0 "an administrator suspends it" -- stores suspend cli-shop --reason "abuse report" --wait --context platform
+expect 7 "its tenant cannot resume it" -- stores resume cli-shop
+grep -q "only an administrator can resume it" <<<"$err" && pass "the tenant is told why" || fail "tenant resume: $err"
+expect 0 "the administrator resumes it" -- stores resume cli-shop --wait --context platform
+
 # --- failures, timeouts ---------------------------------------------------------------------------
 expect 3 "a job that fails" -- stores create cli-doomed --engine woocommerce --wait
 grep -q "failed at step readiness" <<<"$err" && pass "the failed step and its reason" || fail "failed job: $err"

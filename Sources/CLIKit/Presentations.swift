@@ -92,6 +92,9 @@ public enum Presentations {
             ("Storefront", text(store.at("urls", "storefront"))), ("Admin", text(store.at("urls", "admin"))),
             ("Created", text(store["created_at"])), ("Updated", text(store["updated_at"])),
         ]
+        if let by = store["suspended_by"]?.string {
+            lines.append(("Suspended", "by \(by == "admin" ? "an administrator" : "its tenant")" + (store["suspension_reason"]?.string.map { ": \($0)" } ?? "")))
+        }
         if let job = store["latest_job"], job != .null {
             lines.append(("Latest job", "\(text(job["kind"])) \(text(job["status"])) (\(text(job["id"])))"))
         }

@@ -21,8 +21,8 @@ let storeNameCompletion = CompletionKind.custom { _, _, prefix in
 struct Stores: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stores",
-        abstract: "Create, list, inspect, update, retry and delete stores.",
-        subcommands: [Create.self, List.self, Get.self, Update.self, Revisions.self, Delete.self, Retry.self, Credentials.self],
+        abstract: "Create, list, inspect, update, suspend, resume, retry and delete stores.",
+        subcommands: [Create.self, List.self, Get.self, Update.self, Revisions.self, Suspend.self, Resume.self, Delete.self, Retry.self, Credentials.self],
         aliases: ["store"]
     )
 
@@ -55,7 +55,7 @@ struct Stores: ParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Flag(name: [.customShort("A"), .long], help: "Every tenant's stores, with a TENANT column (admins; others see their own).")
         var allTenants = false
-        @Option(help: "Only stores in this status (provisioning, ready, updating, failed, deleting, deleted).") var status: String?
+        @Option(help: "Only stores in this status (provisioning, ready, updating, suspending, suspended, resuming, failed, deleting, deleted).") var status: String?
 
         func run() throws {
             let client = try options.client()
@@ -139,6 +139,42 @@ struct Stores: ParsableCommand {
             let found = try Lookup.store(store, client: client)
             let revisions = try client.call("GET", "/api/stores/\(Presentations.text(found["id"]))/revisions", query: [("limit", "200")]).json["items"]?.arrayValue ?? []
             options.emit(Render.list(revisions, as: options.output, Presentations.revisions, width: options.console.terminal.width))
+        }
+    }
+
+    struct Suspend: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Suspend a ready store: every workload scaled to zero, its data kept; the storefront answers 503.",
+            discussion: "A store an administrator suspends can only be resumed by an administrator. --wait exits 0 once no pod of the store runs."
+        )
+        @OptionGroup var options: GlobalOptions
+        @OptionGroup var wait: WaitOptions
+        @Argument(help: "The store's name or ID.", completion: storeNameCompletion) var store: String
+        @Option(help: "Why, for the audit trail and the store's page (at most 500 characters).") var reason: String?
+
+        func run() throws {
+            let client = try options.client()
+            let found = try Lookup.store(store, client: client)
+            let body: JSON = reason.map { ["reason": .string($0)] } ?? [:]
+            let reply = try client.call("POST", "/api/stores/\(Presentations.text(found["id"]))/suspend", body: body, idempotencyKey: newIdempotencyKey())
+            try finishJobCommand(reply.json, verb: "suspending", options: options, wait: wait, client: client)
+        }
+    }
+
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Resume a suspended store; --wait exits 0 once it sells again.",
+            discussion: "A store an administrator suspended answers exit 7 (forbidden) to its tenant."
+        )
+        @OptionGroup var options: GlobalOptions
+        @OptionGroup var wait: WaitOptions
+        @Argument(help: "The store's name or ID.", completion: storeNameCompletion) var store: String
+
+        func run() throws {
+            let client = try options.client()
+            let found = try Lookup.store(store, client: client)
+            let reply = try client.call("POST", "/api/stores/\(Presentations.text(found["id"]))/resume", idempotencyKey: newIdempotencyKey())
+            try finishJobCommand(reply.json, verb: "resuming", options: options, wait: wait, client: client)
         }
     }
 

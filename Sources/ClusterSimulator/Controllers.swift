@@ -169,6 +169,7 @@ final class Controllers: Sendable {
 
         let ready = verdict.ready
         upsertPods(of: key, object: object, count: replicas, ready: ready, stuckPattern: stuck, images: images, unschedulable: unschedulable)
+        if !isJob { scaleDown(key, uid: uid, keeping: replicas) }
         if let stuck {
             recordEvent(for: key, reason: "BackOff", message: "Back-off pulling image \"\(images.first { $0.contains(stuck) } ?? images.first ?? stuck)\"")
         }
@@ -252,6 +253,17 @@ final class Controllers: Sendable {
                 "status": status,
             ]
             store.upsertOwned(podKey, pod)
+        }
+    }
+
+    /// What the ReplicaSet and StatefulSet controllers do when replicas go down (to zero, say, for a
+    /// suspended store): the pods beyond the count are deleted, and terminate as any pod does.
+    private func scaleDown(_ key: ObjectKey, uid: String, keeping count: Int) {
+        let wanted = Set(podNames(of: key, uid: uid, count: count))
+        for (podKey, pod) in store.all(Self.pods) where podKey.namespace == key.namespace && !wanted.contains(podKey.name)
+            && pod.at("metadata", "deletionTimestamp") == nil
+            && (pod.at("metadata", "ownerReferences")?.arrayValue ?? []).contains(where: { $0["uid"]?.string == uid && $0["name"]?.string == key.name }) {
+            _ = try? store.delete(Self.pods, namespace: podKey.namespace, name: podKey.name)
         }
     }
 

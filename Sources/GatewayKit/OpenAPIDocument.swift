@@ -83,6 +83,9 @@ public enum OpenAPIDocument {
                 "name": ["type": "string", "pattern": "^[a-z]([a-z0-9-]{1,38})[a-z0-9]$", "not": ["enum": StoreRules.reserved.sorted()]], "engine": enumeration(["woocommerce", "medusa"]),
                 "plan": planName.merging(["description": "one of GET /api/plans (the default plan when left out); 422 when the plan does not offer the engine or the tenant may not use it"]) { a, _ in a },
             ], required: ["name", "engine"]),
+            "SuspendStoreRequest": object([
+                "reason": ["type": ["string", "null"], "maxLength": 500, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"],
+            ], required: []),
             "UpdateStoreRequest": object([
                 "plan": planName, "chart_version": chartVersion, "app_version": appVersion,
             ], required: []).merging(["minProperties": 1]) { a, _ in a },
@@ -100,6 +103,7 @@ public enum OpenAPIDocument {
             "Store": object([
                 "id": uuid, "tenant_id": uuid, "name": string, "engine": enumeration(["woocommerce", "medusa"]), "status": storeStatus,
                 "namespace": string, "plan": string, "chart_version": string, "app_version": string, "revision": integer,
+                "suspended_by": enumeration(["tenant", "admin"]), "suspended_at": time, "suspension_reason": string,
                 "urls": object(["storefront": string, "admin": string], required: ["storefront", "admin"]),
                 "last_error": string, "created_at": time, "updated_at": time, "deleted_at": time, "latest_job": ref("Job"),
             ], required: ["id", "tenant_id", "name", "engine", "status", "namespace", "plan", "revision", "urls", "created_at", "updated_at"]),
@@ -199,6 +203,18 @@ public enum OpenAPIDocument {
                 "get": operation("the store's revisions, newest first: spec, what it replaced, who asked, the job and its outcome", parameters: [
                     path("id"), pageLimit, query("cursor", ["type": "string", "pattern": "^[0-9]+$"]),
                 ], ["200": json("RevisionPage", "a page of revisions"), "401": unauthorized, "404": notFound, "422": problem("bad limit or cursor")]),
+            ],
+            "/api/stores/{id}/suspend": [
+                "post": operation("suspend a ready store: every workload scaled to zero, its data kept (202: the suspend job); a store an admin suspends only an admin resumes",
+                                  parameters: [path("id"), idempotencyKey], body: "SuspendStoreRequest", bodyRequired: false,
+                                  mutatingErrors.merging(["202": json("StoreAccepted", "accepted; the suspend job", headers: location), "404": notFound]) { a, _ in a }),
+            ],
+            "/api/stores/{id}/resume": [
+                "post": operation("resume a suspended store (202: the resume job, which ends when the store sells again)", parameters: [path("id"), idempotencyKey],
+                                  mutatingErrors.merging([
+                                      "202": json("StoreAccepted", "accepted; the resume job", headers: location), "404": notFound,
+                                      "403": problem("an administrator suspended the store; only an administrator can resume it"),
+                                  ]) { a, _ in a }),
             ],
             "/api/plans": [
                 "get": operation("the plans stores may be put on, their guardrails per engine, and which the caller's tenant may use", [

@@ -6,7 +6,7 @@ import Postgres
 /// The store rules the API enforces before anything is written.
 enum StoreRules {
     static let engines = ["woocommerce", "medusa"]
-    static let statuses = ["provisioning", "ready", "updating", "failed", "deleting", "deleted"]
+    static let statuses = ["provisioning", "ready", "updating", "suspending", "suspended", "resuming", "failed", "deleting", "deleted"]
     /// Names that would collide with the platform's own hosts or confuse users.
     static let reserved: Set<String> = [
         "admin", "api", "www", "dashboard", "platform", "app", "mail", "smtp", "ftp", "static", "assets", "cdn",
@@ -47,6 +47,10 @@ struct StoreView: Codable, Sendable {
     var chartVersion: String?
     var appVersion: String?
     var revision: Int
+    /// Set while the store is suspended (or being suspended): by `tenant` or `admin`, when and why.
+    var suspendedBy: String?
+    var suspendedAt: Date?
+    var suspensionReason: String?
     var urls: URLs
     var lastError: String?
     var createdAt: Date
@@ -65,6 +69,9 @@ struct StoreView: Codable, Sendable {
         chartVersion = try row.decode("chart_version")
         appVersion = try row.decode("app_version")
         revision = try row.decode("revision")
+        suspendedBy = try row.decode("suspended_by")
+        suspendedAt = try row.decode("suspended_at")
+        suspensionReason = try row.decode("suspension_reason")
         lastError = try row.decode("last_error")
         createdAt = try row.decode("created_at")
         updatedAt = try row.decode("updated_at")

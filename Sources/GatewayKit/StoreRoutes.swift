@@ -14,6 +14,7 @@ extension Gateway {
         api.patch("stores/:id") { request, context in try await updateStore(request, context) }
         api.get("stores/:id/revisions") { request, context in try await storeRevisions(request, context) }
         api.get("plans") { request, context in try await listPlans(request, context) }
+        addSuspensionRoutes(to: api)
     }
 
     // MARK: - POST /api/stores
@@ -196,7 +197,8 @@ extension Gateway {
                 guard let step = try await queue.store.requeueFailed(jobID, on: connection) else {
                     throw Problem.conflict("not-failed", "the store's latest job has not failed")
                 }
-                let resumed = kind == StoreJobKinds.deleteKind ? "deleting" : kind == StoreJobKinds.updateKind ? "updating" : "provisioning"
+                let resumed = [StoreJobKinds.deleteKind: "deleting", StoreJobKinds.updateKind: "updating", StoreJobKinds.suspendKind: "suspending",
+                               StoreJobKinds.resumeKind: "resuming"][kind] ?? "provisioning"
                 let updated = try await connection.query("""
                     UPDATE stores SET status = \(resumed), last_error = NULL, updated_at = now()
                     WHERE id = \(id) RETURNING *

@@ -40,11 +40,7 @@ extension Gateway {
                         + (status == "updating" ? " (wait for its update job, or see GET /api/stores/\(id.lower)/revisions)" : ""))
                 }
                 // Ready with a job still queued (a retry on its way, a delete about to take it) is busy too.
-                if let busy = try await connection.query("""
-                    SELECT id, kind FROM jobs WHERE store_id = \(id) AND status IN ('queued', 'running', 'retrying') LIMIT 1
-                    """).first {
-                    throw Problem.conflict("store-busy", "job \(try busy.decode("id", as: UUID.self).lower) (\(try busy.decode("kind", as: String.self))) of this store has not ended; update it when it has")
-                }
+                try await requireNoUnfinishedJob(id, on: connection)
                 let live = StoreSpec(plan: try store.decode("plan"), chartVersion: try store.decode("chart_version"), appVersion: try store.decode("app_version"))
                 let target = StoreSpec(plan: plan ?? live.plan, chartVersion: chartVersion ?? live.chartVersion, appVersion: appVersion ?? live.appVersion)
                 // A tenant keeps to its allowed plans; an administrator may move any store to any plan

@@ -11,4 +11,12 @@ public enum StoreJobKinds {
     /// the steps before it failed for good, and does nothing otherwise.
     public static let updateKind = "store.update"
     public static let updateSteps = ["guardrails", "release", "readiness", "rollback", "finalize"]
+
+    /// Scales every workload of a ready store to zero (its volumes stay) and waits until its pods are gone.
+    public static let suspendKind = "store.suspend"
+    public static let suspendSteps = ["release", "stopped", "finalize"]
+
+    /// Brings a suspended store back and waits until it sells again.
+    public static let resumeKind = "store.resume"
+    public static let resumeSteps = ["release", "readiness", "finalize"]
 }

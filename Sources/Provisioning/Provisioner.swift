@@ -31,7 +31,7 @@ public struct Provisioner: Sendable {
         try await StoreRecord.load(context.job.storeID, from: postgres)
     }
 
-    /// The create, update and delete job definitions the worker registers.
+    /// The create, update, suspend, resume and delete job definitions the worker registers.
     public func definitions() -> [JobDefinition] {
         [
             JobDefinition(
@@ -52,6 +52,8 @@ public struct Provisioner: Sendable {
                 }
             ),
             updateDefinition(),
+            suspendDefinition(),
+            resumeDefinition(),
             JobDefinition(
                 kind: StoreJobKinds.deleteKind,
                 steps: [uninstallStep(), deleteNamespaceStep(), waitGoneStep(), finalizeDeleteStep()],

@@ -15,6 +15,9 @@ public struct StoreRecord: Sendable {
     public var spec: StoreSpec
     /// The revision `spec` is.
     public var revision: Int
+    /// Whether the release is made with every workload at zero: what the suspend job asks for, never
+    /// any other (a resume, an update and a create all make a running store).
+    public var suspended = false
 
     /// The Helm release is named after the store, so its objects are `<name>-web`, `<name>-db`...
     public var release: String { name }

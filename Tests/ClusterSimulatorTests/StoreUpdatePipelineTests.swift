@@ -139,4 +139,42 @@ extension StorePipelineTests {
             #expect(try await storeRow(stack, store.id).status == "ready")
         }
     }
+
+    @Test("suspend scales every workload to zero and keeps the volumes; resume brings the store back until it sells",
+          arguments: ["woocommerce", "medusa"])
+    func suspendAndResume(_ engine: String) async throws {
+        try await withStack { stack in
+            let store = try await readyStore(stack, engine: engine)
+            let namespace = "store-\(store.name)"
+            let claims = try await stack.kube.get("/api/v1/namespaces/\(namespace)/persistentvolumeclaims")["items"]?.arrayValue?.count ?? 0
+            #expect(engine == "medusa" || claims > 0, "WooCommerce's wp-content and database claims")
+            try await stack.postgres.query("UPDATE stores SET status = 'suspending', suspended_by = 'tenant' WHERE id = \(store.id)")
+            let suspend = try await finished(stack, try await stack.queue.enqueue(
+                NewJob(kind: StoreJobKinds.suspendKind, steps: StoreJobKinds.suspendSteps, storeID: store.id, tenantID: store.tenant)))
+            #expect(suspend.status == .succeeded, "\(suspend.error ?? "") \(suspend.steps.map { "\($0.name): \($0.message ?? "")" })")
+            #expect(suspend.steps.first { $0.name == "stopped" }?.message == "every workload at zero; no pod left")
+            var workloads: [JSON] = []
+            for plural in ["deployments", "statefulsets"] {
+                workloads += try await stack.kube.get("/apis/apps/v1/namespaces/\(namespace)/\(plural)")["items"]?.arrayValue ?? []
+            }
+            #expect(!workloads.isEmpty && workloads.allSatisfy { $0.at("spec", "replicas")?.int == 0 }, "every workload at zero")
+            let pods = try await stack.kube.get("/api/v1/namespaces/\(namespace)/pods")["items"]?.arrayValue ?? []
+            let running = pods.filter { !["Succeeded", "Failed"].contains($0.at("status", "phase")?.string ?? "") }
+            #expect(running.count == 0, "no pod runs")
+            let kept = try await stack.kube.get("/api/v1/namespaces/\(namespace)/persistentvolumeclaims")["items"]?.arrayValue ?? []
+            #expect(kept.count == claims, "the data stays")
+            #expect(try await storeRow(stack, store.id).status == "suspended")
+
+            try await stack.postgres.query("UPDATE stores SET status = 'resuming' WHERE id = \(store.id)")
+            let resume = try await finished(stack, try await stack.queue.enqueue(
+                NewJob(kind: StoreJobKinds.resumeKind, steps: StoreJobKinds.resumeSteps, storeID: store.id, tenantID: store.tenant)))
+            #expect(resume.status == .succeeded, "\(resume.error ?? "") \(resume.steps.map { "\($0.name): \($0.message ?? "")" })")
+            #expect(resume.steps.first { $0.name == "readiness" }?.message?.contains("the storefront lists") == true, "it sells again")
+            let row = try #require(try await stack.postgres.query("SELECT status, suspended_by FROM stores WHERE id = \(store.id)").first)
+            #expect(try row.decode("status", as: String.self) == "ready")
+            #expect(try row.decode("suspended_by", as: String?.self) == nil)
+            let web = try await stack.kube.get("/apis/apps/v1/namespaces/\(namespace)/deployments/\(store.name)-\(engine == "medusa" ? "backend" : "web")")
+            #expect(web.at("spec", "replicas")?.int == 1)
+        }
+    }
 }

@@ -115,6 +115,17 @@ import TestSupport
             _ = try await call(.get, "/api/stores/\(secondID)/revisions", token: token)
             _ = try await call(.get, "/api/stores/\(secondID)/revisions?limit=1", token: token)
             _ = try await call(.get, "/api/stores/\(UUID().uuidString)/revisions", token: token)
+            try await harness.postgres.query("UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE store_id = \(UUID(uuidString: secondID)!)")
+            try await harness.postgres.query("UPDATE stores SET status = 'ready' WHERE id = \(UUID(uuidString: secondID)!)")
+            _ = try await call(.post, "/api/stores/\(secondID)/resume", token: token)
+            _ = try await call(.post, "/api/stores/\(secondID)/suspend", token: token, json: ["reason": "walking"])
+            _ = try await call(.post, "/api/stores/\(secondID)/suspend", token: token)
+            try await harness.postgres.query("UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE store_id = \(UUID(uuidString: secondID)!)")
+            try await harness.postgres.query("UPDATE stores SET status = 'suspended', suspended_by = 'admin' WHERE id = \(UUID(uuidString: secondID)!)")
+            _ = try await call(.post, "/api/stores/\(secondID)/resume", token: token)
+            _ = try await call(.post, "/api/stores/\(secondID)/resume")
+            _ = try await call(.post, "/api/stores/\(UUID().uuidString)/suspend", token: token)
+            _ = try await call(.post, "/api/stores/\(UUID().uuidString)/resume", token: token)
 
             // Run the job a little so steps and transitions have times and durations, then fail it.
             let job = UUID(uuidString: jobID)!

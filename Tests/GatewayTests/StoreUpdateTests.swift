@@ -200,3 +200,75 @@ import TestSupport
         }
     }
 }
+
+/// POST /api/stores/:id/suspend and /resume, as tenants and administrators see them.
+@Suite struct SuspensionTests {
+    func suspendedAsJobLeavesIt(_ harness: GatewayHarness, _ id: String) async throws {
+        let uuid = UUID(uuidString: id)!
+        try await harness.postgres.query("UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE store_id = \(uuid)")
+        try await harness.postgres.query("UPDATE stores SET status = 'suspended', suspended_at = now() WHERE id = \(uuid)")
+    }
+
+    @Test("a tenant suspends and resumes its own store; each is a job, audited")
+    func tenantSuspendsAndResumes() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let id = try await StoreUpdateTests().readyStore(harness, client, token: token, name: "nap-shop")
+            let suspend = try await client.call(.post, "/api/stores/\(id)/suspend", token: token, json: ["reason": "closed for the holidays"])
+            #expect(suspend.status == .accepted, "\(suspend.text)")
+            let store = try #require(suspend.json["store"] as? [String: Any])
+            #expect(store["status"] as? String == "suspending" && store["suspended_by"] as? String == "tenant")
+            #expect(store["suspension_reason"] as? String == "closed for the holidays")
+            #expect((suspend.json["job"] as? [String: Any])?["kind"] as? String == StoreJobKinds.suspendKind)
+            // While it is suspending, nothing else starts.
+            #expect(try await client.call(.post, "/api/stores/\(id)/suspend", token: token).status == .conflict)
+            #expect(try await client.call(.patch, "/api/stores/\(id)", token: token, json: ["plan": "medium"]).status == .conflict)
+            #expect(try await client.call(.post, "/api/stores/\(id)/resume", token: token).status == .conflict)
+
+            try await suspendedAsJobLeavesIt(harness, id)
+            let resume = try await client.call(.post, "/api/stores/\(id)/resume", token: token)
+            #expect(resume.status == .accepted, "\(resume.text)")
+            #expect((resume.json["store"] as? [String: Any])?["status"] as? String == "resuming")
+            #expect((resume.json["job"] as? [String: Any])?["kind"] as? String == StoreJobKinds.resumeKind)
+            let actions = try await harness.postgres.query("SELECT action FROM audit_events WHERE action LIKE 'store.%' ORDER BY id").rows.map { try $0.decode("action", as: String.self) }
+            #expect(actions.suffix(2) == ["store.suspend", "store.resume"])
+        }
+    }
+
+    @Test("a store an administrator suspended cannot be resumed by its tenant, only by an administrator")
+    func adminSuspensionHolds() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let id = try await StoreUpdateTests().readyStore(harness, client, token: token, name: "rogue-shop")
+            let suspend = try await client.call(.post, "/api/stores/\(id)/suspend", token: GatewayHarness.adminToken, json: ["reason": "phishing reported"])
+            #expect(suspend.status == .accepted)
+            #expect((suspend.json["store"] as? [String: Any])?["suspended_by"] as? String == "admin")
+            try await suspendedAsJobLeavesIt(harness, id)
+            let byTenant = try await client.call(.post, "/api/stores/\(id)/resume", token: token)
+            #expect(byTenant.status == .forbidden)
+            #expect((byTenant.json["detail"] as? String)?.contains("only an administrator") == true)
+            #expect(try await harness.count("jobs") == 2, "the refusal enqueued nothing")
+            let byAdmin = try await client.call(.post, "/api/stores/\(id)/resume", token: GatewayHarness.adminToken)
+            #expect(byAdmin.status == .accepted)
+            // Another tenant cannot even see it.
+            let (_, other) = try await harness.tenant(client)
+            #expect(try await client.call(.post, "/api/stores/\(id)/suspend", token: other).status == .notFound)
+        }
+    }
+
+    @Test("a suspended store can be deleted; bad reasons are refused", arguments: [#"{"reason":7}"#, #"{"why":"x"}"#, #"{"reason":"a\u0007b"}"#])
+    func refusalsAndDelete(_ body: String) async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client)
+            let id = try await StoreUpdateTests().readyStore(harness, client, token: token, name: "odd-shop")
+            let refused = try await client.call(.post, "/api/stores/\(id)/suspend", token: token, raw: body)
+            #expect(refused.status == .unprocessableContent, "\(refused.text)")
+            #expect(try await harness.count("jobs") == 1)
+            #expect(try await client.call(.post, "/api/stores/\(id)/suspend", token: token).status == .accepted, "an empty body is a suspension without a reason")
+            try await suspendedAsJobLeavesIt(harness, id)
+            let deleted = try await client.call(.delete, "/api/stores/\(id)", token: token)
+            #expect(deleted.status == .accepted)
+            #expect((deleted.json["store"] as? [String: Any])?["status"] as? String == "deleting")
+        }
+    }
+}

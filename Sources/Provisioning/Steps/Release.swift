@@ -240,6 +240,7 @@ extension Provisioner {
             ],
             "ingress": ["className": .string(settings.ingressClass), "tls": tls],
             "global": ["storageClass": .string(settings.storageClass)],
+            "suspended": .bool(store.suspended),
         ]
         if let version = store.spec.appVersion {
             // The application version is the tag of the images that run the store's code.
