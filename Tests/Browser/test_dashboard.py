@@ -30,6 +30,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 REPO = Path(__file__).resolve().parents[2]
@@ -286,6 +287,61 @@ def test_store_detail_and_credentials(driver):
     shot(driver, "credentials")
     button.click()
     assert not driver.find_elements(By.ID, "credential-password")
+
+
+def test_update_and_revisions(driver):
+    # A bigger plan and a new application version: a new revision, applied by its update job.
+    wait(driver).until(lambda d: d.find_element(By.ID, "update-submit").is_enabled())
+    assert "small" in driver.find_element(By.ID, "store-spec").text
+    Select(driver.find_element(By.ID, "update-plan")).select_by_value("medium")
+    driver.find_element(By.ID, "update-app-version").send_keys("6.8.4-php8.3-apache")
+    driver.find_element(By.ID, "update-submit").click()
+    wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-revision="2"]'))
+    try:
+        wait(driver, READY_TIMEOUT).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-revision="2"]').get_attribute("data-outcome") == "applied"
+            and d.find_element(By.ID, "store-status").get_attribute("data-status") == "ready")
+    except TimeoutException:
+        shot(driver, "update-timeout")
+        raise AssertionError("the update was not applied: " + driver.find_element(By.ID, "revisions").text)
+    spec = driver.find_element(By.ID, "store-spec").text
+    assert "medium" in spec and "6.8.4-php8.3-apache" in spec and "2" in spec, spec
+    rows = driver.find_elements(By.CSS_SELECTOR, "#revisions tbody tr")
+    assert [r.get_attribute("data-revision") for r in rows] == ["2", "1"]
+    assert "Applied" in rows[0].text
+    shot(driver, "store-updated")
+
+    # An update with nothing to change is refused in the page, before any request.
+    wait(driver).until(EC.element_to_be_clickable((By.ID, "update-submit"))).click()
+    try:
+        wait(driver).until(EC.text_to_be_present_in_element((By.ID, "update-error"), "Choose another plan"))
+    except TimeoutException:
+        shot(driver, "update-noop-timeout")
+        raise AssertionError("no message for an update that changes nothing: " + driver.find_element(By.ID, "changes-card").text)
+
+
+def test_suspend_and_resume(driver):
+    driver.find_element(By.ID, "suspend-reason").send_keys("closed for inventory")
+    driver.find_element(By.ID, "suspend-store").click()
+    try:
+        wait(driver, READY_TIMEOUT).until(lambda d: d.find_element(By.ID, "store-status").get_attribute("data-status") == "suspended")
+    except TimeoutException:
+        shot(driver, "suspend-timeout")
+        raise AssertionError("the store was not suspended")
+    note = driver.find_element(By.ID, "suspension-note").text
+    # The dashboard's session is the platform admin's (the bootstrap token).
+    assert "Suspended by a platform administrator: closed for inventory" in note, note
+    assert not driver.find_element(By.ID, "update-submit").is_enabled(), "a suspended store cannot be updated"
+    resume = wait(driver).until(EC.element_to_be_clickable((By.ID, "resume-store")))
+    shot(driver, "store-suspended")
+    resume.click()
+    try:
+        wait(driver, READY_TIMEOUT).until(lambda d: d.find_element(By.ID, "store-status").get_attribute("data-status") == "ready")
+    except TimeoutException:
+        shot(driver, "resume-timeout")
+        raise AssertionError("the store did not come back")
+    assert not driver.find_element(By.ID, "resume-store").is_displayed()
+    shot(driver, "store-resumed")
 
 
 def test_delete_with_confirmation(driver):

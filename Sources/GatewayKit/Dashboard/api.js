@@ -1,7 +1,10 @@
 // The gateway's JSON API: bearer token, JSON bodies, Idempotency-Key on changes, and problem+json
 // errors turned into sentences a person can act on.
 
-const fieldNames = { name: 'Name', engine: 'Engine', store_limit: 'Store limit', limit: 'Limit', cursor: 'Cursor' };
+const fieldNames = {
+  name: 'Name', engine: 'Engine', store_limit: 'Store limit', limit: 'Limit', cursor: 'Cursor',
+  plan: 'Plan', app_version: 'Application version', chart_version: 'Chart version', reason: 'Reason',
+};
 
 /** An API refusal or a failure to reach the API, with `message` written for people. */
 export class ApiError extends Error {
@@ -144,6 +147,13 @@ export class Api {
   deleteStore(id) { return this.request('DELETE', `/api/stores/${encodeURIComponent(id)}`, { idempotent: true }); }
   retryStore(id) { return this.request('POST', `/api/stores/${encodeURIComponent(id)}/retry`, { idempotent: true }); }
   credentials(id) { return this.get(`/api/stores/${encodeURIComponent(id)}/credentials`); }
+  updateStore(id, changes) { return this.request('PATCH', `/api/stores/${encodeURIComponent(id)}`, { body: changes, idempotent: true }); }
+  suspendStore(id, reason) {
+    return this.request('POST', `/api/stores/${encodeURIComponent(id)}/suspend`, { body: reason ? { reason } : {}, idempotent: true });
+  }
+  resumeStore(id) { return this.request('POST', `/api/stores/${encodeURIComponent(id)}/resume`, { idempotent: true }); }
+  revisions(id, options) { return this.get(`/api/stores/${encodeURIComponent(id)}/revisions?limit=20`, options); }
+  plans(options) { return this.get('/api/plans', options); }
   job(id, options) { return this.get(`/api/jobs/${encodeURIComponent(id)}?include=transitions`, options); }
   jobs(storeId, options) { return this.get(`/api/jobs?store=${encodeURIComponent(storeId)}&limit=20`, options); }
   audit({ cursor, limit = 50 } = {}) {

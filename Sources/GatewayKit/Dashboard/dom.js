@@ -88,6 +88,8 @@ export function duration(ms) {
 
 const statusLabels = {
   provisioning: 'Provisioning', ready: 'Ready', failed: 'Failed', deleting: 'Deleting', deleted: 'Deleted',
+  updating: 'Updating', suspending: 'Suspending', suspended: 'Suspended', resuming: 'Resuming',
+  applied: 'Applied', 'rolling-back': 'Rolling back', 'rolled-back': 'Rolled back',
   queued: 'Queued', running: 'Running', retrying: 'Retrying', succeeded: 'Succeeded', cancelled: 'Cancelled',
   pending: 'Pending',
 };

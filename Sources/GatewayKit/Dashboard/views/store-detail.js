@@ -1,9 +1,11 @@
 // One store: its facts, its job timeline (every failed attempt with its error), credentials on
-// demand (audited), retry for failed stores, and delete behind a confirmation that names the store.
+// demand (audited), retry for failed stores, its plan, versions and revisions with update, suspend
+// and resume (store-changes.js), and delete behind a confirmation that names the store.
 import { h, replace, time, badge, engineLabel, externalLink, absoluteTime, statusLabel } from '../dom.js';
 import { ApiError } from '../api.js';
 import { coalesced, debounced } from '../util.js';
 import { jobTimeline, jobKindLabel } from './timeline.js';
+import { storeChanges } from './store-changes.js';
 
 export function render(ctx, storeId) {
   const isAdmin = ctx.session.me?.tenant.role === 'admin';
@@ -31,6 +33,8 @@ export function render(ctx, storeId) {
   const dialog = deleteDialog.element;
   const noActions = h('p', { class: 'muted', hidden: true }, 'This store is deleted: its credentials and data are gone, so there is nothing more to do with it.');
   replace(actions, credentialsButton, retryButton, deleteButton, noActions);
+  // `refresh` is defined below; the closure only runs after a change, by which time it exists.
+  const changes = storeChanges(ctx, storeId, { isAdmin, onChanged: () => { selectedJobId = null; return refresh(); } });
 
   function fact(term, ...value) {
     return [h('dt', {}, term), h('dd', {}, ...value)];
@@ -56,6 +60,10 @@ export function render(ctx, storeId) {
     if (store.last_error && store.status === 'failed') {
       lastError.hidden = false;
       replace(lastError, h('strong', {}, 'Why it failed: '), store.last_error);
+    } else if (store.last_error && store.status === 'ready') {
+      // An update that was rolled back: the store serves its previous revision.
+      lastError.hidden = false;
+      replace(lastError, h('strong', {}, 'The last update did not stand: '), store.last_error);
     } else {
       lastError.hidden = true;
     }
@@ -111,6 +119,7 @@ export function render(ctx, storeId) {
     const jobsKey = JSON.stringify([jobs, selectedJobId]);
     const jobKey = JSON.stringify(job);
     if (storeKey !== drawn.store) drawStore();
+    if (storeKey !== drawn.store || jobKey !== drawn.job) await changes.refresh(store);
     if (jobsKey !== drawn.jobs) drawJobs();
     if (jobKey !== drawn.job) drawJob();
     drawn = { store: storeKey, jobs: jobsKey, job: jobKey };
@@ -283,6 +292,7 @@ export function render(ctx, storeId) {
     lastError,
     h('section', { class: 'card', 'aria-labelledby': 'actions-title' }, h('h2', { id: 'actions-title' }, 'Actions'), actions, actionMessage, credentials),
     h('section', { class: 'card', 'aria-labelledby': 'facts-title' }, h('h2', { id: 'facts-title' }, 'Details'), facts),
+    changes.node,
     h('section', { class: 'card', 'aria-labelledby': 'timeline-title' }, h('h2', { id: 'timeline-title' }, 'Job timeline'), jobsNav, jobLive, timelineBox),
     dialog);
   return {

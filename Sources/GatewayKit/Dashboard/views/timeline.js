@@ -24,6 +24,9 @@ const failedAttemptStatuses = new Set(['retrying', 'failed', 'interrupted', 'can
 export function jobKindLabel(kind) {
   if (kind === 'store.create') return 'Create';
   if (kind === 'store.delete') return 'Delete';
+  if (kind === 'store.update') return 'Update';
+  if (kind === 'store.suspend') return 'Suspend';
+  if (kind === 'store.resume') return 'Resume';
   return kind;
 }
 
