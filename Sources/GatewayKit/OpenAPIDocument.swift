@@ -121,6 +121,38 @@ public enum OpenAPIDocument {
                 ], required: ["requests_cpu", "requests_memory", "limits_cpu", "limits_memory", "pods", "storage", "max_volume"])],
             ], required: ["name", "description", "is_default", "allowed", "engines"]),
             "PlanPage": object(["items": array(ref("Plan"))], required: ["items"]),
+            "CreateRolloutRequest": object([
+                "target": object(["chart_version": chartVersion, "app_version": appVersion], required: []).merging(["minProperties": 1]) { a, _ in a },
+                "selector": object([
+                    "engine": enumeration(["woocommerce", "medusa"]), "tenant_id": uuid, "plan": planName,
+                    "store_ids": ["type": "array", "items": uuid, "minItems": 1, "maxItems": 1000],
+                ], required: []),
+                "strategy": object([
+                    "canary": ["type": "integer", "minimum": 0, "maximum": 100],
+                    "wave_size": ["type": "integer", "minimum": 1, "maximum": 10_000],
+                    "wave_percent": ["type": "integer", "minimum": 1, "maximum": 100],
+                    "max_parallel": ["type": "integer", "minimum": 1, "maximum": 100],
+                    "failure_threshold": ["type": "integer", "minimum": 0, "maximum": 10_000],
+                ], required: []).merging(["not": ["required": ["wave_size", "wave_percent"]]]) { a, _ in a },
+            ], required: ["target"]),
+            "Rollout": object([
+                "id": uuid, "status": enumeration(["running", "halted", "completed", "cancelled"]),
+                "target": object(["chart_version": string, "app_version": string], required: []),
+                "selector": ["type": "object", "additionalProperties": string],
+                "strategy": ["type": "object", "additionalProperties": integer],
+                "job_id": uuid, "reason": string, "stores": integer,
+                "counts": ["type": "object", "additionalProperties": integer],
+                "waves": array(object([
+                    "wave": integer, "canary": boolean, "stores": integer, "counts": ["type": "object", "additionalProperties": integer],
+                    "status": enumeration(["pending", "running", "done"]),
+                ], required: ["wave", "canary", "stores", "counts", "status"])),
+                "failed_stores": array(object([
+                    "store_id": uuid, "name": string, "wave": integer,
+                    "status": enumeration(["rolled-back", "failed", "skipped"]), "job_id": uuid, "message": string,
+                ], required: ["store_id", "name", "wave", "status"])),
+                "created_at": time, "updated_at": time, "finished_at": time,
+            ], required: ["id", "status", "target", "selector", "strategy", "job_id", "stores", "counts", "waves", "created_at", "updated_at"]),
+            "RolloutPage": object(["items": array(ref("Rollout"))], required: ["items"]),
             "StoreAccepted": object(["store": ref("Store"), "job": ref("Job")], required: ["store"]),
             "StoreCredentials": object([
                 "store": uuid, "admin_url": string, "username": string, "password": string, "email": string,
@@ -215,6 +247,30 @@ public enum OpenAPIDocument {
                                       "202": json("StoreAccepted", "accepted; the resume job", headers: location), "404": notFound,
                                       "403": problem("an administrator suspended the store; only an administrator can resume it"),
                                   ]) { a, _ in a }),
+            ],
+            "/api/rollouts": [
+                "post": operation("roll a chart and/or application version out across the stores a selector picks, in waves, canary first (admin only; 202: the rollout and its job)",
+                                  parameters: [idempotencyKey], body: "CreateRolloutRequest",
+                                  mutatingErrors.merging([
+                                      "202": json("Rollout", "accepted; follow GET /api/rollouts/{id}", headers: ["Location": ["description": "the rollout", "schema": string]]),
+                                      "403": problem("not an admin"),
+                                  ]) { a, _ in a }),
+                "get": operation("rollouts, newest first (admin only)", parameters: [pageLimit], [
+                    "200": json("RolloutPage", "rollouts"), "401": unauthorized, "403": problem("not an admin"), "422": problem("bad limit"),
+                ]),
+            ],
+            "/api/rollouts/{id}": [
+                "get": operation("a rollout: its waves' progress and the stores that did not take the new version (admin only)", parameters: [path("id")], [
+                    "200": json("Rollout", "the rollout"), "401": unauthorized, "403": problem("not an admin"), "404": notFound,
+                ]),
+            ],
+            "/api/rollouts/{id}/resume": [
+                "post": operation("go on with a halted rollout past the wave it halted at (admin only)", parameters: [path("id"), idempotencyKey],
+                                  mutatingErrors.merging(["202": json("Rollout", "accepted"), "403": problem("not an admin"), "404": notFound]) { a, _ in a }),
+            ],
+            "/api/rollouts/{id}/cancel": [
+                "post": operation("cancel a running or halted rollout: no store not yet started is; running updates finish (admin only)", parameters: [path("id"), idempotencyKey],
+                                  mutatingErrors.merging(["202": json("Rollout", "accepted"), "403": problem("not an admin"), "404": notFound]) { a, _ in a }),
             ],
             "/api/plans": [
                 "get": operation("the plans stores may be put on, their guardrails per engine, and which the caller's tenant may use", [

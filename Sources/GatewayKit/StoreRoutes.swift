@@ -15,6 +15,7 @@ extension Gateway {
         api.get("stores/:id/revisions") { request, context in try await storeRevisions(request, context) }
         api.get("plans") { request, context in try await listPlans(request, context) }
         addSuspensionRoutes(to: api)
+        addRolloutRoutes(to: api)
     }
 
     // MARK: - POST /api/stores

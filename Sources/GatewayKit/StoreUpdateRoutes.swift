@@ -34,14 +34,12 @@ extension Gateway {
                 let store = try await visibleStore(id, caller: caller, on: connection, forUpdate: true)
                 let owner: UUID = try store.decode("tenant_id")
                 let engine: String = try store.decode("engine")
-                let status: String = try store.decode("status")
-                guard status == "ready" else {
-                    throw Problem.conflict("store-busy", "only a ready store can be updated; this one is \(status)"
-                        + (status == "updating" ? " (wait for its update job, or see GET /api/stores/\(id.lower)/revisions)" : ""))
+                do {
+                    try await StoreUpdateRequest.requireIdle(store, on: connection)
+                } catch let refusal as StoreUpdateRequest.Refusal {
+                    throw Problem.conflict(refusal.slug, refusal.message)
                 }
-                // Ready with a job still queued (a retry on its way, a delete about to take it) is busy too.
-                try await requireNoUnfinishedJob(id, on: connection)
-                let live = StoreSpec(plan: try store.decode("plan"), chartVersion: try store.decode("chart_version"), appVersion: try store.decode("app_version"))
+                let live = try StoreUpdateRequest.liveSpec(store)
                 let target = StoreSpec(plan: plan ?? live.plan, chartVersion: chartVersion ?? live.chartVersion, appVersion: appVersion ?? live.appVersion)
                 // A tenant keeps to its allowed plans; an administrator may move any store to any plan
                 // the platform offers (an upgrade sold, an abusive store shrunk).
@@ -51,37 +49,21 @@ extension Gateway {
                 if !caller.isAdmin, target.plan != live.plan {
                     try await requireAllowedPlan(target.plan, engine: engine, tenant: owner, on: connection)
                 }
-                guard target != live else {
+                let outcome = try await StoreUpdateRequest.enqueue(store, target: target, asker: .init(tenantID: caller.tenantID, tokenID: caller.tokenID),
+                                                                   on: connection, enqueuer: enqueuer)
+                guard case .enqueued(let job, let number) = outcome else {
                     let view = APIResult(StoreAccepted(store: try StoreView(row: store, settings: settings), job: nil))
                     return PendingAnswer(sealed: seal.isKeyed ? try await seal(view, on: connection) : view, row: store, job: nil)
                 }
-                let number = try await connection.query("""
-                    SELECT coalesce(max(revision), 0) + 1 AS next FROM store_revisions WHERE store_id = \(id)
-                    """).first!.decode("next", as: Int.self)
-                let job = NewJob(kind: StoreJobKinds.updateKind, steps: StoreJobKinds.updateSteps, storeID: id, tenantID: owner,
-                                 payload: #"{"revision":\#(number)}"#)
-                try await connection.query("""
-                    INSERT INTO store_revisions (store_id, revision, plan, chart_version, app_version, previous, job_id, tenant_id, token_id, outcome)
-                    VALUES (\(id), \(number), \(target.plan), \(target.chartVersion), \(target.appVersion),
-                            jsonb_build_object('plan', \(live.plan)::text, 'chartVersion', \(live.chartVersion)::text, 'appVersion', \(live.appVersion)::text),
-                            \(job.id), \(caller.tenantID), \(caller.tokenID), 'pending')
-                    """)
-                let updated = try await connection.query("""
-                    UPDATE stores SET status = 'updating', last_error = NULL, updated_at = now() WHERE id = \(id) RETURNING *
-                    """).first!
-                try await enqueuer.insert(job, on: connection)
+                let updated = try await connection.query("SELECT * FROM stores WHERE id = \(id)").first!
                 try await Audit.record("store.update", target: "store", id.lower, details: [
-                    "name": try store.decode("name", as: String.self), "job_id": job.id.lower, "revision": "\(number)",
-                    "from": Self.describe(live), "to": Self.describe(target),
+                    "name": try store.decode("name", as: String.self), "job_id": job.lower, "revision": "\(number)",
+                    "from": StoreUpdateRequest.describe(live), "to": StoreUpdateRequest.describe(target),
                 ], caller: caller, context: context, tenant: owner, on: connection)
-                return try await accepted(updated, job: job.id, seal: seal, on: connection)
+                return try await accepted(updated, job: job, seal: seal, on: connection)
             }
             return try await answer(pending)
         }
-    }
-
-    static func describe(_ spec: StoreSpec) -> String {
-        "plan \(spec.plan), chart \(spec.chartVersion ?? "default"), app \(spec.appVersion ?? "default")"
     }
 
     /// Refuses (422 on `plan`) a plan the tenant is not allowed; the tenant's row is read as it stands.

@@ -30,6 +30,18 @@ public struct JobQueue: Sendable {
         return value
     }
 
+    /// `enqueue` under a running step's claim: the jobs are inserted only while that claim still owns
+    /// its job (a job that starts others, such as a rollout's, must not start them twice from a claim
+    /// that was reaped meanwhile).
+    public func enqueue<T: Sendable>(fencedBy context: StepContext, _ body: @escaping @Sendable (PostgresConnection, Enqueuer) async throws -> T) async throws -> T {
+        let enqueuer = Enqueuer(store: store)
+        let value = try await store.fenced(context.job.id, epoch: context.job.epoch) { connection in
+            try await body(connection, enqueuer)
+        }
+        await dispatch(enqueuer.inserted)
+        return value
+    }
+
     /// Enqueues one job on its own.
     @discardableResult
     public func enqueue(_ job: NewJob) async throws -> UUID {

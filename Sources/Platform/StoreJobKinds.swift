@@ -19,4 +19,8 @@ public enum StoreJobKinds {
     /// Brings a suspended store back and waits until it sells again.
     public static let resumeKind = "store.resume"
     public static let resumeSteps = ["release", "readiness", "finalize"]
+
+    /// Works a fleet rollout through its waves (`rollouts`, `rollout_stores`); not a store's job.
+    public static let rolloutKind = "rollout.run"
+    public static let rolloutSteps = ["waves", "finalize"]
 }

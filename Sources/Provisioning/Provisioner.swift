@@ -16,6 +16,8 @@ public struct Provisioner: Sendable {
     public let apiServerCache = APIServerAddressCache()
     /// For what happens after a job has ended (a failed store's namespace removal), when no step logger is left.
     public var logger = Logger(label: "storefleet.provisioning")
+    /// Where a rollout enqueues its stores' update jobs (dispatched through Redis after commit).
+    public var queue: JobQueue?
 
     /// `kubeconfig` and `kubeContext` are handed to helm as `--kubeconfig` and `--kube-context` so that
     /// helm talks to the same cluster as this client; nil inside a pod, where helm finds the service
@@ -54,6 +56,7 @@ public struct Provisioner: Sendable {
             updateDefinition(),
             suspendDefinition(),
             resumeDefinition(),
+            rolloutDefinition(),
             JobDefinition(
                 kind: StoreJobKinds.deleteKind,
                 steps: [uninstallStep(), deleteNamespaceStep(), waitGoneStep(), finalizeDeleteStep()],

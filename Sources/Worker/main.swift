@@ -22,10 +22,11 @@ await ProcessEntry.run("storefleet-worker") {
         throw ConfigurationError(variable: "KUBECONFIG", problem: "\(error)")
     }
     let backends = try await Backends.start(settings.backends, logger: logger)
-    let provisioner = Provisioner(
+    var provisioner = Provisioner(
         kube: KubeClient(configuration: cluster), postgres: backends.postgres, settings: settings.provisioning,
         kubeconfig: cluster.kubeconfigPath, kubeContext: settings.kubeContext
     )
+    provisioner.queue = JobQueue(postgres: backends.postgres, redis: backends.redis, keys: settings.keys, logger: logger)
     logger.info("cluster configured", metadata: ["server": "\(cluster.server)", "from": "\(cluster.source)"])
 
     let httpLogger = logger

@@ -51,8 +51,10 @@ struct StorePipelineTests {
                 ].merging(extra) { $1 }))
                 let kube = KubeClient(configuration: try KubeConfiguration.kubeconfig(at: "\(sim.directory.path)/kubeconfig"))
                 let workerConfiguration = try KubeConfiguration.kubeconfig(at: identities.workerKubeconfig)
-                let provisioner = Provisioner(kube: KubeClient(configuration: workerConfiguration), postgres: postgres, settings: settings,
+                var provisioner = Provisioner(kube: KubeClient(configuration: workerConfiguration), postgres: postgres, settings: settings,
                                               kubeconfig: workerConfiguration.kubeconfigPath)
+                // A rollout's job enqueues its stores' update jobs through the queue, as the worker's does.
+                provisioner.queue = JobQueue(postgres: postgres, redis: redis, keys: keys, logger: logger)
                 var engine = JobWorkerSettings(workerID: TestEnvironment.uniqueName("w"), concurrency: 4)
                 engine.renewInterval = 0.3
                 engine.pollWait = 0.2

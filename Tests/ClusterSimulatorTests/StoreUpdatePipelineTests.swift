@@ -178,3 +178,87 @@ extension StorePipelineTests {
         }
     }
 }
+
+/// Fleet rollouts against kube-sim: waves of ordinary update jobs, a canary that halts the rollout
+/// when its new version does not become ready, and the stores after it untouched.
+extension StorePipelineTests {
+    /// What POST /api/rollouts writes: the rollout, its stores in waves, and its job.
+    func startRollout(_ stack: Stack, stores: [UUID], target: RolloutTarget, strategy: RolloutStrategy) async throws -> (rollout: UUID, job: UUID) {
+        let id = UUID()
+        let job = NewJob(kind: StoreJobKinds.rolloutKind, steps: StoreJobKinds.rolloutSteps, payload: #"{"rollout":"\#(id.uuidString.lowercased())"}"#)
+        let encoder = JSONEncoder()
+        try await stack.postgres.query("""
+            INSERT INTO rollouts (id, status, target, selector, strategy, job_id)
+            VALUES (\(id), 'running', \(String(decoding: try encoder.encode(target), as: UTF8.self))::jsonb, '{}'::jsonb,
+                    \(String(decoding: try encoder.encode(strategy), as: UTF8.self))::jsonb, \(job.id))
+            """)
+        for (position, (store, wave)) in zip(stores, strategy.waves(count: stores.count)).enumerated() {
+            try await stack.postgres.query("""
+                INSERT INTO rollout_stores (rollout_id, store_id, wave, position, status) VALUES (\(id), \(store), \(wave), \(position), 'pending')
+                """)
+        }
+        return (id, try await stack.queue.enqueue(job))
+    }
+
+    func rolloutStores(_ stack: Stack, _ rollout: UUID) async throws -> [(store: UUID, wave: Int, status: String)] {
+        try await stack.postgres.query("SELECT store_id, wave, status FROM rollout_stores WHERE rollout_id = \(rollout) ORDER BY wave, position").rows.map {
+            (try $0.decode("store_id"), try $0.decode("wave"), try $0.decode("status"))
+        }
+    }
+
+    @Test("a rollout updates every store in waves, canary first, and completes")
+    func rolloutCompletes() async throws {
+        try await withStack { stack in
+            var stores: [UUID] = []
+            for _ in 0..<4 { stores.append(try await readyStore(stack).id) }
+            let (rollout, job) = try await startRollout(stack, stores: stores, target: RolloutTarget(appVersion: "6.8.4-php8.3-apache"),
+                                                        strategy: RolloutStrategy(canary: 1, waveSize: 2, wavePercent: nil, maxParallel: 2))
+            let ended = try await finished(stack, job, within: 120)
+            #expect(ended.status == .succeeded, "\(ended.error ?? "") \(ended.steps.map { "\($0.name): \($0.message ?? "")" })")
+            let rows = try await rolloutStores(stack, rollout)
+            #expect(rows.map(\.wave) == [0, 1, 1, 2])
+            #expect(rows.allSatisfy { $0.status == "updated" }, "\(rows)")
+            #expect(try await stack.postgres.query("SELECT status FROM rollouts WHERE id = \(rollout)").first?.decode("status", as: String.self) == "completed")
+            for store in stores {
+                let row = try await storeRow(stack, store)
+                #expect(row.status == "ready" && row.spec.appVersion == "6.8.4-php8.3-apache" && row.revision == 2)
+            }
+            // Each wave started only once the one before had ended: the canary's update finished
+            // before any other store's update job was created.
+            let times = try await stack.postgres.query("""
+                SELECT j.created_at, j.finished_at, r.wave FROM rollout_stores r JOIN jobs j ON j.id = r.job_id WHERE r.rollout_id = \(rollout) ORDER BY r.wave
+                """).rows.map { (created: try $0.decode("created_at", as: Date.self), finished: try $0.decode("finished_at", as: Date.self), wave: try $0.decode("wave", as: Int.self)) }
+            for later in times where later.wave > 0 {
+                for earlier in times where earlier.wave < later.wave {
+                    #expect(earlier.finished <= later.created, "wave \(later.wave) started before wave \(earlier.wave) had ended")
+                }
+            }
+        }
+    }
+
+    @Test("a rollout to a version that never becomes ready halts at the canary: the canary is back on its old version and ready, no other store was touched")
+    func rolloutHaltsAtTheCanary() async throws {
+        try await withStack(settings: ["UPDATE_READINESS_TIMEOUT": "5s"]) { stack in
+            var stores: [UUID] = []
+            for _ in 0..<3 { stores.append(try await readyStore(stack).id) }
+            var faults = FaultSettings()
+            faults.neverReady = ["9.9.9-rollout-broken"]
+            stack.sim.simulator.setFaults(faults)
+            let (rollout, job) = try await startRollout(stack, stores: stores, target: RolloutTarget(appVersion: "9.9.9-rollout-broken"),
+                                                        strategy: RolloutStrategy(canary: 1, wavePercent: 50, maxParallel: 5))
+            let ended = try await finished(stack, job, within: 120)
+            #expect(ended.status == .failed)
+            #expect((ended.error ?? "").contains("halted after the canary wave: 1 of 1 stores did not take the new version"), "\(ended.error ?? "")")
+            let row = try #require(try await stack.postgres.query("SELECT status, reason FROM rollouts WHERE id = \(rollout)").first)
+            #expect(try row.decode("status", as: String.self) == "halted")
+            let rows = try await rolloutStores(stack, rollout)
+            #expect(rows.map(\.status) == ["rolled-back", "pending", "pending"], "\(rows)")
+            let canary = try await storeRow(stack, stores[0])
+            #expect(canary.status == "ready" && canary.revision == 1 && canary.spec.appVersion == nil, "the canary runs its old revision")
+            for store in stores.dropFirst() {
+                let untouched = try await stack.postgres.query("SELECT count(*) AS n FROM store_revisions WHERE store_id = \(store)").first!.decode("n", as: Int.self)
+                #expect(untouched == 1, "no revision was asked of a store after the canary")
+            }
+        }
+    }
+}

@@ -126,6 +126,25 @@ import TestSupport
             _ = try await call(.post, "/api/stores/\(secondID)/resume")
             _ = try await call(.post, "/api/stores/\(UUID().uuidString)/suspend", token: token)
             _ = try await call(.post, "/api/stores/\(UUID().uuidString)/resume", token: token)
+            // Rollouts (admin): one across the walk's stores, then its listing, resume and cancel.
+            _ = try await call(.post, "/api/rollouts", token: token, json: ["target": ["app_version": "1.2.3"]])
+            _ = try await call(.post, "/api/rollouts", json: ["target": [:], "strategy": ["wave_size": 0]])
+            _ = try await call(.post, "/api/rollouts", json: ["target": ["app_version": "1.2.3"], "selector": ["engine": "medusa", "tenant_id": UUID().uuidString]])
+            let rollout = try await call(.post, "/api/rollouts", json: ["target": ["app_version": "1.2.3"], "selector": ["tenant_id": tenantID],
+                                                                        "strategy": ["canary": 1, "wave_percent": 50, "max_parallel": 2, "failure_threshold": 0]])
+            let rolloutID = try #require(rollout.json["id"] as? String, "\(rollout.text)")
+            _ = try await call(.post, "/api/rollouts", json: ["target": ["chart_version": "0.2.0"]])
+            _ = try await call(.get, "/api/rollouts")
+            _ = try await call(.get, "/api/rollouts", token: token)
+            _ = try await call(.get, "/api/rollouts/\(rolloutID)")
+            _ = try await call(.get, "/api/rollouts/\(UUID().uuidString)")
+            _ = try await call(.post, "/api/rollouts/\(rolloutID)/resume")
+            _ = try await call(.post, "/api/rollouts/\(rolloutID)/cancel")
+            try await harness.postgres.query("UPDATE rollouts SET status = 'halted' WHERE id = \(UUID(uuidString: rolloutID)!)")
+            try await harness.postgres.query("UPDATE jobs SET status = 'failed', finished_at = now() WHERE id = (SELECT job_id FROM rollouts WHERE id = \(UUID(uuidString: rolloutID)!))")
+            _ = try await call(.post, "/api/rollouts/\(rolloutID)/resume")
+            _ = try await call(.post, "/api/rollouts/\(UUID().uuidString)/cancel")
+            _ = try await call(.post, "/api/rollouts/\(UUID().uuidString)/resume")
 
             // Run the job a little so steps and transitions have times and durations, then fail it.
             let job = UUID(uuidString: jobID)!
