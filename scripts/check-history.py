@@ -16,7 +16,9 @@ the IDs are in commit order. Checks:
   epoch      epochs never go back; each claim takes an epoch above every earlier one; every other
              transition with an epoch carries the latest claim's; jobs.epoch is the history's highest
   store      a store whose latest job finished agrees with it (create: ready/failed; delete:
-             deleted/failed); a store whose latest job has not finished is provisioning/deleting
+             deleted/failed; update: ready, or ready/failed when it failed; suspend: suspended/failed;
+             resume: ready/failed); one whose latest job has not finished is provisioning, deleting,
+             updating, suspending or resuming
   stranded   no job waits (queued/retrying) longer than --sweep-bound past its run_at unless another job
              of its store goes first, and no lease expired longer than that ago is left unreaped
   lab-runs   if lab_step_runs has an epoch column: every recorded success of a lab job's step was
@@ -35,7 +37,15 @@ import subprocess
 import sys
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
-STORE_KINDS = {"store.create": ("ready", "provisioning"), "store.delete": ("deleted", "deleting")}
+# A store's status once its latest job of each kind has succeeded, while it runs, and once it failed
+# (an update that was rolled back leaves its store ready on the previous revision).
+STORE_KINDS = {
+    "store.create": ("ready", "provisioning", {"failed"}),
+    "store.delete": ("deleted", "deleting", {"failed"}),
+    "store.update": ("ready", "updating", {"ready", "failed"}),
+    "store.suspend": ("suspended", "suspending", {"failed"}),
+    "store.resume": ("ready", "resuming", {"failed"}),
+}
 # The reaper's message for a step whose claim stopped renewing (JobStore.reapExpiredLeases).
 REAPED = "stopped renewing its lease"
 SHOWN = 30
@@ -179,9 +189,9 @@ def check(rows, has_lab):
     for store_id, store_status, job_id, kind, job_status in rows["S"]:
         if kind not in STORE_KINDS or job_status == "cancelled":
             continue
-        done, going = STORE_KINDS[kind]
-        wanted = {"succeeded": done, "failed": "failed"}.get(job_status, going)
-        if store_status != wanted:
+        done, going, failed = STORE_KINDS[kind]
+        wanted = {"succeeded": {done}, "failed": failed}.get(job_status, {going})
+        if store_status not in wanted:
             violation("store", job_id, f"store {store_id} is {store_status} but its latest job ({kind}) is {job_status}")
 
     # 6. lab runs: each recorded success of a lab job's step has an execution of that step, under that

@@ -46,6 +46,39 @@ public enum Presentations {
         name: { text($0["name"]) }
     )
 
+    public static let rollouts = Presentation(
+        headers: ["ID", "STATUS", "TARGET", "STORES", "DONE", "FAILED", "AGE"],
+        row: { rollout in
+            let counts = rollout["counts"]?.objectValue ?? [:]
+            func count(_ keys: [String]) -> Int { keys.reduce(0) { $0 + (counts[$1].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? 0) } }
+            return [text(rollout["id"]), text(rollout["status"]), targetText(rollout["target"]), text(rollout["stores"]),
+                    String(count(["updated", "unchanged"])), String(count(["rolled-back", "failed"])), Humanize.age(rollout["created_at"]?.string)]
+        },
+        name: { text($0["id"]) }
+    )
+
+    static func targetText(_ target: JSON?) -> String {
+        [target?["app_version"]?.string.map { "app \($0)" }, target?["chart_version"]?.string.map { "chart \($0)" }].compactMap { $0 }.joined(separator: ", ")
+    }
+
+    /// One rollout in detail: its status line, a table of waves and the stores that did not take it.
+    public static func rolloutDetail(_ rollout: JSON, width: Int?) -> String {
+        var out = "rollout \(text(rollout["id"])): \(text(rollout["status"])), \(targetText(rollout["target"])), \(text(rollout["stores"])) stores"
+        if let reason = rollout["reason"]?.string { out += "\n\(reason)" }
+        let statuses = ["updated", "unchanged", "updating", "pending", "rolled-back", "failed", "skipped"]
+        let rows = (rollout["waves"]?.arrayValue ?? []).map { wave -> [String] in
+            let counts = wave["counts"]?.objectValue ?? [:]
+            return [text(wave["wave"]) + (wave["canary"] == .bool(true) ? " (canary)" : ""), text(wave["status"]), text(wave["stores"])]
+                + statuses.map { counts[$0].map { text($0) } ?? "0" }
+        }
+        out += "\n" + Table(headers: ["WAVE", "STATUS", "STORES"] + statuses.map { $0.uppercased() }, rows: rows).render(width: width)
+        let failed = (rollout["failed_stores"]?.arrayValue ?? []).map { [text($0["name"]), text($0["wave"]), text($0["status"]), $0["message"]?.string ?? ""] }
+        if !failed.isEmpty {
+            out += "\n" + Table(headers: ["STORE", "WAVE", "STATUS", "WHY"], rows: failed).render(width: width)
+        }
+        return out
+    }
+
     public static let jobs = Presentation(
         headers: ["ID", "KIND", "STATUS", "PROGRESS", "AGE", "STEP"],
         row: { job in

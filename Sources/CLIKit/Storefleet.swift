@@ -16,11 +16,12 @@ public struct Storefleet: ParsableCommand {
               storefleet stores create acme-shop --engine woocommerce --plan small --wait
               storefleet stores list -o json | jq -r '.items[].name'
               storefleet stores update acme-shop --app-version 6.8.4-php8.3-apache --wait
+              storefleet rollouts create --app-version 6.8.4-php8.3-apache --engine woocommerce --wave-percent 20 --wait
               storefleet stores delete acme-shop --yes --wait
 
             \(ExitStatus.helpTable)
             """,
-        subcommands: [Login.self, ContextCommand.self, Stores.self, Plans.self, Jobs.self, Tenants.self, Tokens.self]
+        subcommands: [Login.self, ContextCommand.self, Stores.self, Plans.self, Rollouts.self, Jobs.self, Tenants.self, Tokens.self]
     )
 
     public init() {}

@@ -25,6 +25,10 @@ import Testing
         let tenant = try #require(try Storefleet.parseAsRoot(["tenants", "update", "acme", "--allowed-plans", "small,medium"]) as? Tenants.Update)
         #expect(tenant.allowedPlans == "small,medium" && tenant.storeLimit == nil)
         #expect(Tenants.Create.planList(" small, medium") == .array(["small", "medium"]))
+        let rollout = try #require(try Storefleet.parseAsRoot(["rollouts", "create", "--app-version", "6.8.4", "--engine", "woocommerce", "--store", "a-shop",
+                                                               "--store", "b-shop", "--wave-percent", "20", "--max-parallel", "10", "--wait"]) as? Rollouts.Create)
+        #expect(rollout.stores == ["a-shop", "b-shop"] && rollout.wavePercent == 20 && rollout.maxParallel == 10 && rollout.wait.wait)
+        #expect(try Storefleet.parseAsRoot(["rollouts", "resume", "4e0c5a2e-0d8e-4a53-9d0e-8a5e7c2f1b3d"]) is Rollouts.Resume)
     }
 
     func run(_ arguments: [String]) -> (code: Int32, out: String, err: String) {
@@ -45,6 +49,10 @@ import Testing
         #expect(run(["frobnicate"]).code == 2)
         #expect(run(["stores", "update", "acme-shop"]).code == 2, "an update that changes nothing is a usage error")
         #expect(run(["tenants", "update", "acme"]).code == 2)
+        #expect(run(["rollouts", "create", "--engine", "medusa"]).code == 2, "a rollout of nothing")
+        #expect(run(["rollouts", "create", "--app-version", "1", "--wave-size", "2", "--wave-percent", "5"]).code == 2)
+        let badID = run(["rollouts", "get", "not-an-id", "--server", "http://127.0.0.1:1"])
+        #expect(badID.code == 2 && badID.err.contains("not a rollout ID"), "checked before any request")
         let help = run(["--help"])
         #expect(help.code == 0)
         #expect(help.out.contains("EXIT CODES:") && help.out.contains("9  server unreachable"))
