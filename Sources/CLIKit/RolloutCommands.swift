@@ -7,7 +7,7 @@ struct Rollouts: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollouts",
         abstract: "Roll a new version across stores in waves, canary first; list, inspect, resume and cancel rollouts (admins).",
-        subcommands: [Create.self, List.self, Get.self, Resume.self, Cancel.self],
+        subcommands: [Create.self, List.self, Get.self, Halt.self, Resume.self, Cancel.self],
         aliases: ["rollout"]
     )
 
@@ -96,6 +96,19 @@ struct Rollouts: ParsableCommand {
             let client = try options.client()
             let rollout = try client.call("POST", "/api/rollouts/\(target)/resume", idempotencyKey: newIdempotencyKey()).json
             try finishRollout(rollout, verb: "resumed", options: options, wait: wait, client: client)
+        }
+    }
+
+    struct Halt: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pause a running rollout: no more stores start (running updates finish) until it is resumed.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The rollout's ID.") var id: String
+
+        func run() throws {
+            let target = try rolloutID(id)
+            let client = try options.client()
+            let rollout = try client.call("POST", "/api/rollouts/\(target)/halt", idempotencyKey: newIdempotencyKey()).json
+            options.emit(rollout, table: { "rollout \(Presentations.text(rollout["id"])) halting" }, name: { Presentations.text(rollout["id"]) })
         }
     }
 

@@ -140,7 +140,7 @@ public enum OpenAPIDocument {
                 "target": object(["chart_version": string, "app_version": string], required: []),
                 "selector": ["type": "object", "additionalProperties": string],
                 "strategy": ["type": "object", "additionalProperties": integer],
-                "job_id": uuid, "reason": string, "stores": integer,
+                "job_id": uuid, "reason": string, "halt_requested": boolean, "stores": integer,
                 "counts": ["type": "object", "additionalProperties": integer],
                 "waves": array(object([
                     "wave": integer, "canary": boolean, "stores": integer, "counts": ["type": "object", "additionalProperties": integer],
@@ -151,7 +151,7 @@ public enum OpenAPIDocument {
                     "status": enumeration(["rolled-back", "failed", "skipped"]), "job_id": uuid, "message": string,
                 ], required: ["store_id", "name", "wave", "status"])),
                 "created_at": time, "updated_at": time, "finished_at": time,
-            ], required: ["id", "status", "target", "selector", "strategy", "job_id", "stores", "counts", "waves", "created_at", "updated_at"]),
+            ], required: ["id", "status", "target", "selector", "strategy", "job_id", "halt_requested", "stores", "counts", "waves", "created_at", "updated_at"]),
             "RolloutPage": object(["items": array(ref("Rollout"))], required: ["items"]),
             "StoreAccepted": object(["store": ref("Store"), "job": ref("Job")], required: ["store"]),
             "StoreCredentials": object([
@@ -266,6 +266,11 @@ public enum OpenAPIDocument {
             ],
             "/api/rollouts/{id}/resume": [
                 "post": operation("go on with a halted rollout past the wave it halted at (admin only)", parameters: [path("id"), idempotencyKey],
+                                  mutatingErrors.merging(["202": json("Rollout", "accepted"), "403": problem("not an admin"), "404": notFound]) { a, _ in a }),
+            ],
+            "/api/rollouts/{id}/halt": [
+                "post": operation("pause a running rollout: its job halts within seconds, starting no more stores; updates already running finish (admin only)",
+                                  parameters: [path("id"), idempotencyKey],
                                   mutatingErrors.merging(["202": json("Rollout", "accepted"), "403": problem("not an admin"), "404": notFound]) { a, _ in a }),
             ],
             "/api/rollouts/{id}/cancel": [

@@ -14,6 +14,7 @@ extension Gateway {
         api.get("rollouts/:id") { _, context in try await getRollout(context) }
         api.post("rollouts/:id/resume") { request, context in try await resumeRollout(request, context) }
         api.post("rollouts/:id/cancel") { request, context in try await cancelRollout(request, context) }
+        api.post("rollouts/:id/halt") { request, context in try await haltRollout(request, context) }
     }
 
     // MARK: - POST /api/rollouts
@@ -230,7 +231,7 @@ extension Gateway {
                     throw Problem.conflict("not-halted", "the rollout's job has not failed")
                 }
                 try await connection.query("""
-                    UPDATE rollouts SET status = 'running', reason = NULL, updated_at = now(),
+                    UPDATE rollouts SET status = 'running', reason = NULL, halt_requested = false, updated_at = now(),
                         accepted_through = greatest(accepted_through, coalesce((
                             SELECT max(wave) FROM rollout_stores WHERE rollout_id = \(id) AND status NOT IN ('pending', 'updating')), -1))
                     WHERE id = \(id)
@@ -241,6 +242,27 @@ extension Gateway {
             }
             await queue.dispatch([job])
             return result
+        }
+    }
+
+    /// Pauses a running rollout: its job halts at its next pass (within seconds), starting no more
+    /// stores; updates already running finish. Resume goes on from there.
+    func haltRollout(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        _ = try requireAdmin(context)
+        let id = try uuidParameter(context, what: "rollout")
+        let body = try await JSONBody.read(request, allowEmpty: true)
+        try body.onlyFields([])
+        return try await mutating(request, context, body: body.bytes) { caller, seal in
+            try await postgres.transaction { connection -> APIResult in
+                guard let row = try await connection.query("SELECT status FROM rollouts WHERE id = \(id) FOR UPDATE").first else {
+                    throw Problem.notFound("rollout \(id.lower)")
+                }
+                let status: String = try row.decode("status")
+                guard status == "running" else { throw Problem.conflict("not-running", "only a running rollout can be halted; this one is \(status)") }
+                try await connection.query("UPDATE rollouts SET halt_requested = true, updated_at = now() WHERE id = \(id)")
+                try await Audit.record("rollout.halt", target: "rollout", id.lower, caller: caller, context: context, on: connection)
+                return try await seal(APIResult(try await rolloutView(id, on: connection), status: .accepted, location: "/api/rollouts/\(id.lower)"), on: connection)
+            }
         }
     }
 
@@ -313,6 +335,8 @@ struct RolloutView: Codable, Sendable {
     var strategy: [String: Int]
     var jobId: String
     var reason: String?
+    /// An operator asked it to halt; its job has not yet.
+    var haltRequested: Bool
     var stores: Int
     var counts: [String: Int]
     var waves: [Wave]
@@ -342,6 +366,7 @@ struct RolloutView: Codable, Sendable {
         self.strategy = numbers
         jobId = try row.decode("job_id", as: UUID.self).lower
         reason = try row.decode("reason")
+        haltRequested = try row.decode("halt_requested")
         createdAt = try row.decode("created_at")
         updatedAt = try row.decode("updated_at")
         finishedAt = try row.decode("finished_at")

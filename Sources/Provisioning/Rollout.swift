@@ -76,8 +76,12 @@ extension Provisioner {
         while true {
             try context.checkpoint()
             looks += 1
-            guard let rollout = try await postgres.query("SELECT target, strategy, accepted_through FROM rollouts WHERE id = \(id)").first else {
+            guard let rollout = try await postgres.query("SELECT target, strategy, accepted_through, halt_requested FROM rollouts WHERE id = \(id)").first else {
                 throw StepFailure.permanent("rollout \(id.lower) does not exist")
+            }
+            if try rollout.decode("halt_requested", as: Bool.self) {
+                try await settleEndedUpdates(id, context: context)
+                throw StepFailure.permanent("halted by an operator; no store not yet started will be until the rollout is resumed (updates already running finish on their own)")
             }
             let target = try JSONDecoder().decode(RolloutTarget.self, from: Data(try rollout.decode("target", as: String.self).utf8))
             let strategy = try JSONDecoder().decode(RolloutStrategy.self, from: Data(try rollout.decode("strategy", as: String.self).utf8))

@@ -262,3 +262,37 @@ extension StorePipelineTests {
         }
     }
 }
+
+extension StorePipelineTests {
+    @Test("an operator's halt stops a rollout between stores; resumed, it goes on where it stopped and completes")
+    func rolloutHaltedByAnOperatorResumes() async throws {
+        try await withStack { stack in
+            var stores: [UUID] = []
+            for _ in 0..<3 { stores.append(try await readyStore(stack).id) }
+            let (rollout, job) = try await startRollout(stack, stores: stores, target: RolloutTarget(appVersion: "6.8.4-php8.3-apache"),
+                                                        strategy: RolloutStrategy(canary: 1, waveSize: 1, wavePercent: nil, maxParallel: 1))
+            // Halted once the canary is updated, before the last store has started.
+            try await eventually(within: 60) { () throws -> Void in
+                let updated = try await stack.postgres.query("SELECT count(*) AS n FROM rollout_stores WHERE rollout_id = \(rollout) AND status = 'updated'").first!.decode("n", as: Int.self)
+                guard updated >= 1 else { throw CancellationError() }
+            }
+            try await stack.postgres.query("UPDATE rollouts SET halt_requested = true WHERE id = \(rollout)")
+            let halted = try await finished(stack, job)
+            #expect(halted.status == .failed)
+            #expect((halted.error ?? "").contains("halted by an operator"), "\(halted.error ?? "")")
+            #expect(try await stack.postgres.query("SELECT status FROM rollouts WHERE id = \(rollout)").first?.decode("status", as: String.self) == "halted")
+            let before = try await rolloutStores(stack, rollout)
+            #expect(before.last?.status == "pending", "the last store did not start: \(before)")
+
+            // What POST /api/rollouts/:id/resume does.
+            try await stack.postgres.transaction { connection in
+                _ = try await stack.queue.store.requeueFailed(job, on: connection)
+                try await connection.query("UPDATE rollouts SET status = 'running', halt_requested = false, reason = NULL WHERE id = \(rollout)")
+            }
+            await stack.queue.dispatch([job])
+            let resumed = try await finished(stack, job)
+            #expect(resumed.status == .succeeded, "\(resumed.error ?? "")")
+            #expect(try await rolloutStores(stack, rollout).allSatisfy { $0.status == "updated" })
+        }
+    }
+}

@@ -139,6 +139,8 @@ import TestSupport
             _ = try await call(.get, "/api/rollouts/\(rolloutID)")
             _ = try await call(.get, "/api/rollouts/\(UUID().uuidString)")
             _ = try await call(.post, "/api/rollouts/\(rolloutID)/resume")
+            _ = try await call(.post, "/api/rollouts/\(rolloutID)/halt")
+            _ = try await call(.post, "/api/rollouts/\(UUID().uuidString)/halt")
             _ = try await call(.post, "/api/rollouts/\(rolloutID)/cancel")
             try await harness.postgres.query("UPDATE rollouts SET status = 'halted' WHERE id = \(UUID(uuidString: rolloutID)!)")
             try await harness.postgres.query("UPDATE jobs SET status = 'failed', finished_at = now() WHERE id = (SELECT job_id FROM rollouts WHERE id = \(UUID(uuidString: rolloutID)!))")

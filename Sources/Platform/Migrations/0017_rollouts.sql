@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS rollouts (
     reason      text,
     -- Waves up to this one may hold more failures than the threshold: an operator resumed past them.
     accepted_through integer NOT NULL DEFAULT -1,
+    -- An operator asked the rollout to stop starting stores; its job halts at its next pass.
+    halt_requested boolean NOT NULL DEFAULT false,
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz
