@@ -39,6 +39,7 @@ final class Controllers: Sendable {
         let ready: Bool
         let failed: Bool
         let stuck: String?
+        let crashing: String?
         let quotaMessage: String?
         let unschedulable: String?
     }
@@ -144,12 +145,15 @@ final class Controllers: Sendable {
         let changed = store.specChangedAt(key) ?? now
         let delay = isJob ? timing.jobDelay : timing.readyDelay
         let stuck = faults.neverReady(name: key.name, images: images)
+        // A crashing workload's pods start (after the usual delay) but never become ready.
+        let crashing = isJob ? nil : faults.crashes(name: key.name, images: images)
         let due = quotaMessage == nil && stuck == nil && now.timeIntervalSince(changed) >= delay
         let failing = isJob && faults.failsJob(key.name)
         let unschedulable = claimProblem(object.at("spec", "template", "spec"), namespace: key.namespace)
         let uid = object.at("metadata", "uid")?.string ?? ""
         let verdict = Verdict(generation: generation, replicas: replicas, changed: changed,
-                              ready: due && !failing && unschedulable == nil, failed: due && failing && unschedulable == nil, stuck: stuck,
+                              ready: due && !failing && unschedulable == nil && crashing == nil, failed: due && failing && unschedulable == nil, stuck: stuck,
+                              crashing: due ? crashing : nil,
                               quotaMessage: quotaMessage, unschedulable: unschedulable)
         let podsPresent = quotaMessage != nil
             || podNames(of: key, uid: uid, count: replicas).allSatisfy { (try? store.get(Self.pods, namespace: key.namespace, name: $0)) != nil }
@@ -168,8 +172,11 @@ final class Controllers: Sendable {
         }
 
         let ready = verdict.ready
-        upsertPods(of: key, object: object, count: replicas, ready: ready, stuckPattern: stuck, images: images, unschedulable: unschedulable)
+        upsertPods(of: key, object: object, count: replicas, ready: ready, stuckPattern: stuck, crashPattern: verdict.crashing, images: images, unschedulable: unschedulable)
         if !isJob { scaleDown(key, uid: uid, keeping: replicas) }
+        if let crashing = verdict.crashing {
+            recordEvent(for: key, reason: "BackOff", message: "Back-off restarting failed container running \"\(images.first { $0.contains(crashing) } ?? images.first ?? crashing)\"")
+        }
         if let stuck {
             recordEvent(for: key, reason: "BackOff", message: "Back-off pulling image \"\(images.first { $0.contains(stuck) } ?? images.first ?? stuck)\"")
         }
@@ -204,7 +211,8 @@ final class Controllers: Sendable {
         }
     }
 
-    private func upsertPods(of key: ObjectKey, object: JSON, count: Int, ready: Bool, stuckPattern: String?, images: [String], unschedulable: String?) {
+    private func upsertPods(of key: ObjectKey, object: JSON, count: Int, ready: Bool, stuckPattern: String?, crashPattern: String? = nil,
+                            images: [String], unschedulable: String?) {
         let labels = object.at("spec", "template", "metadata", "labels") ?? [:]
         let uid = object.at("metadata", "uid")?.string ?? ""
         for name in podNames(of: key, uid: uid, count: count) {
@@ -224,20 +232,29 @@ final class Controllers: Sendable {
                 var containerStatuses: [JSON] = []
                 for (position, image) in images.enumerated() {
                     let state: JSON
-                    if ready {
+                    var restarts = 0
+                    var lastState: JSON?
+                    if let crashPattern, image.contains(crashPattern) || key.name.contains(crashPattern) {
+                        // What the kubelet shows of a container that exits soon after it starts.
+                        restarts = 3
+                        lastState = ["terminated": ["exitCode": 1, "reason": "Error", "finishedAt": .string(ObjectStore.timestamp(Date()))]]
+                        state = ["waiting": ["reason": "CrashLoopBackOff", "message": .string("back-off 40s restarting failed container=c\(position)")]]
+                    } else if ready {
                         state = ["running": ["startedAt": .string(ObjectStore.timestamp(Date()))]]
                     } else if let stuckPattern, image.contains(stuckPattern) || key.name.contains(stuckPattern) {
                         state = ["waiting": ["reason": "ImagePullBackOff", "message": .string("Back-off pulling image \"\(image)\"")]]
                     } else {
                         state = ["waiting": ["reason": "ContainerCreating"]]
                     }
-                    containerStatuses.append([
+                    var containerStatus: JSON = [
                         "name": .string("c\(position)"), "image": .string(image), "ready": .bool(ready),
-                        "restartCount": 0, "state": state,
-                    ])
+                        "restartCount": .number(Double(restarts)), "state": state,
+                    ]
+                    if let lastState { containerStatus["lastState"] = lastState }
+                    containerStatuses.append(containerStatus)
                 }
                 status = [
-                    "phase": .string(key.type == Self.jobs && ready ? "Succeeded" : (ready ? "Running" : "Pending")),
+                    "phase": .string(key.type == Self.jobs && ready ? "Succeeded" : (ready || crashPattern != nil ? "Running" : "Pending")),
                     "conditions": [["type": "PodScheduled", "status": "True"],
                                    ["type": "Ready", "status": .string(ready && key.type != Self.jobs ? "True" : "False")]],
                     "containerStatuses": .array(containerStatuses),

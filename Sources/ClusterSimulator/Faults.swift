@@ -61,6 +61,10 @@ public struct FaultSettings: Codable, Sendable, Equatable {
     /// Jobs whose name contains one of these fail for good once their delay has passed, as a Job does
     /// past its backoffLimit: `status.failed` over the limit and a `Failed` condition.
     public var failJobs: [String] = []
+    /// Workloads whose name, or one of whose images, contains one of these start and then crash, again
+    /// and again: their pods run but are never ready, their containers in CrashLoopBackOff with a
+    /// growing restart count (an application version that dies at boot).
+    public var crashLoop: [String] = []
 
     public init() {}
 
@@ -76,6 +80,7 @@ public struct FaultSettings: Codable, Sendable, Equatable {
         storefrontForbidden = try container.decodeIfPresent([String].self, forKey: .storefrontForbidden) ?? []
         storefrontError = try container.decodeIfPresent([String].self, forKey: .storefrontError) ?? []
         failJobs = try container.decodeIfPresent([String].self, forKey: .failJobs) ?? []
+        crashLoop = try container.decodeIfPresent([String].self, forKey: .crashLoop) ?? []
     }
 
     func errorRule(verb: String, resource: String, userAgent: String? = nil) -> ErrorRule? {
@@ -104,6 +109,10 @@ public struct FaultSettings: Codable, Sendable, Equatable {
 
     func failsJob(_ name: String) -> Bool {
         failJobs.contains { name.contains($0) }
+    }
+
+    func crashes(name: String, images: [String]) -> String? {
+        crashLoop.first { pattern in name.contains(pattern) || images.contains { $0.contains(pattern) } }
     }
 
     func neverReady(name: String, images: [String]) -> String? {

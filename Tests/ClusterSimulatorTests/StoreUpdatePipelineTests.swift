@@ -296,3 +296,24 @@ extension StorePipelineTests {
         }
     }
 }
+
+extension StorePipelineTests {
+    @Test("an application version that starts and crashes (CrashLoopBackOff) is rolled back too, the reason naming the crash")
+    func crashingVersionIsRolledBack() async throws {
+        try await withStack(settings: ["UPDATE_READINESS_TIMEOUT": "5s"]) { stack in
+            let store = try await readyStore(stack, engine: "medusa")
+            var faults = FaultSettings()
+            faults.crashLoop = ["3.0.0-crashes"]
+            stack.sim.simulator.setFaults(faults)
+            let job = try await requestUpdate(stack, store: store.id, to: StoreSpec(plan: "small", appVersion: "3.0.0-crashes"))
+            let ended = try await finished(stack, job)
+            #expect(ended.status == .failed)
+            #expect((ended.error ?? "").contains("CrashLoopBackOff"), "\(ended.error ?? "")")
+            #expect((ended.error ?? "").contains("was rolled back"))
+            let row = try await storeRow(stack, store.id)
+            #expect(row.status == "ready" && row.revision == 1 && row.spec.appVersion == nil)
+            let backend = try await stack.kube.get("/apis/apps/v1/namespaces/store-\(store.name)/deployments/\(store.name)-backend")
+            #expect(backend.at("spec", "template", "spec", "containers")?.arrayValue?.first?["image"]?.string?.hasSuffix(":0.1.0") == true, "the old image again")
+        }
+    }
+}
