@@ -344,6 +344,34 @@ def test_suspend_and_resume(driver):
     shot(driver, "store-resumed")
 
 
+def test_rollouts(driver):
+    # A rollout is started through the API (set-up); the view shows it, its canary wave and the
+    # result, live. The store ends on the rolled-out version.
+    status, rollout = api("POST", "/api/rollouts", {"target": {"app_version": "6.8.5-php8.3-apache"},
+                                                    "selector": {"store_ids": [state["store_id"]]}, "strategy": {"canary": 1}})
+    assert status == 202, rollout
+    click_nav(driver, "rollouts")
+    wait_heading(driver, "Rollouts")
+    selector = f'section.rollout[data-rollout="{rollout["id"]}"]'
+    try:
+        card = wait(driver, READY_TIMEOUT).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, selector + '[data-status="completed"]'))
+    except TimeoutException:
+        shot(driver, "rollout-timeout")
+        raise AssertionError("the rollout did not complete: " + driver.find_element(By.ID, "rollouts").text)
+    assert "To application 6.8.5-php8.3-apache" in card.text
+    waves = card.find_elements(By.CSS_SELECTOR, "li.wave")
+    assert len(waves) == 1 and "Canary" in waves[0].text
+    bar = waves[0].find_element(By.TAG_NAME, "progress")
+    assert bar.get_attribute("value") == bar.get_attribute("max") == "1"
+    assert "1 of 1 stores done" == bar.get_attribute("aria-valuetext")
+    assert not card.find_elements(By.CSS_SELECTOR, "button[data-action]"), "a completed rollout has nothing to halt, resume or cancel"
+    shot(driver, "rollouts")
+    driver.execute_script(f"location.hash = '#/stores/{state['store_id']}'")
+    wait_heading(driver, state["name"])
+    wait(driver).until(lambda d: "6.8.5-php8.3-apache" in d.find_element(By.ID, "store-spec").text)
+
+
 def test_delete_with_confirmation(driver):
     name = state["name"]
     driver.find_element(By.ID, "delete-store").click()

@@ -154,6 +154,8 @@ export class Api {
   resumeStore(id) { return this.request('POST', `/api/stores/${encodeURIComponent(id)}/resume`, { idempotent: true }); }
   revisions(id, options) { return this.get(`/api/stores/${encodeURIComponent(id)}/revisions?limit=20`, options); }
   plans(options) { return this.get('/api/plans', options); }
+  rollouts(options) { return this.get('/api/rollouts?limit=20', options); }
+  rolloutAction(id, action) { return this.request('POST', `/api/rollouts/${encodeURIComponent(id)}/${action}`, { idempotent: true }); }
   job(id, options) { return this.get(`/api/jobs/${encodeURIComponent(id)}?include=transitions`, options); }
   jobs(storeId, options) { return this.get(`/api/jobs?store=${encodeURIComponent(storeId)}&limit=20`, options); }
   audit({ cursor, limit = 50 } = {}) {

@@ -7,6 +7,7 @@ import * as storeList from './views/stores.js';
 import * as newStore from './views/new-store.js';
 import * as storeDetail from './views/store-detail.js';
 import * as activity from './views/activity.js';
+import * as rollouts from './views/rollouts.js';
 
 const TOKEN_KEY = 'storefleet.token';
 const $ = (id) => document.getElementById(id);
@@ -56,6 +57,7 @@ const routes = [
   { pattern: /^#\/stores\/([0-9a-fA-F-]{36})\/?$/, nav: 'stores', view: storeDetail },
   { pattern: /^#\/new\/?$/, nav: 'new', view: newStore },
   { pattern: /^#\/activity\/?$/, nav: 'activity', view: activity },
+  { pattern: /^#\/rollouts\/?$/, nav: 'rollouts', view: rollouts },
 ];
 
 function navigate(hash, { replace: replaceEntry = false } = {}) {
@@ -122,6 +124,8 @@ function showSessionChrome() {
   $('nav').hidden = !signedIn;
   $('account').hidden = !signedIn;
   $('simulated-banner').hidden = !(signedIn && session.me?.simulated_cluster);
+  // Rollouts are an administrator's tool: members do not see the entry (the API refuses them anyway).
+  $('nav-rollouts').hidden = !(signedIn && session.me?.tenant.role === 'admin');
   const who = $('who');
   if (signedIn && session.me) {
     const { tenant, token } = session.me;

@@ -90,6 +90,7 @@ const statusLabels = {
   provisioning: 'Provisioning', ready: 'Ready', failed: 'Failed', deleting: 'Deleting', deleted: 'Deleted',
   updating: 'Updating', suspending: 'Suspending', suspended: 'Suspended', resuming: 'Resuming',
   applied: 'Applied', 'rolling-back': 'Rolling back', 'rolled-back': 'Rolled back',
+  halted: 'Halted', completed: 'Completed', updated: 'Updated', unchanged: 'Unchanged', skipped: 'Skipped', done: 'Done',
   queued: 'Queued', running: 'Running', retrying: 'Retrying', succeeded: 'Succeeded', cancelled: 'Cancelled',
   pending: 'Pending',
 };
