@@ -126,7 +126,9 @@ public struct PlanCatalog: Sendable, Equatable {
             quota.maxVolumeSize = multiply(quota.maxVolumeSize, factor)
             return quota
         }
-        // The tier that serves shoppers grows with the plan; the database keeps the chart's defaults.
+        // The tier that serves shoppers grows with the plan (large Medusa stores run two storefront
+        // pods); the database keeps the chart's defaults. WooCommerce's web tier stays one pod: its
+        // wp-content is one ReadWriteOnce volume.
         let values: [String: [Int: String]] = [
             "woocommerce": [
                 2: #"{"web":{"resources":{"limits":{"cpu":"2","memory":"1Gi"},"requests":{"cpu":"250m","memory":"512Mi"}}}}"#,
@@ -134,7 +136,7 @@ public struct PlanCatalog: Sendable, Equatable {
             ],
             "medusa": [
                 2: #"{"backend":{"resources":{"limits":{"cpu":"2","memory":"1536Mi"},"requests":{"cpu":"500m","memory":"768Mi"}}}}"#,
-                4: #"{"backend":{"resources":{"limits":{"cpu":"4","memory":"3Gi"},"requests":{"cpu":"1","memory":"1536Mi"}}}}"#,
+                4: #"{"backend":{"resources":{"limits":{"cpu":"4","memory":"3Gi"},"requests":{"cpu":"1","memory":"1536Mi"}}},"storefront":{"replicas":2}}"#,
             ],
         ]
         var plans: [String: Plan] = [:]

@@ -317,3 +317,22 @@ extension StorePipelineTests {
         }
     }
 }
+
+extension StorePipelineTests {
+    @Test("a Medusa store moved to the large plan runs two storefront pods and its larger backend, within the large quota")
+    func largePlanScalesTheStorefront() async throws {
+        try await withStack { stack in
+            let store = try await readyStore(stack, engine: "medusa")
+            let job = try await requestUpdate(stack, store: store.id, to: StoreSpec(plan: "large"))
+            let ended = try await finished(stack, job)
+            #expect(ended.status == .succeeded, "\(ended.error ?? "") \(ended.steps.map { "\($0.name): \($0.message ?? "")" })")
+            let namespace = "store-\(store.name)"
+            let storefront = try await stack.kube.get("/apis/apps/v1/namespaces/\(namespace)/deployments/\(store.name)-storefront")
+            #expect(storefront.at("spec", "replicas")?.int == 2 && storefront.at("status", "readyReplicas")?.int == 2)
+            let backend = try await stack.kube.get("/apis/apps/v1/namespaces/\(namespace)/deployments/\(store.name)-backend")
+            #expect(backend.at("spec", "template", "spec", "containers")?.arrayValue?.first?.at("resources", "limits", "cpu")?.string == "4")
+            let quota = try await stack.kube.get("/api/v1/namespaces/\(namespace)/resourcequotas/storefleet-quota")
+            #expect(quota.at("spec", "hard", "limits.cpu")?.string == "20", "four times small's 5")
+        }
+    }
+}
