@@ -110,7 +110,7 @@ public enum OpenAPIDocument {
             "Revision": object([
                 "revision": integer, "spec": spec, "previous": spec,
                 "outcome": enumeration(["pending", "applied", "rolling-back", "rolled-back", "failed", "cancelled"]),
-                "reason": string, "job_id": uuid, "tenant_id": uuid, "token_id": uuid, "created_at": time, "finished_at": time,
+                "reason": string, "job_id": uuid, "tenant_id": uuid, "token_id": uuid, "asked_by_another_tenant": boolean, "created_at": time, "finished_at": time,
             ], required: ["revision", "spec", "outcome", "created_at"]),
             "RevisionPage": object(["items": array(ref("Revision")), "next_cursor": string], required: ["items"]),
             "Plan": object([
@@ -239,7 +239,10 @@ public enum OpenAPIDocument {
             "/api/stores/{id}/suspend": [
                 "post": operation("suspend a ready store: every workload scaled to zero, its data kept (202: the suspend job); a store an admin suspends only an admin resumes",
                                   parameters: [path("id"), idempotencyKey], body: "SuspendStoreRequest", bodyRequired: false,
-                                  mutatingErrors.merging(["202": json("StoreAccepted", "accepted; the suspend job", headers: location), "404": notFound]) { a, _ in a }),
+                                  mutatingErrors.merging([
+                                      "200": json("StoreAccepted", "an administrator took over the tenant's own suspension; nothing to run"),
+                                      "202": json("StoreAccepted", "accepted; the suspend job", headers: location), "404": notFound,
+                                  ]) { a, _ in a }),
             ],
             "/api/stores/{id}/resume": [
                 "post": operation("resume a suspended store (202: the resume job, which ends when the store sells again)", parameters: [path("id"), idempotencyKey],

@@ -54,6 +54,13 @@ extension Gateway {
                 guard !stores.isEmpty else {
                     throw Problem.validation([.init("selector", "selects no live store")])
                 }
+                // Versions are one engine's: a WooCommerce image tag on a Medusa store only breaks it.
+                let engines = try await connection.query("""
+                    SELECT DISTINCT engine FROM stores WHERE id = ANY(\(PostgresTextArray(stores.map(\.lower)))::uuid[])
+                    """).rows.map { try $0.decode("engine", as: String.self) }
+                guard engines.count == 1 else {
+                    throw Problem.validation([.init("selector", "selects stores of several engines (\(engines.sorted().joined(separator: ", "))); versions are one engine's, so add selector.engine")])
+                }
                 let waves = strategy.waves(count: stores.count)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = .sortedKeys
@@ -232,8 +239,11 @@ extension Gateway {
                 }
                 try await connection.query("""
                     UPDATE rollouts SET status = 'running', reason = NULL, halt_requested = false, updated_at = now(),
-                        accepted_through = greatest(accepted_through, coalesce((
-                            SELECT max(wave) FROM rollout_stores WHERE rollout_id = \(id) AND status NOT IN ('pending', 'updating')), -1))
+                        -- The failures of the waves that have ended are accepted; a wave still under way (an
+                        -- operator's halt mid-wave) keeps its threshold.
+                        accepted_through = greatest(accepted_through, coalesce(
+                            (SELECT min(wave) - 1 FROM rollout_stores WHERE rollout_id = \(id) AND status IN ('pending', 'updating')),
+                            (SELECT max(wave) FROM rollout_stores WHERE rollout_id = \(id))))
                     WHERE id = \(id)
                     """)
                 try await Audit.record("rollout.resume", target: "rollout", id.lower, details: ["job_id": job.lower], caller: caller, context: context, on: connection)
@@ -282,16 +292,14 @@ extension Gateway {
                 let job: UUID = try row.decode("job_id")
                 switch status {
                 case "running":
-                    // At the job's next checkpoint; its cancellation marks the rollout and its pending stores.
-                    _ = try await queue.store.requestCancel(job, reason: "rollout cancelled on request", on: connection)
+                    // A running job stops at its next checkpoint, and its cancellation hook marks the
+                    // rollout and its pending stores; a waiting one is cancelled at once, without the
+                    // hook, so that is done here.
+                    if try await queue.store.requestCancel(job, reason: "rollout cancelled on request", on: connection) == .cancelled {
+                        try await Self.markCancelled(id, on: connection)
+                    }
                 case "halted":
-                    try await connection.query("""
-                        UPDATE rollouts SET status = 'cancelled', finished_at = now(), updated_at = now() WHERE id = \(id)
-                        """)
-                    try await connection.query("""
-                        UPDATE rollout_stores SET status = 'skipped', message = 'the rollout was cancelled before this store''s turn', updated_at = now()
-                        WHERE rollout_id = \(id) AND status = 'pending'
-                        """)
+                    try await Self.markCancelled(id, on: connection)
                 default:
                     throw Problem.conflict("rollout-ended", "the rollout is \(status) already")
                 }
@@ -299,6 +307,16 @@ extension Gateway {
                 return try await seal(APIResult(try await rolloutView(id, on: connection), status: .accepted, location: "/api/rollouts/\(id.lower)"), on: connection)
             }
         }
+    }
+
+    static func markCancelled(_ id: UUID, on connection: PostgresConnection) async throws {
+                    try await connection.query("""
+                        UPDATE rollouts SET status = 'cancelled', finished_at = now(), updated_at = now() WHERE id = \(id)
+                        """)
+                    try await connection.query("""
+                        UPDATE rollout_stores SET status = 'skipped', message = 'the rollout was cancelled before this store''s turn', updated_at = now()
+                        WHERE rollout_id = \(id) AND status = 'pending'
+                        """)
     }
 }
 

@@ -170,6 +170,8 @@ struct RevisionView: Codable, Sendable {
     var jobId: String?
     var tenantId: String?
     var tokenId: String?
+    /// Set for a member reading a revision a platform administrator asked for (whose IDs are not shown).
+    var askedByAnotherTenant: Bool?
     var createdAt: Date
     var finishedAt: Date?
 

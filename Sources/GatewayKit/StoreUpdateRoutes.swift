@@ -86,7 +86,7 @@ extension Gateway {
         let limit = try limitParameter(request)
         var cursor: Int?
         if let text = request.uri.queryParameters.get("cursor") {
-            guard let number = Int(text), number >= 1 else { throw Problem.validation([.init("cursor", "is not a cursor this API returned")]) }
+            guard let number = Int(text), (1...Int(Int32.max)).contains(number) else { throw Problem.validation([.init("cursor", "is not a cursor this API returned")]) }
             cursor = number
         }
         let rows = try await postgres.withConnection { connection in
@@ -97,7 +97,17 @@ extension Gateway {
                 ORDER BY revision DESC LIMIT \(limit + 1)
                 """).rows
         }
-        let revisions = try rows.prefix(limit).map(RevisionView.init(row:))
+        // Who asked is the caller's own business: a member is not shown the token (or tenant) of an
+        // administrator who changed its store, only that someone else did.
+        let revisions = try rows.prefix(limit).map { row -> RevisionView in
+            var view = try RevisionView(row: row)
+            if !caller.isAdmin, let asker = view.tenantId, asker != caller.tenantID.lower {
+                view.tenantId = nil
+                view.tokenId = nil
+                view.askedByAnotherTenant = true
+            }
+            return view
+        }
         let next = rows.count > limit ? revisions.last.map { String($0.revision) } : nil
         return JSONCoding.response(Page(items: revisions, nextCursor: next))
     }

@@ -28,6 +28,19 @@ extension Gateway {
                 let store = try await visibleStore(id, caller: caller, on: connection, forUpdate: true)
                 let owner: UUID = try store.decode("tenant_id")
                 let status: String = try store.decode("status")
+                if status == "suspended", caller.isAdmin, try store.decode("suspended_by", as: String?.self) == "tenant" {
+                    // An administrator takes over a tenant's own suspension (the abuse case): nothing runs
+                    // to stop, but from now on only an administrator may resume the store.
+                    let updated = try await connection.query("""
+                        UPDATE stores SET suspended_by = 'admin', suspension_reason = coalesce(\(reason), suspension_reason), updated_at = now()
+                        WHERE id = \(id) RETURNING *
+                        """).first!
+                    try await Audit.record("store.suspend", target: "store", id.lower, details: [
+                        "name": try store.decode("name", as: String.self), "by": "admin", "reason": reason ?? "", "outcome": "taken over from the tenant",
+                    ], caller: caller, context: context, tenant: owner, on: connection)
+                    let view = APIResult(StoreAccepted(store: try StoreView(row: updated, settings: settings), job: nil))
+                    return PendingAnswer(sealed: seal.isKeyed ? try await seal(view, on: connection) : view, row: updated, job: nil)
+                }
                 guard status == "ready" else {
                     throw Problem.conflict("store-busy", "only a ready store can be suspended; this one is \(status)")
                 }

@@ -130,7 +130,7 @@ import TestSupport
             _ = try await call(.post, "/api/rollouts", token: token, json: ["target": ["app_version": "1.2.3"]])
             _ = try await call(.post, "/api/rollouts", json: ["target": [:], "strategy": ["wave_size": 0]])
             _ = try await call(.post, "/api/rollouts", json: ["target": ["app_version": "1.2.3"], "selector": ["engine": "medusa", "tenant_id": UUID().uuidString]])
-            let rollout = try await call(.post, "/api/rollouts", json: ["target": ["app_version": "1.2.3"], "selector": ["tenant_id": tenantID],
+            let rollout = try await call(.post, "/api/rollouts", json: ["target": ["app_version": "1.2.3"], "selector": ["tenant_id": tenantID, "engine": "woocommerce"],
                                                                         "strategy": ["canary": 1, "wave_percent": 50, "max_parallel": 2, "failure_threshold": 0]])
             let rolloutID = try #require(rollout.json["id"] as? String, "\(rollout.text)")
             _ = try await call(.post, "/api/rollouts", json: ["target": ["chart_version": "0.2.0"]])

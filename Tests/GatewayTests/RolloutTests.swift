@@ -114,4 +114,41 @@ import TestSupport
             #expect(audit == ["rollout.create", "rollout.resume", "rollout.cancel"])
         }
     }
+
+    @Test("a rollout waiting for a worker is cancelled at once; a selection of both engines is refused; resuming a halt mid-wave keeps that wave's threshold")
+    func cancelWaitingMixedEnginesAndMidWaveResume() async throws {
+        try await GatewayHarness.with { harness, client in
+            let (_, token) = try await harness.tenant(client, storeLimit: 10)
+            _ = try await stores(harness, client, token: token, names: ["mix-a", "mix-b", "mix-c"])
+            _ = try await stores(harness, client, token: token, names: ["mix-m"], engine: "medusa")
+            let mixed = try await client.call(.post, "/api/rollouts", token: GatewayHarness.adminToken, json: ["target": ["app_version": "9.9.9"]])
+            #expect(mixed.status == .unprocessableContent)
+            #expect((mixed.json["detail"] as? String)?.contains("several engines") == true, "\(mixed.text)")
+
+            // No worker runs here: the job waits, and a cancel ends it, and the rollout, at once.
+            let waiting = try await client.call(.post, "/api/rollouts", token: GatewayHarness.adminToken,
+                                                json: ["target": ["app_version": "9.9.9"], "selector": ["engine": "woocommerce"]])
+            let id = UUID(uuidString: try #require(waiting.json["id"] as? String))!
+            let cancelled = try await client.call(.post, "/api/rollouts/\(id.lower)/cancel", token: GatewayHarness.adminToken)
+            #expect(cancelled.status == .accepted)
+            #expect(cancelled.json["status"] as? String == "cancelled", "\(cancelled.text)")
+            #expect((cancelled.json["counts"] as? [String: Int])?["skipped"] == 3)
+            let next = try await client.call(.post, "/api/rollouts", token: GatewayHarness.adminToken,
+                                             json: ["target": ["app_version": "9.9.9"], "selector": ["engine": "woocommerce"], "strategy": ["canary": 1, "wave_size": 2]])
+            #expect(next.status == .accepted, "a cancelled rollout does not block the next: \(next.text)")
+
+            // Halted by an operator with wave 1 half done: resuming accepts the canary's wave only.
+            let second = UUID(uuidString: try #require(next.json["id"] as? String))!
+            try await harness.postgres.query("UPDATE rollout_stores SET status = 'updated' WHERE rollout_id = \(second) AND wave = 0")
+            try await harness.postgres.query("""
+                UPDATE rollout_stores SET status = 'rolled-back' WHERE rollout_id = \(second) AND wave = 1
+                  AND store_id = (SELECT store_id FROM rollout_stores WHERE rollout_id = \(second) AND wave = 1 ORDER BY position LIMIT 1)
+                """)
+            try await harness.postgres.query("UPDATE jobs SET status = 'failed', finished_at = now() WHERE id = (SELECT job_id FROM rollouts WHERE id = \(second))")
+            try await harness.postgres.query("UPDATE rollouts SET status = 'halted' WHERE id = \(second)")
+            #expect(try await client.call(.post, "/api/rollouts/\(second.lower)/resume", token: GatewayHarness.adminToken).status == .accepted)
+            let accepted = try await harness.postgres.query("SELECT accepted_through FROM rollouts WHERE id = \(second)").first!.decode("accepted_through", as: Int.self)
+            #expect(accepted == 0, "wave 1 is under way: its threshold still holds")
+        }
+    }
 }

@@ -91,8 +91,11 @@ import TestSupport
             #expect(busy.json["type"] as? String == "https://storefleet.dev/problems/store-busy")
             let deleted = try await client.call(.delete, "/api/stores/\(id)", token: token)
             #expect(deleted.status == .accepted)
-            let cancel = try await harness.postgres.query("SELECT cancel_requested FROM jobs WHERE id = \(UUID(uuidString: job["id"] as! String)!)").first
-            #expect(try cancel?.decode("cancel_requested", as: Bool.self) == true)
+            let cancel = try await harness.postgres.query("SELECT status FROM jobs WHERE id = \(UUID(uuidString: job["id"] as! String)!)").first
+            #expect(try cancel?.decode("status", as: String.self) == "cancelled", "it was waiting: cancelled at once")
+            let after = try #require(try await client.call(.get, "/api/stores/\(id)/revisions", token: token).json["items"] as? [[String: Any]])
+            #expect(after.first?["outcome"] as? String == "cancelled", "the superseded revision says so")
+            #expect(try await client.call(.get, "/api/stores/\(id)/revisions?cursor=3000000000", token: token).status == .unprocessableContent)
         }
     }
 
@@ -157,6 +160,10 @@ import TestSupport
             #expect(try await harness.count("jobs") == 1)
             let byAdmin = try await client.call(.patch, "/api/stores/\(id)", token: GatewayHarness.adminToken, json: ["plan": "medium"])
             #expect(byAdmin.status == .accepted, "\(byAdmin.text)")
+            // The tenant sees that someone else asked, not the administrator's token.
+            let revisions = try #require(try await client.call(.get, "/api/stores/\(id)/revisions", token: token).json["items"] as? [[String: Any]])
+            #expect(revisions[0]["token_id"] == nil && revisions[0]["asked_by_another_tenant"] as? Bool == true)
+            #expect(revisions[1]["token_id"] as? String != nil, "its own revision keeps its token")
 
             let reopen = try await client.call(.patch, "/api/tenants/\(tenant)", token: GatewayHarness.adminToken, raw: #"{"allowed_plans":null}"#)
             #expect(reopen.status == .ok)
@@ -250,6 +257,14 @@ import TestSupport
             #expect(try await harness.count("jobs") == 2, "the refusal enqueued nothing")
             let byAdmin = try await client.call(.post, "/api/stores/\(id)/resume", token: GatewayHarness.adminToken)
             #expect(byAdmin.status == .accepted)
+            // A tenant's own suspension an administrator takes over: no job, and the tenant is locked out.
+            try await harness.postgres.query("UPDATE jobs SET status = 'succeeded', finished_at = now()")
+            try await harness.postgres.query("UPDATE stores SET status = 'suspended', suspended_by = 'tenant', suspension_reason = 'holiday' WHERE id = \(UUID(uuidString: id)!)")
+            let takeover = try await client.call(.post, "/api/stores/\(id)/suspend", token: GatewayHarness.adminToken, json: ["reason": "fraud"])
+            #expect(takeover.status == .ok, "\(takeover.text)")
+            #expect((takeover.json["store"] as? [String: Any])?["suspended_by"] as? String == "admin")
+            #expect(takeover.json["job"] == nil)
+            #expect(try await client.call(.post, "/api/stores/\(id)/resume", token: token).status == .forbidden)
             // Another tenant cannot even see it.
             let (_, other) = try await harness.tenant(client)
             #expect(try await client.call(.post, "/api/stores/\(id)/suspend", token: other).status == .notFound)
