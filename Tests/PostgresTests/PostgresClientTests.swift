@@ -155,8 +155,13 @@ struct PostgresClientTests {
         #expect((backends ?? 0) >= 1)
 
         let impatient = PostgresPool(configuration: PostgresConfiguration(url: url, maxConnections: 1, acquireTimeout: 0.2))
-        let holder = Task { try await impatient.query("SELECT pg_sleep(1)") }
-        try await Task.sleep(for: .milliseconds(100))
+        let holder = Task { try await impatient.query("SELECT pg_sleep(3)") }
+        // Until the holder's statement runs on the server, its one connection may not be taken yet (on a
+        // loaded machine, connecting takes longer than any fixed pause).
+        try await eventually(within: 10) { () throws -> Void in
+            let running = try await small.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3)' AND state = 'active'").first?.decode("n", as: Int.self)
+            guard running == 1 else { throw CancellationError() }
+        }
         let error = await #expect(throws: PostgresError.self) { try await impatient.query("SELECT 1") }
         #expect(error?.kind == .poolExhausted)
         _ = try await holder.value
