@@ -99,7 +99,7 @@ public enum OpenAPIDocument {
                 "expires_at": ["type": ["string", "null"], "format": "date-time",
                                "description": "from a minute to five years ahead; 422 otherwise"],
             ], required: []),
-            "UpdateTenantRequest": object(["store_limit": storeLimit, "allowed_plans": allowedPlans], required: []).merging(["minProperties": 1]) { a, _ in a },
+            "UpdateTenantRequest": object(["store_limit": storeLimit.merging(["type": ["integer", "null"], "description": "null: unchanged"]) { _, b in b }, "allowed_plans": allowedPlans], required: []).merging(["minProperties": 1]) { a, _ in a },
             "Store": object([
                 "id": uuid, "tenant_id": uuid, "name": string, "engine": enumeration(["woocommerce", "medusa"]), "status": storeStatus,
                 "namespace": string, "plan": string, "chart_version": string, "app_version": string, "revision": integer,
@@ -125,7 +125,7 @@ public enum OpenAPIDocument {
                 "target": object(["chart_version": chartVersion, "app_version": appVersion], required: []).merging(["minProperties": 1]) { a, _ in a },
                 "selector": object([
                     "engine": enumeration(["woocommerce", "medusa"]), "tenant_id": uuid, "plan": planName,
-                    "store_ids": ["type": "array", "items": uuid, "minItems": 1, "maxItems": 1000],
+                    "store_ids": ["type": "array", "items": uuid, "minItems": 1, "maxItems": 300],
                 ], required: []),
                 "strategy": object([
                     "canary": ["type": "integer", "minimum": 0, "maximum": 100],
@@ -233,7 +233,7 @@ public enum OpenAPIDocument {
             ],
             "/api/stores/{id}/revisions": [
                 "get": operation("the store's revisions, newest first: spec, what it replaced, who asked, the job and its outcome", parameters: [
-                    path("id"), pageLimit, query("cursor", ["type": "string", "pattern": "^[0-9]+$"]),
+                    path("id"), pageLimit, query("cursor", ["type": "string", "pattern": "^[1-9][0-9]{0,8}$"]),
                 ], ["200": json("RevisionPage", "a page of revisions"), "401": unauthorized, "404": notFound, "422": problem("bad limit or cursor")]),
             ],
             "/api/stores/{id}/suspend": [

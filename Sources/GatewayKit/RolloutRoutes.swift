@@ -51,15 +51,16 @@ extension Gateway {
                       AND (\(ids)::uuid[] IS NULL OR id = ANY(\(ids)::uuid[]))
                     ORDER BY created_at, id
                     """).rows.map { try $0.decode("id", as: UUID.self) }
+                // Both refusals depend on the fleet as it is now, not on the request's form: 409.
                 guard !stores.isEmpty else {
-                    throw Problem.validation([.init("selector", "selects no live store")])
+                    throw Problem.conflict("empty-selection", "the selector matches no live store")
                 }
                 // Versions are one engine's: a WooCommerce image tag on a Medusa store only breaks it.
                 let engines = try await connection.query("""
                     SELECT DISTINCT engine FROM stores WHERE id = ANY(\(PostgresTextArray(stores.map(\.lower)))::uuid[])
                     """).rows.map { try $0.decode("engine", as: String.self) }
                 guard engines.count == 1 else {
-                    throw Problem.validation([.init("selector", "selects stores of several engines (\(engines.sorted().joined(separator: ", "))); versions are one engine's, so add selector.engine")])
+                    throw Problem.conflict("mixed-engines", "the selector matches stores of several engines (\(engines.sorted().joined(separator: ", "))); versions are one engine's, so add selector.engine")
                 }
                 let waves = strategy.waves(count: stores.count)
                 let encoder = JSONEncoder()
@@ -138,8 +139,8 @@ extension Gateway {
                 selector.tenantId = id
             case ("store_ids", .array(let items)):
                 let ids = items.compactMap { $0.string.flatMap(UUID.init(uuidString:)) }
-                if ids.count != items.count || !(1...1000).contains(ids.count) {
-                    errors.append(.init("selector.store_ids", "must be 1 to 1000 store IDs"))
+                if ids.count != items.count || !(1...300).contains(ids.count) {
+                    errors.append(.init("selector.store_ids", "must be 1 to 300 store IDs (select more with engine, tenant or plan)"))
                 }
                 selector.storeIds = ids
             case ("engine", _), ("plan", _), ("tenant_id", _), ("store_ids", _):

@@ -58,7 +58,8 @@ extension Gateway {
             var errors: [Problem.FieldError] = []
             let limit = body.integer("store_limit", errors: &errors)
             let plans = body.stringArray("allowed_plans", errors: &errors)
-            if limit == nil && !plans.given && errors.isEmpty { errors.append(.init("store_limit", "give store_limit, allowed_plans or both")) }
+            // `{"store_limit": null}` changes nothing, as null means "unchanged"; `{}` asks for nothing.
+            if body.object.isEmpty { errors.append(.init("store_limit", "give store_limit, allowed_plans or both")) }
             if let limit, !(0...1000).contains(limit) { errors.append(.init("store_limit", "must be from 0 to 1000")) }
             checkPlans(plans.value, errors: &errors)
             guard errors.isEmpty else { throw Problem.validation(errors) }

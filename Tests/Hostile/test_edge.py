@@ -271,7 +271,7 @@ def test_a_path_with_an_encoded_control_byte_gets_400_and_never_a_file(path):
 def test_a_wrong_method_on_a_parameterized_route_gets_405_with_allow():
     status, headers, body = api("PUT", f"/api/stores/{uuid.uuid4()}", {"name": "x"})
     assert status == 405, body
-    assert headers.get("Allow") == "DELETE, GET", headers
+    assert headers.get("Allow") == "DELETE, GET, PATCH", headers
     assert json.loads(body)["type"].endswith("/method-not-allowed")
     status, headers, _ = api("DELETE", f"/api/jobs/{uuid.uuid4()}")
     assert status == 405 and headers.get("Allow") == "GET", headers
