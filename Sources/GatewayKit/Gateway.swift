@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Jobs
+import Platform
 import KubeClient
 import Logging
 import Postgres
@@ -30,7 +31,8 @@ public struct Gateway: Sendable {
         self.redis = redis
         self.settings = settings
         self.logger = logger
-        self.queue = JobQueue(postgres: postgres, redis: redis, keys: RedisKeys(prefix: settings.redisKeyPrefix), logger: logger)
+        self.queue = JobQueue(postgres: postgres, redis: redis, keys: RedisKeys(prefix: settings.redisKeyPrefix), logger: logger,
+                              cancelHooks: StoreJobHooks.onCancelled)
         self.metrics = GatewayMetrics()
         self.idempotency = IdempotencyKeys(postgres: postgres, ttl: settings.idempotencyTTL)
         self.reads = CoalescedReads(postgres: postgres, store: queue.store, logger: logger)

@@ -293,14 +293,11 @@ extension Gateway {
                 let job: UUID = try row.decode("job_id")
                 switch status {
                 case "running":
-                    // A running job stops at its next checkpoint, and its cancellation hook marks the
-                    // rollout and its pending stores; a waiting one is cancelled at once, without the
-                    // hook, so that is done here.
-                    if try await queue.store.requestCancel(job, reason: "rollout cancelled on request", on: connection) == .cancelled {
-                        try await Self.markCancelled(id, on: connection)
-                    }
+                    // A running job stops at its next checkpoint; a waiting one ends here. Either way its
+                    // cancellation hook (StoreJobHooks) marks the rollout and its pending stores.
+                    _ = try await queue.store.requestCancel(job, reason: "rollout cancelled on request", on: connection)
                 case "halted":
-                    try await Self.markCancelled(id, on: connection)
+                    try await StoreJobHooks.markRolloutCancelled(id, on: connection)
                 default:
                     throw Problem.conflict("rollout-ended", "the rollout is \(status) already")
                 }
@@ -308,16 +305,6 @@ extension Gateway {
                 return try await seal(APIResult(try await rolloutView(id, on: connection), status: .accepted, location: "/api/rollouts/\(id.lower)"), on: connection)
             }
         }
-    }
-
-    static func markCancelled(_ id: UUID, on connection: PostgresConnection) async throws {
-                    try await connection.query("""
-                        UPDATE rollouts SET status = 'cancelled', finished_at = now(), updated_at = now() WHERE id = \(id)
-                        """)
-                    try await connection.query("""
-                        UPDATE rollout_stores SET status = 'skipped', message = 'the rollout was cancelled before this store''s turn', updated_at = now()
-                        WHERE rollout_id = \(id) AND status = 'pending'
-                        """)
     }
 }
 

@@ -163,12 +163,6 @@ extension Gateway {
                 deleteJob.tenantID = owner
                 let cancelled = try await queue.store.requestCancelActive(
                     store: id, except: nil, reason: "superseded by delete job \(job.id.uuidString.lowercased())", on: connection)
-                // A waiting update job was cancelled at once, without its hook: its revision says so here.
-                // (A running one's hook says so when it stops.)
-                try await connection.query("""
-                    UPDATE store_revisions r SET outcome = 'cancelled', finished_at = now()
-                    FROM jobs j WHERE r.store_id = \(id) AND r.job_id = j.id AND r.outcome = 'pending' AND j.status = 'cancelled'
-                    """)
                 try await enqueuer.insert(deleteJob, on: connection)
                 try await Audit.record("store.delete", target: "store", id.uuidString.lowercased(),
                                        details: ["name": try store.decode("name", as: String.self), "job_id": job.id.uuidString.lowercased(),

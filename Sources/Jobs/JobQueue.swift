@@ -11,8 +11,11 @@ public struct JobQueue: Sendable {
     public let keys: RedisKeys
     let logger: Logger
 
-    public init(postgres: PostgresPool, redis: RedisClient, keys: RedisKeys, logger: Logger) {
-        self.store = JobStore(postgres: postgres)
+    /// `cancelHooks`: each kind's `onCancelled` (see `JobStore.cancelHooks`); a producer that cancels
+    /// jobs of a kind with a hook must pass it, or a waiting job of that kind ends without its bookkeeping.
+    public init(postgres: PostgresPool, redis: RedisClient, keys: RedisKeys, logger: Logger,
+                cancelHooks: [String: JobStore.CancelHook] = [:]) {
+        self.store = JobStore(postgres: postgres, cancelHooks: cancelHooks)
         self.redis = redis
         self.keys = keys
         self.logger = logger

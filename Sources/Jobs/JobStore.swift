@@ -8,9 +8,16 @@ import Postgres
 /// never has two writers, not even two slots of one process.
 public struct JobStore: Sendable {
     public let postgres: PostgresPool
+    /// Each kind's `JobDefinition.onCancelled`, for jobs cancelled while waiting: those end in the
+    /// canceller's transaction (a gateway's, which has no definitions), and their hook runs there, so a
+    /// kind's bookkeeping on cancellation is the same whoever cancels and whenever.
+    public let cancelHooks: [String: CancelHook]
 
-    public init(postgres: PostgresPool) {
+    public typealias CancelHook = @Sendable (PostgresConnection, ClaimedJob) async throws -> Void
+
+    public init(postgres: PostgresPool, cancelHooks: [String: CancelHook] = [:]) {
         self.postgres = postgres
+        self.cancelHooks = cancelHooks
     }
 
     /// Raised when a worker's write finds the job no longer its own (lease expired and reaped).
@@ -37,16 +44,17 @@ public struct JobStore: Sendable {
             """)
     }
 
-    /// Cancels a job. Waiting jobs end `cancelled` at once (returned true); a running job gets a request
-    /// that its worker honours at the next checkpoint. Finished jobs are left alone.
+    /// Cancels a job. Waiting jobs end `cancelled` at once (returned true), and their kind's cancel hook
+    /// runs in this transaction; a running job gets a request that its worker honours at the next
+    /// checkpoint (its hook runs there). Finished jobs are left alone.
     public func requestCancel(_ job: UUID, reason: String, on connection: PostgresConnection) async throws -> JobStatus? {
-        let row = try await connection.query("""
+        guard let row = try await connection.query("""
             WITH target AS (SELECT id, status FROM jobs WHERE id = \(job) FOR UPDATE),
             waiting AS (
                 UPDATE jobs SET status = 'cancelled', cancel_requested = true, finished_at = now(), updated_at = now(),
                                 error = \(reason)
                 WHERE id = (SELECT id FROM target WHERE status IN ('queued', 'retrying'))
-                RETURNING id
+                RETURNING id, kind, store_id, tenant_id, steps, current_step, payload, epoch
             ), running AS (
                 UPDATE jobs SET cancel_requested = true, updated_at = now()
                 WHERE id = (SELECT id FROM target WHERE status = 'running')
@@ -57,10 +65,25 @@ public struct JobStore: Sendable {
                 INSERT INTO job_transitions (job_id, attempt, status, message)
                 SELECT id, 0, 'cancelled', \(reason) FROM waiting
             )
-            SELECT CASE WHEN EXISTS (SELECT 1 FROM waiting) THEN 'cancelled'
-                        ELSE (SELECT status FROM target) END AS status
-            """).first
-        return try row?.decode("status", as: String?.self).flatMap(JobStatus.init(rawValue:))
+            SELECT CASE WHEN w.id IS NOT NULL THEN 'cancelled' ELSE (SELECT status FROM target) END AS status,
+                   w.kind, w.store_id, w.tenant_id, w.steps, w.current_step, w.payload, w.epoch
+            FROM (SELECT 1) one LEFT JOIN waiting w ON true
+            """).first else { return nil }
+        guard let status = try row.decode("status", as: String?.self).flatMap(JobStatus.init(rawValue:)) else { return nil }
+        if status == .cancelled, let hook = cancelHooks[try row.decode("kind", as: String.self)] {
+            try await hook(connection, ClaimedJob(
+                id: job,
+                kind: try row.decode("kind"),
+                storeID: try row.decode("store_id"),
+                tenantID: try row.decode("tenant_id"),
+                steps: try row.decode("steps", as: PostgresTextArray.self).elements,
+                currentStep: try row.decode("current_step"),
+                stepAttempt: 0,
+                payload: try row.decode("payload", as: PostgresJSON.self).text,
+                epoch: try row.decode("epoch")
+            ))
+        }
+        return status
     }
 
     /// Requests cancellation of every unfinished job of a store except `keep`; used when a delete

@@ -112,7 +112,11 @@ public final class JobWorker: Sendable {
         definitions: [JobDefinition], logger: Logger, metrics: JobMetrics = JobMetrics()
     ) {
         self.settings = settings
-        self.store = JobStore(postgres: postgres)
+        // Jobs this worker's producers cancel while waiting (a step's own enqueue) get their hooks too.
+        let cancelHooks = Dictionary(uniqueKeysWithValues: definitions.compactMap { definition in
+            definition.onCancelled.map { (definition.kind, $0) }
+        })
+        self.store = JobStore(postgres: postgres, cancelHooks: cancelHooks)
         let store = self.store, workerID = settings.workerID, lease = settings.lease
         self.claims = GroupCommit { ids in try await store.claim(ids, worker: workerID, lease: lease) }
         self.successes = GroupCommit { successes in
@@ -124,7 +128,7 @@ public final class JobWorker: Sendable {
             try await redis.run(EngineScripts.finish, keys: [processing, dispatched], arguments: ids)
             return ids.map { _ in () }
         }
-        self.queue = JobQueue(postgres: postgres, redis: redis, keys: keys, logger: logger)
+        self.queue = JobQueue(postgres: postgres, redis: redis, keys: keys, logger: logger, cancelHooks: cancelHooks)
         self.redis = redis
         self.keys = keys
         self.definitions = Dictionary(uniqueKeysWithValues: definitions.map { ($0.kind, $0) })

@@ -36,15 +36,7 @@ extension Provisioner {
                     WHERE job_id = \(job.id) AND status = 'running'
                     """)
             },
-            onCancelled: { connection, job in
-                try await connection.query("""
-                    UPDATE rollouts SET status = 'cancelled', finished_at = now(), updated_at = now() WHERE job_id = \(job.id) AND status <> 'completed'
-                    """)
-                try await connection.query("""
-                    UPDATE rollout_stores SET status = 'skipped', message = 'the rollout was cancelled before this store''s turn', updated_at = now()
-                    WHERE rollout_id = (SELECT id FROM rollouts WHERE job_id = \(job.id)) AND status = 'pending'
-                    """)
-            }
+            onCancelled: StoreJobHooks.rolloutCancelled
         )
     }
 

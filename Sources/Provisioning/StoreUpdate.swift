@@ -42,14 +42,7 @@ extension Provisioner {
                     WHERE id = \(job.storeID) AND status = 'updating'
                     """)
             },
-            onCancelled: { connection, job in
-                // Superseded by a delete, which has set the store's status already.
-                let revision = try JSONDecoder().decode(StoreRevision.Payload.self, from: Data(job.payload.utf8)).revision
-                try await connection.query("""
-                    UPDATE store_revisions SET outcome = 'cancelled', finished_at = now()
-                    WHERE store_id = \(job.storeID) AND revision = \(revision) AND outcome = 'pending'
-                    """)
-            }
+            onCancelled: StoreJobHooks.updateCancelled
         )
     }
 

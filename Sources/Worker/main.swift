@@ -26,7 +26,8 @@ await ProcessEntry.run("storefleet-worker") {
         kube: KubeClient(configuration: cluster), postgres: backends.postgres, settings: settings.provisioning,
         kubeconfig: cluster.kubeconfigPath, kubeContext: settings.kubeContext
     )
-    provisioner.queue = JobQueue(postgres: backends.postgres, redis: backends.redis, keys: settings.keys, logger: logger)
+    provisioner.queue = JobQueue(postgres: backends.postgres, redis: backends.redis, keys: settings.keys, logger: logger,
+                                 cancelHooks: StoreJobHooks.onCancelled)
     logger.info("cluster configured", metadata: ["server": "\(cluster.server)", "from": "\(cluster.source)"])
 
     let httpLogger = logger

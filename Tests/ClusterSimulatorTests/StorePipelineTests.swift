@@ -54,7 +54,7 @@ struct StorePipelineTests {
                 var provisioner = Provisioner(kube: KubeClient(configuration: workerConfiguration), postgres: postgres, settings: settings,
                                               kubeconfig: workerConfiguration.kubeconfigPath)
                 // A rollout's job enqueues its stores' update jobs through the queue, as the worker's does.
-                provisioner.queue = JobQueue(postgres: postgres, redis: redis, keys: keys, logger: logger)
+                provisioner.queue = JobQueue(postgres: postgres, redis: redis, keys: keys, logger: logger, cancelHooks: StoreJobHooks.onCancelled)
                 var engine = JobWorkerSettings(workerID: TestEnvironment.uniqueName("w"), concurrency: 4)
                 engine.renewInterval = 0.3
                 engine.pollWait = 0.2

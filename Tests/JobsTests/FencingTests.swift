@@ -70,6 +70,76 @@ struct FencingTests {
         }
     }
 
+    @Test("a job that starts others (a rollout) from a reaped claim starts nothing: enqueue(fencedBy:) inserts and dispatches no job")
+    func staleClaimEnqueuesNothing() async throws {
+        try await EngineHarness.with { h in
+            let store = h.queue.store
+            let id = try await store.enqueueForTest(h.scripted())
+            guard case .claimed(let first, _) = try await store.claim([id], worker: "w", lease: 30)[0] else {
+                Issue.record("not claimed"); return
+            }
+            try await h.postgres.query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = \(id)")
+            #expect(try await store.reapExpiredLeases() == [id])
+            guard case .claimed(let second, _) = try await store.claim([id], worker: "w2", lease: 30)[0] else {
+                Issue.record("not claimed again"); return
+            }
+            _ = try await h.redis.send("DEL", h.keys.queue)
+            let child = h.scripted(), other = h.scripted()
+            let stale = StepContext(job: first, step: "one", attempt: 1, logger: h.logger, store: store, position: 0)
+            await #expect(throws: JobStore.LeaseLost.self) {
+                try await h.queue.enqueue(fencedBy: stale) { connection, enqueuer in
+                    try await enqueuer.insert(child, on: connection)
+                }
+            }
+            let inserted = try await h.postgres.query("SELECT count(*) AS n FROM jobs WHERE id = \(child.id)").first!.decode("n", as: Int.self)
+            #expect(inserted == 0, "the stale claim's child job must not exist")
+            #expect(try await h.redis.send("LLEN", h.keys.queue).int == 0, "nothing was dispatched for it")
+
+            // The live claim starts its child once.
+            let live = StepContext(job: second, step: "one", attempt: 1, logger: h.logger, store: store, position: 0)
+            try await h.queue.enqueue(fencedBy: live) { connection, enqueuer in
+                try await enqueuer.insert(other, on: connection)
+            }
+            let started = try await h.postgres.query("SELECT count(*) AS n FROM jobs WHERE id = \(other.id) AND status = 'queued'").first!.decode("n", as: Int.self)
+            #expect(started == 1)
+            #expect(try await h.redis.send("LLEN", h.keys.queue).int == 1)
+        }
+    }
+
+    @Test("a kind's cancel hook runs when a waiting job is cancelled, in the canceller's transaction; a running job's cancel leaves it to the worker")
+    func cancelHookForWaitingJobs() async throws {
+        try await EngineHarness.with { h in
+            try await h.postgres.query("CREATE TABLE IF NOT EXISTS lab_cancelled (job_id uuid PRIMARY KEY, payload text)")
+            let hooked = JobStore(postgres: h.postgres, cancelHooks: [
+                SyntheticJobs.scriptedKind: { connection, job in
+                    try await connection.query("INSERT INTO lab_cancelled (job_id, payload) VALUES (\(job.id), \(job.payload))")
+                },
+            ])
+            let waiting = try await hooked.enqueueForTest(h.scripted())
+            let running = try await hooked.enqueueForTest(h.scripted())
+            guard case .claimed = try await hooked.claim([running], worker: "w", lease: 30)[0] else {
+                Issue.record("not claimed"); return
+            }
+            // A hook that fails rolls the cancellation back with it: one transaction.
+            let statuses = try await h.postgres.transaction { connection in
+                [try await hooked.requestCancel(waiting, reason: "test", on: connection),
+                 try await hooked.requestCancel(running, reason: "test", on: connection)]
+            }
+            #expect(statuses == [.cancelled, .running])
+            let rows = try await h.postgres.query("SELECT job_id FROM lab_cancelled").rows.map { try $0.decode("job_id", as: UUID.self) }
+            #expect(rows == [waiting], "the waiting job's hook ran once; the running job's waits for its worker")
+
+            let failing = JobStore(postgres: h.postgres, cancelHooks: [
+                SyntheticJobs.scriptedKind: { _, _ in throw CancellationError() },
+            ])
+            let third = try await failing.enqueueForTest(h.scripted())
+            await #expect(throws: CancellationError.self) {
+                try await h.postgres.transaction { connection in try await failing.requestCancel(third, reason: "test", on: connection) }
+            }
+            #expect(try await failing.position(third)?.status == .queued, "a failed hook leaves the job waiting")
+        }
+    }
+
     @Test("a slot stuck past its lease in a call that ignores cancellation: the job is not claimed by another slot of the same worker meanwhile, and the stuck run records nothing")
     func oneJobOneSlot() async throws {
         try await EngineHarness.with { h in
