@@ -218,92 +218,82 @@ extension Gateway {
         return try RolloutView(row: row, stores: stores)
     }
 
-    // MARK: - POST /api/rollouts/:id/resume and /cancel
+    // MARK: - POST /api/rollouts/:id/halt, /resume and /cancel
 
     /// Goes on with a halted rollout: the failures of the waves done so far are accepted, and its job
     /// runs again from the wave it stopped at.
     func resumeRollout(_ request: Request, _ context: GatewayContext) async throws -> Response {
-        _ = try requireAdmin(context)
-        let id = try uuidParameter(context, what: "rollout")
-        let body = try await JSONBody.read(request, allowEmpty: true)
-        try body.onlyFields([])
-        return try await mutating(request, context, body: body.bytes) { caller, seal in
-            let (result, job) = try await postgres.transaction { connection -> (APIResult, UUID) in
-                guard let row = try await connection.query("SELECT status, job_id FROM rollouts WHERE id = \(id) FOR UPDATE").first else {
-                    throw Problem.notFound("rollout \(id.lower)")
-                }
-                let status: String = try row.decode("status")
-                guard status == "halted" else { throw Problem.conflict("not-halted", "only a halted rollout can be resumed; this one is \(status)") }
-                let job: UUID = try row.decode("job_id")
-                guard try await queue.store.requeueFailed(job, on: connection) != nil else {
-                    throw Problem.conflict("not-halted", "the rollout's job has not failed")
-                }
-                try await connection.query("""
-                    UPDATE rollouts SET status = 'running', reason = NULL, halt_requested = false, updated_at = now(),
-                        -- The failures of the waves that have ended are accepted; a wave still under way (an
-                        -- operator's halt mid-wave) keeps its threshold.
-                        accepted_through = greatest(accepted_through, coalesce(
-                            (SELECT min(wave) - 1 FROM rollout_stores WHERE rollout_id = \(id) AND status IN ('pending', 'updating')),
-                            (SELECT max(wave) FROM rollout_stores WHERE rollout_id = \(id))))
-                    WHERE id = \(id)
-                    """)
-                try await Audit.record("rollout.resume", target: "rollout", id.lower, details: ["job_id": job.lower], caller: caller, context: context, on: connection)
-                let view = try await rolloutView(id, on: connection)
-                return (try await seal(APIResult(view, status: .accepted, location: "/api/rollouts/\(id.lower)"), on: connection), job)
+        try await rolloutAction(request, context, audit: "rollout.resume") { connection, id, status, job in
+            guard status == "halted" else { throw Problem.conflict("not-halted", "only a halted rollout can be resumed; this one is \(status)") }
+            guard try await queue.store.requeueFailed(job, on: connection) != nil else {
+                throw Problem.conflict("not-halted", "the rollout's job has not failed")
             }
-            await queue.dispatch([job])
-            return result
+            try await connection.query("""
+                UPDATE rollouts SET status = 'running', reason = NULL, halt_requested = false, updated_at = now(),
+                    -- The failures of the waves that have ended are accepted; a wave still under way (an
+                    -- operator's halt mid-wave) keeps its threshold.
+                    accepted_through = greatest(accepted_through, coalesce(
+                        (SELECT min(wave) - 1 FROM rollout_stores WHERE rollout_id = \(id) AND status IN ('pending', 'updating')),
+                        (SELECT max(wave) FROM rollout_stores WHERE rollout_id = \(id))))
+                WHERE id = \(id)
+                """)
+            return [job]
         }
     }
 
     /// Pauses a running rollout: its job halts at its next pass (within seconds), starting no more
     /// stores; updates already running finish. Resume goes on from there.
     func haltRollout(_ request: Request, _ context: GatewayContext) async throws -> Response {
-        _ = try requireAdmin(context)
-        let id = try uuidParameter(context, what: "rollout")
-        let body = try await JSONBody.read(request, allowEmpty: true)
-        try body.onlyFields([])
-        return try await mutating(request, context, body: body.bytes) { caller, seal in
-            try await postgres.transaction { connection -> APIResult in
-                guard let row = try await connection.query("SELECT status FROM rollouts WHERE id = \(id) FOR UPDATE").first else {
-                    throw Problem.notFound("rollout \(id.lower)")
-                }
-                let status: String = try row.decode("status")
-                guard status == "running" else { throw Problem.conflict("not-running", "only a running rollout can be halted; this one is \(status)") }
-                try await connection.query("UPDATE rollouts SET halt_requested = true, updated_at = now() WHERE id = \(id)")
-                try await Audit.record("rollout.halt", target: "rollout", id.lower, caller: caller, context: context, on: connection)
-                return try await seal(APIResult(try await rolloutView(id, on: connection), status: .accepted, location: "/api/rollouts/\(id.lower)"), on: connection)
-            }
+        try await rolloutAction(request, context, audit: "rollout.halt") { connection, id, status, _ in
+            guard status == "running" else { throw Problem.conflict("not-running", "only a running rollout can be halted; this one is \(status)") }
+            try await connection.query("UPDATE rollouts SET halt_requested = true, updated_at = now() WHERE id = \(id)")
+            return []
         }
     }
 
     /// Stops a rollout: no store not yet started is; updates already running finish (each with its
     /// own rollback).
     func cancelRollout(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        try await rolloutAction(request, context, audit: "rollout.cancel") { connection, id, status, job in
+            switch status {
+            case "running":
+                // A running job stops at its next checkpoint; a waiting one ends here. Either way its
+                // cancellation hook (StoreJobHooks) marks the rollout and its pending stores.
+                _ = try await queue.store.requestCancel(job, reason: "rollout cancelled on request", on: connection)
+            case "halted":
+                try await StoreJobHooks.markRolloutCancelled(id, on: connection)
+            default:
+                throw Problem.conflict("rollout-ended", "the rollout is \(status) already")
+            }
+            return []
+        }
+    }
+
+    /// What every operator action on a rollout shares: an admin, an empty body, the idempotency seal,
+    /// the rollout's row locked for the action's transaction, an audit entry, and the rollout as it
+    /// now stands as the 202 answer. `act` gets the rollout's ID, status and job, and returns the jobs
+    /// to dispatch once the transaction has committed.
+    private func rolloutAction(
+        _ request: Request, _ context: GatewayContext, audit action: String,
+        _ act: @escaping @Sendable (PostgresConnection, UUID, _ status: String, _ job: UUID) async throws -> [UUID]
+    ) async throws -> Response {
         _ = try requireAdmin(context)
         let id = try uuidParameter(context, what: "rollout")
         let body = try await JSONBody.read(request, allowEmpty: true)
         try body.onlyFields([])
         return try await mutating(request, context, body: body.bytes) { caller, seal in
-            try await postgres.transaction { connection -> APIResult in
+            let (result, jobs) = try await postgres.transaction { connection -> (APIResult, [UUID]) in
                 guard let row = try await connection.query("SELECT status, job_id FROM rollouts WHERE id = \(id) FOR UPDATE").first else {
                     throw Problem.notFound("rollout \(id.lower)")
                 }
-                let status: String = try row.decode("status")
                 let job: UUID = try row.decode("job_id")
-                switch status {
-                case "running":
-                    // A running job stops at its next checkpoint; a waiting one ends here. Either way its
-                    // cancellation hook (StoreJobHooks) marks the rollout and its pending stores.
-                    _ = try await queue.store.requestCancel(job, reason: "rollout cancelled on request", on: connection)
-                case "halted":
-                    try await StoreJobHooks.markRolloutCancelled(id, on: connection)
-                default:
-                    throw Problem.conflict("rollout-ended", "the rollout is \(status) already")
-                }
-                try await Audit.record("rollout.cancel", target: "rollout", id.lower, details: ["job_id": job.lower], caller: caller, context: context, on: connection)
-                return try await seal(APIResult(try await rolloutView(id, on: connection), status: .accepted, location: "/api/rollouts/\(id.lower)"), on: connection)
+                let jobs = try await act(connection, id, try row.decode("status"), job)
+                try await Audit.record(action, target: "rollout", id.lower, details: ["job_id": job.lower], caller: caller, context: context, on: connection)
+                let view = try await rolloutView(id, on: connection)
+                return (try await seal(APIResult(view, status: .accepted, location: "/api/rollouts/\(id.lower)"), on: connection), jobs)
             }
+            await queue.dispatch(jobs)
+            return result
         }
     }
 }
