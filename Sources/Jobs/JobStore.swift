@@ -149,8 +149,13 @@ public struct JobStore: Sendable {
         // Claimed in job ID order, so that two batches locking the same rows cannot deadlock.
         let order = jobs.indices.sorted { jobs[$0].uuidString < jobs[$1].uuidString }
         let rows = try await postgres.query("""
-            SELECT i.n, c.* FROM unnest(\(PostgresTextArray(order.map { jobs[$0].uuidString }))::uuid[]) WITH ORDINALITY AS i(id, n)
+            SELECT i.n, c.*,
+                   -- For metrics: how long the job has existed, and how long it waited past its due time.
+                   extract(epoch FROM now() - j.created_at)::float8 AS age_seconds,
+                   greatest(extract(epoch FROM now() - j.run_at), 0)::float8 AS pickup_seconds
+            FROM unnest(\(PostgresTextArray(order.map { jobs[$0].uuidString }))::uuid[]) WITH ORDINALITY AS i(id, n)
             CROSS JOIN LATERAL job_claim(i.id, \(worker), \(lease)) AS c
+            LEFT JOIN jobs j ON j.id = i.id
             ORDER BY i.n
             """).rows
         var outcomes = [ClaimOutcome](repeating: .notClaimable, count: jobs.count)
@@ -173,7 +178,9 @@ public struct JobStore: Sendable {
                 currentStep: try row.decode("current_step"),
                 stepAttempt: try row.decode("step_attempt", as: Int?.self) ?? 0,
                 payload: try row.decode("payload", as: PostgresJSON.self).text,
-                epoch: try row.decode("epoch")
+                epoch: try row.decode("epoch"),
+                ageAtClaim: try row.decode("age_seconds", as: Double?.self) ?? 0,
+                pickupDelay: try row.decode("pickup_seconds", as: Double?.self) ?? 0
             )
             return .claimed(claimed, cancelRequested: try row.decode("cancel_requested"))
         case "early": return .early

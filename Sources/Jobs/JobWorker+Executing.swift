@@ -17,13 +17,16 @@ extension JobWorker {
         if let store = job.storeID { logger[metadataKey: "store"] = "\(store.uuidString.lowercased())" }
         state.withLock { $0.running[claim] = RunningJob(task: nil, stopReason: cancelRequested ? .cancelRequested : nil, leaseEnds: leaseEnds) }
         defer { _ = state.withLock { $0.running.removeValue(forKey: claim) } }
-        metrics.jobStarted(kind: job.kind)
+        metrics.jobStarted(job)
+        let claimed = ContinuousClock.now
+        // From the job's creation to now, for the job-duration metric.
+        let jobAge: @Sendable () -> Double = { job.ageAtClaim + (ContinuousClock.now - claimed).inSeconds }
 
         guard let definition = definitions[job.kind], definition.stepNames == job.steps else {
             let message = definitions[job.kind] == nil
                 ? "no worker knows how to run jobs of kind \"\(job.kind)\"; deploy a worker version that does"
                 : "this worker's steps for \(job.kind) (\(definitions[job.kind]!.stepNames.joined(separator: ", "))) differ from the job's (\(job.steps.joined(separator: ", "))); deploy matching workers"
-            await end(job, definition: definitions[job.kind], position: min(job.currentStep, job.steps.count - 1), durationMs: 0, status: .failed, message: message, logger: logger)
+            await end(job, definition: definitions[job.kind], position: min(job.currentStep, job.steps.count - 1), durationMs: 0, status: .failed, message: message, age: jobAge, logger: logger)
             return
         }
 
@@ -41,12 +44,12 @@ extension JobWorker {
             // drains), so such attempts get a few more chances than the step's retry budget.
             if attempt > step.retry.maxAttempts + Self.interruptionAllowance {
                 await end(job, definition: definition, position: position, durationMs: 0, status: .failed,
-                          message: "step \(step.name) gave up after \(attempt - 1) attempts, its worker having stopped mid-step again and again; if the step itself crashes the worker, its logs say why", logger: stepLogger)
+                          message: "step \(step.name) gave up after \(attempt - 1) attempts, its worker having stopped mid-step again and again; if the step itself crashes the worker, its logs say why", age: jobAge, logger: stepLogger)
                 return
             }
             if stopReason(claim) == .cancelRequested {
                 await end(job, definition: definition, position: position, durationMs: 0, status: .cancelled,
-                          message: "cancelled before step \(step.name)", logger: stepLogger)
+                          message: "cancelled before step \(step.name)", age: jobAge, logger: stepLogger)
                 return
             }
 
@@ -66,13 +69,14 @@ extension JobWorker {
             let result = await task.result
             let elapsed = ContinuousClock.now - started
             let durationMs = elapsed.inSeconds * 1000
-            metrics.stepFinished(kind: job.kind, step: step.name, seconds: durationMs / 1000, failed: (try? result.get()) == nil)
+            let failureCause: String? = if case .failure(let error) = result { FailureClassifier.cause(of: error) } else { nil }
+            metrics.stepFinished(kind: job.kind, step: step.name, seconds: durationMs / 1000, cause: failureCause)
 
             // A step told to stop (its lease in doubt, a cancellation, a shutdown) records no success even
             // when it finished: a lost lease means another claim may be running it, and the others are
             // handled as the stop asks.
             if let reason = stopReason(claim) {
-                await stopped(job, reason: reason, definition: definition, position: position, durationMs: durationMs, step: step.name, logger: stepLogger)
+                await stopped(job, reason: reason, definition: definition, position: position, durationMs: durationMs, step: step.name, age: jobAge, logger: stepLogger)
                 return
             }
             switch result {
@@ -91,7 +95,7 @@ extension JobWorker {
                 } recover: { now in now.stepAttempt }
                 guard case .done(let nextAttempt) = outcome else { return }
                 if isLast {
-                    metrics.jobFinished(kind: job.kind, status: .succeeded)
+                    metrics.jobFinished(kind: job.kind, status: .succeeded, seconds: jobAge())
                     stepLogger.info("job succeeded")
                     await dispatchNextForStore(job)
                     return
@@ -115,16 +119,16 @@ extension JobWorker {
                         return nil
                     } committed: { $0.epoch == job.epoch && $0.status == .retrying && $0.currentStep == position } recover: { _ in nil }
                     guard case .done = outcome else { return }
-                    metrics.retryScheduled(kind: job.kind, step: step.name)
+                    metrics.retryScheduled(kind: job.kind, step: step.name, cause: FailureClassifier.cause(of: error))
                     _ = try? await redis.run(EngineScripts.schedule, keys: [keys.retry, keys.dispatched], arguments: [job.id, Int((delay * 1000).rounded(.up))])
                     return
                 case .retryable:
                     await end(job, definition: definition, position: position, durationMs: durationMs, status: .failed,
-                              message: "step \(step.name) failed after \(attempt) attempts: \(message)", logger: stepLogger)
+                              message: "step \(step.name) failed after \(attempt) attempts: \(message)", age: jobAge, logger: stepLogger)
                     return
                 case .permanent:
                     await end(job, definition: definition, position: position, durationMs: durationMs, status: .failed,
-                              message: "step \(step.name) failed: \(message)", logger: stepLogger)
+                              message: "step \(step.name) failed: \(message)", age: jobAge, logger: stepLogger)
                     return
                 }
             }
@@ -132,7 +136,8 @@ extension JobWorker {
     }
 
     /// A step that was told to stop, whatever its result.
-    private func stopped(_ job: ClaimedJob, reason: StopReason, definition: JobDefinition, position: Int, durationMs: Double, step: String, logger: Logger) async {
+    private func stopped(_ job: ClaimedJob, reason: StopReason, definition: JobDefinition, position: Int, durationMs: Double, step: String,
+                         age: @Sendable () -> Double, logger: Logger) async {
         switch reason {
         case .leaseLost:
             logger.warning("lost the job's lease; another worker will finish it")
@@ -146,7 +151,7 @@ extension JobWorker {
             if case .done = outcome { await queue.dispatch([job.id]) }
         case .cancelRequested:
             await end(job, definition: definition, position: position, durationMs: durationMs, status: .cancelled,
-                      message: "cancelled during step \(step)", logger: logger)
+                      message: "cancelled during step \(step)", age: age, logger: logger)
         }
     }
 
@@ -163,7 +168,8 @@ extension JobWorker {
         state.withLock { $0.running[claim]?.stopReason }
     }
 
-    private func end(_ job: ClaimedJob, definition: JobDefinition?, position: Int, durationMs: Double, status: JobStatus, message: String, logger: Logger) async {
+    private func end(_ job: ClaimedJob, definition: JobDefinition?, position: Int, durationMs: Double, status: JobStatus, message: String,
+                     age: @Sendable () -> Double, logger: Logger) async {
         var message = message
         var afterwards: (@Sendable () async -> Void)?
         if status == .failed, let beforeFailing = definition?.beforeFailing {
@@ -188,7 +194,7 @@ extension JobWorker {
             return nil
         } committed: { $0.epoch == job.epoch && $0.status == status } recover: { _ in nil }
         guard case .done = outcome else { return }
-        metrics.jobFinished(kind: job.kind, status: status)
+        metrics.jobFinished(kind: job.kind, status: status, seconds: age())
         if status == .failed {
             logger.error("job failed", metadata: ["error": "\(finalMessage)"])
             if let afterwards { await afterwards() }

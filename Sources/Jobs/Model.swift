@@ -26,6 +26,10 @@ public struct ClaimedJob: Sendable {
     /// This claim's fencing token: every write for it is conditional on the job still being `running`
     /// at this epoch, so a claim that was reaped (or superseded by a later claim) can record nothing.
     public let epoch: Int
+    /// Seconds from the job's creation to this claim, and from its due time (creation, or a retry's
+    /// time) to this claim: for the job-duration and pickup-delay metrics.
+    public internal(set) var ageAtClaim: Double = 0
+    public internal(set) var pickupDelay: Double = 0
 }
 
 /// One step of a job as readers see it.

@@ -29,19 +29,28 @@ public enum FailureDisposition: Sendable, Equatable {
 /// an unknown failure is more often a passing one, and the attempt limit bounds the cost of guessing wrong.
 public protocol ClassifiedError: Error {
     var disposition: FailureDisposition { get }
+    /// What kind of failure this was, for metrics (`storefleet_step_failures_total{cause}`): a short
+    /// word from a small fixed set, never a message.
+    var cause: String { get }
+}
+
+extension ClassifiedError {
+    public var cause: String { "other" }
 }
 
 /// A step's own verdict on a failure, with a message a person can act on.
 public struct StepFailure: ClassifiedError, CustomStringConvertible {
     public let message: String
     public let disposition: FailureDisposition
+    /// "step" (the step's own verdict: not ready yet, bad input) unless the step knows better ("helm").
+    public let cause: String
 
-    public static func retryable(_ message: String, after minimumDelay: Double? = nil) -> StepFailure {
-        StepFailure(message: message, disposition: .retryable(minimumDelay: minimumDelay))
+    public static func retryable(_ message: String, after minimumDelay: Double? = nil, cause: String = "step") -> StepFailure {
+        StepFailure(message: message, disposition: .retryable(minimumDelay: minimumDelay), cause: cause)
     }
 
-    public static func permanent(_ message: String) -> StepFailure {
-        StepFailure(message: message, disposition: .permanent)
+    public static func permanent(_ message: String, cause: String = "step") -> StepFailure {
+        StepFailure(message: message, disposition: .permanent, cause: cause)
     }
 
     public var description: String { message }
@@ -49,19 +58,28 @@ public struct StepFailure: ClassifiedError, CustomStringConvertible {
 
 extension PostgresError: ClassifiedError {
     public var disposition: FailureDisposition { isTransient ? .retryable(minimumDelay: nil) : .permanent }
+    public var cause: String { "postgres" }
 }
 
 extension RedisError: ClassifiedError {
     public var disposition: FailureDisposition { isTransient ? .retryable(minimumDelay: nil) : .permanent }
+    public var cause: String { "redis" }
 }
 
 extension TimeoutError: ClassifiedError {
     public var disposition: FailureDisposition { .retryable(minimumDelay: nil) }
+    public var cause: String { "timeout" }
 }
 
 enum FailureClassifier {
     static func disposition(of error: any Error) -> FailureDisposition {
         (error as? any ClassifiedError)?.disposition ?? .retryable(minimumDelay: nil)
+    }
+
+    /// The failure's kind for metrics; errors that do not say are "other".
+    static func cause(of error: any Error) -> String {
+        if error is CancellationError { return "cancelled" }
+        return (error as? any ClassifiedError)?.cause ?? "other"
     }
 
     /// One line for the step message and history.

@@ -30,6 +30,8 @@ public struct KubeClientSettings: Sendable {
 public final class KubeClient: Sendable {
     public let configuration: KubeConfiguration
     public let settings: KubeClientSettings
+    /// Every call this client makes, for the worker's `/metrics`.
+    public let metrics = KubeMetrics()
     private let handles: ResourcePool<CurlHandle>
 
     public init(configuration: KubeConfiguration, settings: KubeClientSettings = KubeClientSettings()) {
@@ -98,7 +100,13 @@ public final class KubeClient: Sendable {
             throw KubeError(reason: .transport, code: 0, message: "all \(settings.connections) API connections stayed busy", request: description)
         }
         defer { handles.release(handle) }
+        let started = ContinuousClock.now
         let outcome = await handle.perform(request)
+        let seconds = (ContinuousClock.now - started).inSeconds
+        switch outcome {
+        case .failure(_, let timedOut): metrics.record(method: method, path: path, query: query, code: timedOut ? "timeout" : "transport", seconds: seconds)
+        case .success(let status, _, _): metrics.record(method: method, path: path, query: query, code: "\(status)", seconds: seconds)
+        }
         switch outcome {
         case .failure(let message, let timedOut):
             throw KubeError(reason: timedOut ? .timeout : .transport, code: 0, message: message, request: description)

@@ -16,15 +16,44 @@ public struct HelmRunner: Sendable {
     public static var running: Int { active.withLock { $0 } }
     private static let active = LockedState(0)
 
+    /// helm runs by command and outcome, for `/metrics`.
+    private static let durations = LockedState([String: Histogram]())
+    static let bounds: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600]
+    /// The helm commands the worker runs; anything else is counted as "other" (bounded labels).
+    static let commands: Set<String> = ["upgrade", "install", "uninstall", "rollback", "status", "history", "get", "list", "version"]
+
     func run(_ arguments: [String], timeout: Double) async throws -> ChildProcess.Outcome {
         Self.active.withLock { $0 += 1 }
         defer { Self.active.withLock { $0 -= 1 } }
-        let outcome = try await ChildProcess.run(
-            binary, arguments + connection, environment: Self.environment, timeout: timeout)
+        let started = ContinuousClock.now
+        let outcome: ChildProcess.Outcome
+        do {
+            outcome = try await ChildProcess.run(binary, arguments + connection, environment: Self.environment, timeout: timeout)
+        } catch {
+            Self.observe(arguments.first, outcome: "error", seconds: (ContinuousClock.now - started).inSeconds)
+            throw error
+        }
+        Self.observe(arguments.first, outcome: outcome.timedOut ? "timeout" : outcome.succeeded ? "succeeded" : "failed",
+                     seconds: (ContinuousClock.now - started).inSeconds)
         if outcome.timedOut {
-            throw StepFailure.retryable("helm \(arguments.first ?? "") did not finish within \(formatSeconds(timeout)) and was stopped")
+            throw StepFailure.retryable("helm \(arguments.first ?? "") did not finish within \(formatSeconds(timeout)) and was stopped", cause: "helm-timeout")
         }
         return outcome
+    }
+
+    private static func observe(_ command: String?, outcome: String, seconds: Double) {
+        let name = command.flatMap { commands.contains($0) ? $0 : nil } ?? "other"
+        durations.withLock { $0["command=\"\(name)\",outcome=\"\(outcome)\"", default: Histogram(bounds: bounds)].observe(seconds) }
+    }
+
+    /// `storefleet_helm_duration_seconds`: every helm run of this worker.
+    public static func renderMetrics() -> String {
+        var out = "# HELP storefleet_helm_duration_seconds helm runs of this worker, by command and outcome (succeeded, failed, timeout, error: could not start).\n"
+        out += "# TYPE storefleet_helm_duration_seconds histogram\n"
+        for (labels, histogram) in durations.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            out += histogram.render("storefleet_helm_duration_seconds", labels: labels)
+        }
+        return out
     }
 
     /// The cluster helm talks to: the worker's own kubeconfig and context.

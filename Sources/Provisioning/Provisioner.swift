@@ -116,6 +116,9 @@ extension KubeError: ClassifiedError {
     public var disposition: FailureDisposition {
         isRetryable ? .retryable(minimumDelay: retryAfter) : .permanent
     }
+
+    /// "kubernetes-notfound", "kubernetes-forbidden", …: one per reason, a fixed set.
+    public var cause: String { "kubernetes-\(reason.rawValue.lowercased())" }
 }
 
 enum Paths {

@@ -37,7 +37,7 @@ await ProcessEntry.run("storefleet-worker") {
         definitions: provisioner.definitions(), logger: logger, metrics: metrics
     )
     let http = Application(
-        router: WorkerHTTP.router(worker: worker, backends: backends, metrics: metrics),
+        router: WorkerHTTP.router(worker: worker, backends: backends, metrics: metrics, kube: provisioner.kube.metrics),
         configuration: .init(address: .hostname(settings.httpHost, port: settings.httpPort), serverName: "storefleet-worker"),
         onServerRunning: { channel in
             httpLogger.info("worker HTTP port open", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

@@ -27,6 +27,31 @@ struct KubeClientTests {
         }
     }
 
+    @Test("every call is counted by verb, resource and status, and timed; names and namespaces never become labels")
+    func callMetrics() async throws {
+        try await SimulatorHarness.with { sim in
+            let kube = try client(sim)
+            _ = try await kube.create("/api/v1/namespaces", ["metadata": ["name": "metered"]])
+            _ = try await kube.get("/api/v1/namespaces/metered")
+            _ = try await kube.get("/api/v1/namespaces/metered/pods")
+            _ = await #expect(throws: KubeError.self) { try await kube.get("/api/v1/namespaces/metered/secrets/absent") }
+            let text = kube.metrics.render()
+            #expect(text.contains("storefleet_kube_requests_total{verb=\"create\",resource=\"namespaces\",code=\"201\"} 1"), "\(text)")
+            #expect(text.contains("storefleet_kube_requests_total{verb=\"get\",resource=\"namespaces\",code=\"200\"} 1"))
+            #expect(text.contains("storefleet_kube_requests_total{verb=\"list\",resource=\"pods\",code=\"200\"} 1"))
+            #expect(text.contains("storefleet_kube_requests_total{verb=\"get\",resource=\"secrets\",code=\"404\"} 1"))
+            #expect(text.contains("storefleet_kube_request_duration_seconds_count{verb=\"create\",resource=\"namespaces\"} 1"))
+            #expect(!text.contains("metered") && !text.contains("absent"))
+        }
+        #expect(KubeMetrics.describe(method: "PATCH", path: "/apis/apps/v1/namespaces/s-1/deployments/web").verb == "patch")
+        #expect(KubeMetrics.describe(method: "PATCH", path: "/apis/apps/v1/namespaces/s-1/deployments/web").resource == "deployments")
+        #expect(KubeMetrics.describe(method: "GET", path: "/api/v1/namespaces/s-1/pods/web-0/log").resource == "pods/log")
+        #expect(KubeMetrics.describe(method: "GET", path: "/api/v1/namespaces/s-1/pods", query: [("watch", "true")]).verb == "watch")
+        #expect(KubeMetrics.describe(method: "DELETE", path: "/api/v1/namespaces/s-1").verb == "delete")
+        #expect(KubeMetrics.describe(method: "GET", path: "/version").resource == "other")
+        #expect(KubeMetrics.describe(method: "GET", path: "/api/v1/namespaces/s-1/Weird%20Thing").resource == "other")
+    }
+
     @Test("KUBECONFIG with a named context, and the in-cluster service account with a token that rotates")
     func loading() async throws {
         try await SimulatorHarness.with { sim in

@@ -46,7 +46,8 @@ final class EngineHarness: @unchecked Sendable {
 
     /// Starts an in-process worker with test-friendly timing.
     @discardableResult
-    func startWorker(_ id: String = TestEnvironment.uniqueName("w"), concurrency: Int = 4, configure: (inout JobWorkerSettings) -> Void = { _ in }) -> JobWorker {
+    func startWorker(_ id: String = TestEnvironment.uniqueName("w"), concurrency: Int = 4, metrics: JobMetrics = JobMetrics(),
+                     configure: (inout JobWorkerSettings) -> Void = { _ in }) -> JobWorker {
         var settings = JobWorkerSettings(workerID: id, concurrency: concurrency)
         settings.renewInterval = 0.2
         settings.pollWait = 0.2
@@ -57,7 +58,7 @@ final class EngineHarness: @unchecked Sendable {
         configure(&settings)
         let worker = JobWorker(
             settings: settings, postgres: postgres, redis: redis, keys: keys,
-            definitions: SyntheticJobs.definitions(postgres: postgres, workerID: id), logger: logger
+            definitions: SyntheticJobs.definitions(postgres: postgres, workerID: id), logger: logger, metrics: metrics
         )
         let task = Task { await worker.run() }
         workers.append((worker, task))

@@ -36,7 +36,7 @@ extension Provisioner {
                     : "remediating release left \(current.status) by an interrupted run")
                 let outcome = try await helm.run([verb, store.release, "-n", store.namespace], timeout: min(120, remaining()))
                 guard outcome.succeeded || (verb == "uninstall" && HelmRunner.releaseGone(outcome)) else {
-                    throw StepFailure.retryable("could not \(verb) the release left \(current.status): \(HelmRunner.message(outcome))")
+                    throw StepFailure.retryable("could not \(verb) the release left \(current.status): \(HelmRunner.message(outcome))", cause: "helm")
                 }
             }
             // Before every install, not only after a remedy: an earlier attempt may have uninstalled and
@@ -138,12 +138,12 @@ extension Provisioner {
     /// away, timeouts) is retried. docs/architecture.md has the table.
     static func releaseFailure(_ message: String, chart: String) -> StepFailure {
         if message.contains("is required") || message.contains("template:") || message.contains("parse error") {
-            return .permanent("helm could not render \(chart): \(message)")
+            return .permanent("helm could not render \(chart): \(message)", cause: "helm-render")
         }
         if let reason = permanentRefusal(message) {
-            return .permanent("the API server refused the release (\(reason)); retrying cannot change that: \(message)")
+            return .permanent("the API server refused the release (\(reason)); retrying cannot change that: \(message)", cause: "helm-refused")
         }
-        return .retryable("helm upgrade failed: \(message)")
+        return .retryable("helm upgrade failed: \(message)", cause: "helm")
     }
 
     /// The kind of a refusal no retry can change, or nil.

@@ -55,7 +55,7 @@ extension Provisioner {
         let outcome = try await helm.run(["rollback", store.release, String(previous), "-n", store.namespace, "--timeout", "\(Int(settings.releaseTimeout))s"],
                                          timeout: settings.releaseTimeout)
         guard outcome.succeeded else {
-            throw StepFailure.retryable("helm rollback to revision \(previous) failed: \(HelmRunner.message(outcome))")
+            throw StepFailure.retryable("helm rollback to revision \(previous) failed: \(HelmRunner.message(outcome))", cause: "helm")
         }
     }
 

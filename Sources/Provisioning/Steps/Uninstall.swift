@@ -11,7 +11,7 @@ extension Provisioner {
             // An uninstall that purged the release but left some objects is done here: the namespace
             // step deletes whatever is left.
             guard outcome.succeeded || HelmRunner.releaseGone(outcome) else {
-                throw StepFailure.retryable("helm uninstall failed: \(HelmRunner.message(outcome))")
+                throw StepFailure.retryable("helm uninstall failed: \(HelmRunner.message(outcome))", cause: "helm")
             }
         }
     }
