@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of the store and platform charts, the images and the scripts. Needs the tools
 # from scripts/install-tools.sh on PATH (helm, kubernetes-validate, hadolint,
-# pytest, shellcheck). Prints one summary line "charts: N passed, M failed" and
+# pytest, shellcheck) and promtool (Debian's prometheus package). Prints one summary line "charts: N passed, M failed" and
 # exits non-zero if anything failed.
 set -uo pipefail
 export PYTHONDONTWRITEBYTECODE=1
@@ -24,7 +24,7 @@ check() { # check NAME COMMAND... : run quietly, show output only on failure
     fi
 }
 
-for tool in helm kubernetes-validate hadolint pytest shellcheck; do
+for tool in helm kubernetes-validate hadolint pytest shellcheck promtool; do
     command -v "$tool" >/dev/null 2>&1 || { echo "check-charts: $tool not on PATH (run scripts/install-tools.sh)" >&2; exit 2; }
 done
 
@@ -72,14 +72,16 @@ done
 
 # charts/platform beyond its values files: external PostgreSQL/Redis with KEDA, TLS and gateway
 # autoscaling, no RBAC. KEDA's ScaledObject and TriggerAuthentication are custom resources that
-# kubernetes-validate has no schema for (it would only warn): they are set aside here and checked
-# field by field in Tests/Scripts/test_platform_chart.py; everything else is validated strictly.
+# kubernetes-validate has no schema for (it would only warn), as are the Prometheus operator's
+# PrometheusRule and ServiceMonitor: they are set aside here and checked field by field in
+# Tests/Scripts/test_platform_chart.py (the rules themselves by promtool, below); everything else is
+# validated strictly.
 platform_variant() { # platform_variant NAME HELM-ARGS...
     local name="$1"; shift
     local out="$WORK/platform-$name.yaml"
     if helm template release1 charts/platform -n storefleet "$@" >"$WORK/platform-$name.all" 2>"$WORK/err" \
         && "$py" -c 'import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and not d["apiVersion"].startswith("keda.sh/")]
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and not d["apiVersion"].startswith(("keda.sh/", "monitoring.coreos.com/"))]
 yaml.safe_dump_all(docs, open(sys.argv[2], "w"))' "$WORK/platform-$name.all" "$out"; then
         passed=$((passed + 1))
         check "kubernetes-validate platform/$name (${K8S_VERSIONS[0]}..${K8S_VERSIONS[-1]})" validate_all "$out"
@@ -100,7 +102,16 @@ if [ -d charts/platform ]; then
         --set postgresql.existingSecret=pg-password --set redis.existingSecret=redis-password
     platform_variant no-rbac-no-netpol -f charts/platform/values-local.yaml \
         --set rbac.create=false --set networkPolicy.enabled=false
+    platform_variant observability -f charts/platform/values-prod.yaml \
+        --set observability.grafanaDashboards.enabled=true --set observability.prometheusRule.enabled=true \
+        --set observability.serviceMonitor.enabled=true
 fi
+
+# The alert rules: promtool's syntax check and the rules' unit tests; the boards are what
+# scripts/gen-dashboards.py writes (their metric names are checked live by scripts/check-metrics.py in e2e).
+check "promtool check rules" promtool check rules charts/platform/files/observability/storefleet-rules.yaml
+check "promtool test rules" promtool test rules Tests/Observability/rules.test.yaml
+check "dashboards up to date" "$py" scripts/gen-dashboards.py --check
 
 while IFS= read -r dockerfile; do
     check "hadolint $dockerfile" hadolint "$dockerfile"

@@ -3,7 +3,8 @@
 # kube-sim and the helm stand-in. Creates 30 stores of both engines concurrently through the API,
 # waits until all are ready, deletes them all, and checks that every job succeeded, every step history
 # is complete and in order, no helm operations on one release overlapped, no store namespace is left in
-# the cluster, and Postgres and the cluster agree. Needs the debug build and the tools from
+# the cluster, Postgres and the cluster agree, and the dashboards and alerts name only metrics the
+# gateway and workers export (scripts/check-metrics.py). Needs the debug build and the tools from
 # scripts/install-tools.sh; uses DATABASE_URL/REDIS_URL-free throwaway servers of its own.
 #
 #   scripts/e2e.sh [STORES]     (default 30)
@@ -25,6 +26,9 @@ stack_simulated_cluster
 export HELM_SIM_JOURNAL="$work/helm-journal.jsonl"
 export RATE_LIMIT_BURST=10000 RATE_LIMIT_PER_MINUTE=100000 LOG_LEVEL=warning
 stack_gateway "$(stack_free_port)"
+# One worker on a known port, so its /metrics can be read after the run.
+worker_port="$(stack_free_port)"
+stack_worker_env worker-1 "WORKER_HTTP_PORT=$worker_port"
 for index in 1 2 3; do stack_worker "worker-$index"; done
 
 echo "e2e: $stores stores through $GATEWAY_URL with 3 workers"
@@ -32,4 +36,6 @@ python3 scripts/proof/proof.py workload --stores "$stores" --report "$work/repor
 python3 scripts/proof/proof.py verify --report "$work/report.json" --journal "$HELM_SIM_JOURNAL" --all-succeed
 # The engine's invariants over the whole history in Postgres (DATABASE_URL, from stack_services).
 python3 scripts/check-history.py
+# Every metric the Grafana boards and alert rules name is one these processes export, with its labels.
+python3 scripts/check-metrics.py "$GATEWAY_URL/metrics" "http://127.0.0.1:$worker_port/metrics"
 echo "e2e: passed"

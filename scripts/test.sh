@@ -18,7 +18,7 @@ say() { printf '\n==> %s\n' "$*"; }
 # shellcheck source=scripts/lib/debian.sh
 source scripts/lib/debian.sh
 ensure_debian_packages "${STOREFLEET_BUILD_PACKAGES[@]}" \
-  python3 python3-venv python3-pip shellcheck ca-certificates chromium chromium-driver jq
+  python3 python3-venv python3-pip shellcheck ca-certificates chromium chromium-driver jq prometheus
 command -v swift >/dev/null || { echo "test.sh: swift is not on PATH (Swift 6.2 or newer is required)" >&2; exit 1; }
 
 say "tools (helm, kubectl, kubernetes-validate, hadolint, pytest)"

@@ -735,3 +735,65 @@ def test_postgres_connections_fit_the_largest_scale_out():
         args = containers(named(docs, "StatefulSet", "sf-postgresql"))[0]["args"]
         limit = int(args[args.index("-c") + 1].split("=")[1])
         assert total + 3 <= limit, f"{values_file}: up to {total} connections, max_connections {limit}"
+
+
+# --- observability: dashboards, rules and scraping for an existing Prometheus and Grafana --------------
+
+OBSERVABILITY = {"observability.grafanaDashboards.enabled": "true", "observability.prometheusRule.enabled": "true",
+                 "observability.serviceMonitor.enabled": "true"}
+OBS_FILES = CHART / "files" / "observability"
+
+
+def test_observability_objects_are_off_by_default(rendered):
+    _, _, docs = rendered
+    assert not [d for d in docs if d["apiVersion"].startswith("monitoring.coreos.com/")]
+    assert not [d for d in docs if d["kind"] == "ConfigMap" and "grafana_dashboard" in d["metadata"].get("labels", {})]
+
+
+def test_dashboards_are_configmaps_the_grafana_sidecar_finds():
+    import json
+    docs = render("values-prod.yaml", {**OBSERVABILITY, "observability.grafanaDashboards.namespace": "monitoring"})
+    boards = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    assert sorted(d["metadata"]["name"] for d in boards) == ["sf-dashboard-engine", "sf-dashboard-fleet", "sf-dashboard-gateway"]
+    for d in boards:
+        assert d["metadata"]["namespace"] == "monitoring"
+        assert d["metadata"]["annotations"]["grafana_folder"] == "Storefleet"
+        (key, text), = d["data"].items()
+        board = json.loads(text)
+        assert board == json.loads((OBS_FILES / "dashboards" / key.removeprefix("storefleet-")).read_text())
+        assert board["uid"].startswith("storefleet-") and board["panels"]
+        # Every query goes to the board's chosen Prometheus, not a datasource name of ours.
+        assert all(t["datasource"]["uid"] == "${datasource}" for p in board["panels"] for t in p["targets"])
+    custom = render("values.yaml", {**OBSERVABILITY, "observability.grafanaDashboards.label": "dashboards",
+                                    "observability.grafanaDashboards.labelValue": "storefleet"})
+    assert len([d for d in custom if d["kind"] == "ConfigMap" and d["metadata"]["labels"].get("dashboards") == "storefleet"]) == 3
+
+
+def test_prometheus_rule_carries_the_rule_file_and_selector_labels():
+    docs = render("values.yaml", {**OBSERVABILITY, "observability.prometheusRule.labels.release": "kube-prometheus-stack"})
+    rule = named(docs, "PrometheusRule", "sf")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert rule["spec"] == yaml.safe_load((OBS_FILES / "storefleet-rules.yaml").read_text())
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    assert {"StorefleetQueueBacklog", "StorefleetJobFailureRate", "StorefleetWorkersDown", "StorefleetLeasesReaped",
+            "StorefleetGateway5xx", "StorefleetGatewayLatencyP99"} <= alerts
+
+
+def test_service_monitor_scrapes_gateway_metrics_port_and_every_worker():
+    docs = render("values-prod.yaml", OBSERVABILITY)
+    monitor = named(docs, "ServiceMonitor", "sf")
+    wanted = monitor["spec"]["selector"]["matchLabels"]
+    services = [d for d in by_kind(docs, "Service") if all(d["metadata"]["labels"].get(k) == v for k, v in wanted.items())]
+    assert sorted(s["metadata"]["name"] for s in services) == ["sf-gateway-metrics", "sf-worker-metrics"]
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
+    deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
+    for service in services:
+        assert service["spec"]["clusterIP"] == "None", "headless: one target per replica"
+        component = service["metadata"]["labels"]["app.kubernetes.io/component"]
+        pod = deployments[f"sf-{component}"]["spec"]["template"]
+        assert all(pod["metadata"]["labels"][k] == v for k, v in service["spec"]["selector"].items())
+        port = service["spec"]["ports"][0]
+        assert port["name"] == "metrics"
+        names = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        assert port["targetPort"] in names, f"{component}: no container port named {port['targetPort']}"
