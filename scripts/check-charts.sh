@@ -124,7 +124,8 @@ done < <(git ls-files --cached --others --exclude-standard '*.sh' .ci/run 2>/dev
 
 # Rendered-manifest assertions, store-order unit tests, the docs checker's and the history checker's tests (pytest; the
 # last skip themselves without DATABASE_URL, which scripts/test.sh exports).
-tests=(Tests/Scripts/test_charts.py Tests/Scripts/test_store_order.py Tests/Scripts/test_check_history.py Tests/Scripts/test_check_docs.py)
+tests=(Tests/Scripts/test_charts.py Tests/Scripts/test_store_order.py Tests/Scripts/test_check_history.py Tests/Scripts/test_check_docs.py
+       Tests/Scripts/test_check_metrics.py)
 [ -d charts/platform ] && tests+=(Tests/Scripts/test_platform_chart.py Tests/Scripts/test_admission_policy.py)
 if "$py" -m pytest -q -p no:cacheprovider "${tests[@]}" >"$WORK/pytest" 2>&1; then
     passed=$((passed + 1))
