@@ -8,6 +8,11 @@
 #                                                job, steps, transition and audit rows, Redis dispatch),
 #                                                spread over BENCH_TENANTS tenants as real traffic is:
 #                                                a tenant's creates are serialized by its store limit
+#   stats-series GET /api/stats/series          (the Activity view's plots, every job: seeds
+#                                                BENCH_SERIES_JOBS jobs (100000) with six steps each,
+#                                                BENCH_SERIES_RECENT (2000) of them finished in the last
+#                                                hour, the rest over the 30 days before)
+#   stats-series-member                          (the same, as a tenant that owns a tenth of the jobs)
 # A scenario name may end in @RATE (for example job-get@2000): wrk then sends RATE requests/s in total
 # on a fixed timetable (open loop, as wrk2 does; a request due while all connections are busy goes out
 # late and its lateness is not counted, so p99 under overload reads optimistic) instead of as fast as
@@ -92,6 +97,37 @@ psql "$DATABASE_URL" -qAtc "UPDATE tenants SET store_limit = 100000000"
 BENCH_POST_TOKENS="$(IFS=,; echo "${post_tokens[*]}")"
 export BENCH_POST_TOKENS
 
+# The plots' endpoint reads the last hour of a big table: seed one when a stats-series scenario runs.
+case " ${scenarios[*]} " in *" stats-series"*)
+  series_jobs="${BENCH_SERIES_JOBS:-100000}" series_recent="${BENCH_SERIES_RECENT:-2000}"
+  member_tenant="$(psql "$DATABASE_URL" -qAtc "SELECT id FROM tenants WHERE name = 'bench-1'")"
+  admin_tenant="$(psql "$DATABASE_URL" -qAtc "SELECT id FROM tenants WHERE name = 'admin'")"
+  started=$(date +%s)
+  psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 <<SQL
+INSERT INTO jobs (id, kind, tenant_id, status, steps, current_step, created_at, started_at, finished_at, updated_at)
+SELECT gen_random_uuid(), CASE WHEN i % 3 = 0 THEN 'store.delete' ELSE 'store.create' END,
+       CASE WHEN i % 10 = 0 THEN '$member_tenant'::uuid ELSE '$admin_tenant'::uuid END,
+       CASE WHEN i % 20 = 0 THEN 'failed' ELSE 'succeeded' END,
+       ARRAY['namespace','guardrails','secrets','release','readiness','finalize'], 6,
+       f - interval '90 seconds', f - interval '90 seconds', f, f
+FROM (SELECT i, CASE WHEN i <= $series_recent THEN now() - random() * interval '59 minutes'
+                     ELSE now() - interval '1 hour' - random() * interval '30 days' END AS f
+      FROM generate_series(1, $series_jobs) AS i) AS g;
+INSERT INTO job_transitions (job_id, step, position, attempt, status, duration_ms, at, cause)
+SELECT j.id, (j.steps)[p + 1], p, 1, s.status, CASE WHEN s.status = 'running' THEN NULL ELSE 200 + random() * 5000 END,
+       j.finished_at - (6 - p) * interval '10 seconds' + s.offset_s * interval '1 second',
+       CASE WHEN s.status = 'retrying' THEN 'kubernetes-conflict' END
+FROM jobs j CROSS JOIN generate_series(0, 5) AS p
+CROSS JOIN (VALUES ('running', 0), ('succeeded', 5), ('retrying', 4)) AS s(status, offset_s)
+WHERE j.kind LIKE 'store.%' AND (s.status <> 'retrying' OR (p = 3 AND j.status = 'failed'));
+ANALYZE jobs; ANALYZE job_transitions;
+SQL
+  echo "bench-gateway: seeded $series_jobs jobs ($series_recent in the last hour) and $(psql "$DATABASE_URL" -qAtc 'SELECT count(*) FROM job_transitions') transitions in $(( $(date +%s) - started )) s"
+  member_token="${post_tokens[0]}"
+  export BENCH_MEMBER_TOKEN="$member_token"
+  ;;
+esac
+
 # Every scenario's script starts with this: the optional fixed-rate timetable and the summary line.
 cat >"$work/common.lua" <<'LUA'
 local ffi = require("ffi")
@@ -128,6 +164,7 @@ end
 LUA
 cp "$work/common.lua" "$work/plain.lua"
 { cat "$work/common.lua"; echo 'wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")'; } >"$work/auth.lua"
+{ cat "$work/common.lua"; echo 'wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_MEMBER_TOKEN")'; } >"$work/member.lua"
 cp "$work/common.lua" "$work/post.lua"
 cat >>"$work/post.lua" <<'LUA'
 local next_thread = 1
@@ -161,6 +198,8 @@ for scenario in "${scenarios[@]}"; do
     job-get) script=auth.lua path="/api/jobs/$job_id" ;;
     store-list) script=auth.lua path="/api/stores?limit=20" ;;
     store-post) script=post.lua path=/api/stores ;;
+    stats-series) script=auth.lua path=/api/stats/series ;;
+    stats-series-member) script=member.lua path=/api/stats/series ;;
     *) echo "bench-gateway: unknown scenario $scenario" >&2; exit 2 ;;
   esac
   # Store names must be new in every run: BENCH_RUN sets them apart. A warm-up run first, its numbers

@@ -95,6 +95,7 @@ public struct Gateway: Sendable {
         addOpenAPIRoute(to: router)
         let api = router.group("api").add(middleware: AuthMiddleware(reads: reads))
         addStatsRoute(to: api)
+        addStatsSeriesRoute(to: api)
         addSessionRoute(to: api)
         addStoreRoutes(to: api)
         addCredentialsRoute(to: api)

@@ -203,6 +203,19 @@ public enum OpenAPIDocument {
                 "queue_depth": integer, "retry_scheduled": integer, "running_jobs": integer, "live_workers": integer,
                 "jobs_finished_last_minute": integer, "jobs_by_status": ["type": "object", "additionalProperties": integer],
             ], required: ["queue_depth", "retry_scheduled", "running_jobs", "live_workers", "jobs_finished_last_minute", "jobs_by_status"]),
+            "StatsSeries": object([
+                "window_minutes": integer,
+                "jobs_per_minute": ["type": "array", "items": object([
+                    "minute": time, "succeeded": integer, "failed": integer, "cancelled": integer,
+                ], required: ["minute", "succeeded", "failed", "cancelled"])],
+                "step_durations": ["type": "array", "items": object([
+                    "kind": ["type": "string"], "step": ["type": "string"], "count": integer,
+                    "p50_ms": ["type": "number"], "p95_ms": ["type": "number"],
+                ], required: ["kind", "step", "count", "p50_ms", "p95_ms"])],
+                "failures": ["type": "array", "items": object([
+                    "kind": ["type": "string"], "step": ["type": "string"], "cause": ["type": "string"], "count": integer,
+                ], required: ["kind", "step", "cause", "count"])],
+            ], required: ["window_minutes", "jobs_per_minute", "step_durations", "failures"]),
         ]
         let paths: [String: Any] = [
             "/healthz": ["get": operation("liveness", secured: false, ["200": text("text/plain", "alive")])],
@@ -212,6 +225,7 @@ public enum OpenAPIDocument {
             "/metrics": ["get": operation("Prometheus metrics", secured: false, ["200": text("text/plain", "Prometheus text format 0.0.4")])],
             "/openapi.json": ["get": operation("this document", secured: false, ["200": ["description": "OpenAPI 3.1", "content": ["application/json": ["schema": ["type": "object"]]]]])],
             "/api/stats": ["get": operation("queue depth, retries scheduled and live workers (platform-wide); running jobs, jobs by status and jobs finished in the last minute (the caller's stores, all stores for admins)", ["200": json("Stats", "statistics"), "401": unauthorized])],
+            "/api/stats/series": ["get": operation("the last hour of the caller's jobs (all jobs for admins): jobs finished per minute by outcome, step durations (p50, p95) per step, failed attempts by step and cause", ["200": json("StatsSeries", "the series"), "401": unauthorized])],
             "/api/me": ["get": operation("the caller's tenant and token, and whether stores land on a simulated cluster", ["200": json("Session", "the caller"), "401": unauthorized])],
             "/api/stores": [
                 "post": operation("create a store (202: the store and its create job)", parameters: [idempotencyKey], body: "CreateStoreRequest",

@@ -76,6 +76,7 @@ extension Gateway {
                 // Last, so that a tenant's creates wait on each other only for this call and the commit:
                 // the tenant's row is locked, then its live stores (this one included) are counted. A
                 // create over the limit rolls back, leaving nothing behind.
+                // The tenant's allowed plans come with it, read under the same lock (migration 0018).
                 guard let limits = try await connection.query("SELECT * FROM tenant_live_stores_locked(\(caller.tenantID))").first else {
                     throw Problem.unauthorized("the token's tenant no longer exists")
                 }
@@ -84,7 +85,7 @@ extension Gateway {
                 guard live <= limit else {
                     throw Problem.conflict("store-limit", "this tenant already has \(live - 1) live stores, its limit is \(limit); delete one first")
                 }
-                try await requireAllowedPlan(plan, engine: engine, tenant: caller.tenantID, on: connection)
+                try requireAllowedPlan(plan, engine: engine, allowed: try limits.decode("allowed_plans", as: PostgresTextArray?.self)?.elements)
                 return pending
             }
             return try await answer(pending)

@@ -71,7 +71,11 @@ extension Gateway {
         guard let row = try await connection.query("SELECT allowed_plans FROM tenants WHERE id = \(tenant)").first else {
             throw Problem.unauthorized("the token's tenant no longer exists")
         }
-        let allowed = try row.decode("allowed_plans", as: PostgresTextArray?.self)?.elements
+        try requireAllowedPlan(plan, engine: engine, allowed: try row.decode("allowed_plans", as: PostgresTextArray?.self)?.elements)
+    }
+
+    /// The same with the tenant's allowed plans already read (nil: any plan).
+    func requireAllowedPlan(_ plan: String, engine: String, allowed: [String]?) throws {
         if let problem = settings.plans.refusal(plan: plan, engine: engine, allowed: allowed) {
             throw Problem.validation([.init("plan", problem)])
         }

@@ -285,7 +285,9 @@ public struct JobStore: Sendable {
     }
 
     /// A retryable failure: the step waits `delay` seconds; the job is released until then.
-    public func scheduleRetry(_ job: UUID, epoch: Int, worker: String, position: Int, durationMs: Double, message: String, delay: Double) async throws {
+    /// `cause`: the failure's kind (`FailureClassifier.cause`), recorded on the attempt's transition.
+    public func scheduleRetry(_ job: UUID, epoch: Int, worker: String, position: Int, durationMs: Double, message: String, delay: Double,
+                              cause: String? = nil) async throws {
         let row = try await postgres.query("""
             WITH j AS (
                 UPDATE jobs SET status = 'retrying', run_at = now() + make_interval(secs => \(delay)),
@@ -295,8 +297,8 @@ public struct JobStore: Sendable {
                 UPDATE job_steps SET status = 'retrying', finished_at = clock_timestamp(), message = \(message)
                 WHERE job_id = (SELECT id FROM j) AND position = \(position) RETURNING name, attempts
             ), t AS (
-                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message, epoch)
-                SELECT \(job), name, \(position), attempts, 'retrying', \(worker), \(durationMs), \(message), \(epoch) FROM s
+                INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message, epoch, cause)
+                SELECT \(job), name, \(position), attempts, 'retrying', \(worker), \(durationMs), \(message), \(epoch), \(cause) FROM s
             )
             SELECT count(*) AS owned FROM j
             """).first
@@ -308,7 +310,7 @@ public struct JobStore: Sendable {
     /// steps' work was undone, say a namespace deleted by the failure hook).
     public func finish(
         _ claimed: ClaimedJob, worker: String, position: Int, durationMs: Double, status: JobStatus, message: String,
-        restart: Bool = false, hook: (@Sendable (PostgresConnection) async throws -> Void)?
+        cause: String? = nil, restart: Bool = false, hook: (@Sendable (PostgresConnection) async throws -> Void)?
     ) async throws {
         precondition(status == .failed || status == .cancelled)
         let stepStatus: StepStatus = status == .failed ? .failed : .cancelled
@@ -327,10 +329,10 @@ public struct JobStore: Sendable {
                     UPDATE job_steps SET status = 'cancelled'
                     WHERE job_id = (SELECT id FROM j) AND position > \(position) AND status = 'pending'
                 ), t AS (
-                    INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message, epoch)
-                    SELECT \(claimed.id)::uuid, name, \(position)::int, attempts, \(stepStatus.rawValue)::text, \(worker)::text, \(durationMs)::float8, \(message)::text, \(claimed.epoch)::int FROM s
+                    INSERT INTO job_transitions (job_id, step, position, attempt, status, worker_id, duration_ms, message, epoch, cause)
+                    SELECT \(claimed.id)::uuid, name, \(position)::int, attempts, \(stepStatus.rawValue)::text, \(worker)::text, \(durationMs)::float8, \(message)::text, \(claimed.epoch)::int, \(cause)::text FROM s
                     UNION ALL
-                    SELECT id, NULL::text, NULL::int, 0, \(status.rawValue)::text, \(worker)::text, total_ms::float8, \(message)::text, \(claimed.epoch)::int FROM j
+                    SELECT id, NULL::text, NULL::int, 0, \(status.rawValue)::text, \(worker)::text, total_ms::float8, \(message)::text, \(claimed.epoch)::int, NULL::text FROM j
                 )
                 SELECT count(*) AS owned FROM j
                 """).first

@@ -115,7 +115,8 @@ extension JobWorker {
                     stepLogger.warning("step failed; will retry", metadata: ["error": "\(message)", "in": "\(formatSeconds(delay))"])
                     let text = "attempt \(attempt) of \(step.retry.maxAttempts) failed: \(message); retrying in \(formatSeconds(delay))"
                     let outcome = await persist(job.id, logger: stepLogger) {
-                        try await self.store.scheduleRetry(job.id, epoch: job.epoch, worker: self.settings.workerID, position: position, durationMs: durationMs, message: text, delay: delay)
+                        try await self.store.scheduleRetry(job.id, epoch: job.epoch, worker: self.settings.workerID, position: position, durationMs: durationMs, message: text, delay: delay,
+                                                           cause: failureCause)
                         return nil
                     } committed: { $0.epoch == job.epoch && $0.status == .retrying && $0.currentStep == position } recover: { _ in nil }
                     guard case .done = outcome else { return }
@@ -124,11 +125,11 @@ extension JobWorker {
                     return
                 case .retryable:
                     await end(job, definition: definition, position: position, durationMs: durationMs, status: .failed,
-                              message: "step \(step.name) failed after \(attempt) attempts: \(message)", age: jobAge, logger: stepLogger)
+                              message: "step \(step.name) failed after \(attempt) attempts: \(message)", cause: failureCause, age: jobAge, logger: stepLogger)
                     return
                 case .permanent:
                     await end(job, definition: definition, position: position, durationMs: durationMs, status: .failed,
-                              message: "step \(step.name) failed: \(message)", age: jobAge, logger: stepLogger)
+                              message: "step \(step.name) failed: \(message)", cause: failureCause, age: jobAge, logger: stepLogger)
                     return
                 }
             }
@@ -151,7 +152,7 @@ extension JobWorker {
             if case .done = outcome { await queue.dispatch([job.id]) }
         case .cancelRequested:
             await end(job, definition: definition, position: position, durationMs: durationMs, status: .cancelled,
-                      message: "cancelled during step \(step)", age: age, logger: logger)
+                      message: "cancelled during step \(step)", cause: "cancelled", age: age, logger: logger)
         }
     }
 
@@ -169,7 +170,7 @@ extension JobWorker {
     }
 
     private func end(_ job: ClaimedJob, definition: JobDefinition?, position: Int, durationMs: Double, status: JobStatus, message: String,
-                     age: @Sendable () -> Double, logger: Logger) async {
+                     cause: String? = nil, age: @Sendable () -> Double, logger: Logger) async {
         var message = message
         var afterwards: (@Sendable () async -> Void)?
         if status == .failed, let beforeFailing = definition?.beforeFailing {
@@ -190,7 +191,7 @@ extension JobWorker {
         let restart = status == .failed && definition?.restartAfterFailure == true
         let outcome = await persist(job.id, logger: logger) {
             try await self.store.finish(job, worker: self.settings.workerID, position: position, durationMs: durationMs, status: status,
-                                        message: finalMessage, restart: restart, hook: finalHook)
+                                        message: finalMessage, cause: cause, restart: restart, hook: finalHook)
             return nil
         } committed: { $0.epoch == job.epoch && $0.status == status } recover: { _ in nil }
         guard case .done = outcome else { return }

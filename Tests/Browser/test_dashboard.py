@@ -274,7 +274,21 @@ def test_store_detail_and_credentials(driver):
     facts = driver.find_element(By.CSS_SELECTOR, "dl.facts").text
     assert "WooCommerce" in facts and f"store-{state['name']}" in facts
     wait(driver).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#store-timeline li.step")) == 6)
+    # The job's steps as a Gantt chart: one bar per attempt, with a text alternative and the numbers.
+    gantt = driver.find_element(By.CSS_SELECTOR, "#store-timeline figure.plot-gantt")
+    svg = gantt.find_element(By.CSS_SELECTOR, "svg[role=img]")
+    title_id, desc_id = svg.get_attribute("aria-labelledby").split()
+    assert svg.find_element(By.ID, title_id).get_attribute("textContent") == "Step timeline"
+    description = svg.find_element(By.ID, desc_id).get_attribute("textContent")
+    assert re.search(r"\d+ attempts over ", description) and "namespace:" in description, description
+    bars = gantt.find_elements(By.CSS_SELECTOR, "rect.plot-bar")
+    assert len(bars) >= 6 and all(b.get_attribute("data-status") in ("succeeded", "failed") for b in bars)
+    assert {b.get_attribute("data-status") for b in bars} >= {"succeeded"}
+    assert len(gantt.find_elements(By.CSS_SELECTOR, "details table tbody tr")) == len(bars)
     shot(driver, "store-detail")
+    driver.execute_script("arguments[0].scrollIntoView()", gantt)
+    shot(driver, "store-gantt")
+    driver.execute_script("window.scrollTo(0, 0)")
 
     button = driver.find_element(By.ID, "reveal-credentials")
     assert button.text == "Reveal credentials" and button.get_attribute("aria-expanded") == "false"
@@ -421,7 +435,30 @@ def test_activity(driver):
     wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, 'tr[data-action="store.credentials.view"]'))
     for action in ("store.create", "store.delete"):
         assert driver.find_elements(By.CSS_SELECTOR, f'tr[data-action="{action}"]'), f"no {action} in the audit log"
+    # The last hour, plotted: each plot an SVG image with a title, a description and its numbers.
+    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#plot-jobs-per-minute svg[role=img]"))
+    for plot in ("plot-jobs-per-minute", "plot-step-durations", "plot-failures"):
+        figure = driver.find_element(By.ID, plot)
+        svg = figure.find_element(By.CSS_SELECTOR, "svg[role=img]")
+        title_id, desc_id = svg.get_attribute("aria-labelledby").split()
+        assert svg.find_element(By.ID, title_id).get_attribute("textContent").strip()
+        assert svg.find_element(By.ID, desc_id).get_attribute("textContent").strip()
+        assert figure.find_elements(By.CSS_SELECTOR, "details.plot-data")
+    # This session created and deleted a store in the last hour: both jobs are in the columns and the
+    # description, and the create's steps in the durations.
+    described = driver.find_element(By.CSS_SELECTOR, "#plot-jobs-per-minute desc").get_attribute("textContent")
+    succeeded = int(re.search(r"(\d+) succeeded", described).group(1))
+    assert succeeded >= 2, described
+    assert driver.find_elements(By.CSS_SELECTOR, "#plot-jobs-per-minute rect.plot-succeeded")
+    steps = driver.find_element(By.CSS_SELECTOR, "#plot-step-durations details table").get_attribute("textContent")
+    assert "namespace (create)" in steps and "release (create)" in steps, steps
     shot(driver, "activity")
+    driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "plots-title"))
+    shot(driver, "activity-plots")
+    # They update: every 10 s the plots are drawn again from a fresh series.
+    old = driver.find_element(By.CSS_SELECTOR, "#plot-jobs-per-minute svg")
+    wait(driver, 20).until(EC.staleness_of(old))
+    assert driver.find_elements(By.CSS_SELECTOR, "#plot-jobs-per-minute svg[role=img]")
 
 
 def test_phone_layout(driver):

@@ -35,10 +35,12 @@ import Testing
 
     @Test func aKeyInFlightIsWaitedOutThenReportedAsStillRunningNotAsAConflict() {
         let inFlight = json(409, #"{"type":"https://storefleet.dev/problems/idempotency-in-flight","detail":"retry later"}"#)
-        let transport = ScriptedTransport(Array(repeating: inFlight, count: 50))
+        let transport = ScriptedTransport(Array(repeating: inFlight, count: 200))
         let api = client(transport)
-        api.inFlightPatience = 0.2
-        api.sleep = { _ in Thread.sleep(forTimeInterval: 0.02) }
+        // Patience is wall-clock time: generous next to each wait, so that a loaded machine (whose
+        // sleeps overrun) still makes well over the usual six attempts within it.
+        api.inFlightPatience = 1.5
+        api.sleep = { _ in Thread.sleep(forTimeInterval: 0.05) }
         #expect { try api.call("POST", "/api/stores", body: [:], idempotencyKey: "k") } throws: { ($0 as! CLIError).status == .failure }
         #expect(transport.requests.count > 6)  // past the usual attempt budget, for as long as the patience lasts
     }

@@ -163,6 +163,7 @@ import TestSupport
             _ = try await call(.delete, "/api/stores/\(UUID().uuidString)", token: token)
             _ = try await call(.get, "/api/audit", token: token)
             _ = try await call(.get, "/api/stats", token: token)
+            _ = try await call(.get, "/api/stats/series", token: token)
             _ = try await call(.get, "/api/me", token: token)
             _ = try await call(.get, "/api/me", token: nil)
             _ = try await call(.get, "/api/events", token: token)

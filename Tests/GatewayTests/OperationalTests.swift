@@ -86,6 +86,63 @@ import Platform
     }
 }
 
+@Suite struct StatsSeriesTests {
+    /// Finishes a store's job `minutesAgo` with the given step attempts (step, position, status, ms, cause).
+    static func finish(_ harness: GatewayHarness, store: String, status: String, minutesAgo: Int,
+                       attempts: [(String, Int, String, Double, String?)]) async throws {
+        let job = try await harness.postgres.query("SELECT id FROM jobs WHERE store_id = \(UUID(uuidString: store)!)").first!.decode("id", as: UUID.self)
+        let at = Date().addingTimeInterval(-Double(minutesAgo) * 60)
+        try await harness.postgres.query("UPDATE jobs SET status = \(status), finished_at = \(at) WHERE id = \(job)")
+        for (step, position, outcome, ms, cause) in attempts {
+            try await harness.postgres.query("""
+                INSERT INTO job_transitions (job_id, step, position, attempt, status, duration_ms, at, cause)
+                VALUES (\(job), \(step), \(position), 1, \(outcome), \(ms), \(at), \(cause))
+                """)
+        }
+    }
+
+    @Test("the last hour per minute, step p50/p95 and failures by cause, each tenant seeing only its own jobs")
+    func series() async throws {
+        try await GatewayHarness.with { harness, client in
+            #expect(try await client.call(.get, "/api/stats/series").status == .unauthorized)
+            let (_, mine) = try await harness.tenant(client)
+            let (_, theirs) = try await harness.tenant(client)
+            func create(_ name: String, _ token: String) async throws -> String {
+                let created = try await client.call(.post, "/api/stores", token: token, json: ["name": name, "engine": "medusa"])
+                return try #require((created.json["store"] as? [String: Any])?["id"] as? String)
+            }
+            let a = try await create("plotted-a", mine), old = try await create("plotted-old", mine), b = try await create("plotted-b", theirs)
+            try await Self.finish(harness, store: a, status: "succeeded", minutesAgo: 2, attempts: [
+                ("namespace", 0, "succeeded", 100, nil), ("release", 3, "retrying", 50, "kubernetes-conflict"),
+                ("release", 3, "succeeded", 1000, nil), ("release", 3, "succeeded", 3000, nil),
+            ])
+            try await Self.finish(harness, store: b, status: "failed", minutesAgo: 5, attempts: [("release", 3, "failed", 900_000, "helm-timeout")])
+            // Two hours ago: outside the window.
+            try await Self.finish(harness, store: old, status: "failed", minutesAgo: 120, attempts: [("release", 3, "failed", 5, "timeout")])
+
+            let member = try await client.call(.get, "/api/stats/series", token: mine)
+            #expect(member.status == .ok)
+            let perMinute = try #require(member.json["jobs_per_minute"] as? [[String: Any]])
+            #expect(perMinute.count == 60 && member.json["window_minutes"] as? Int == 60)
+            #expect(perMinute.reduce(0) { $0 + ($1["succeeded"] as! Int) } == 1)
+            #expect(perMinute.reduce(0) { $0 + ($1["failed"] as! Int) } == 0, "another tenant's failure, and one two hours old, are not shown")
+            #expect(perMinute[57]["succeeded"] as? Int == 1, "two minutes ago: the third bucket from the end")
+            let durations = try #require(member.json["step_durations"] as? [[String: Any]])
+            #expect(durations.map { $0["step"] as? String } == ["namespace", "release"], "in step order")
+            let release = try #require(durations.last)
+            #expect(release["count"] as? Int == 2 && release["p50_ms"] as? Double == 2000 && release["p95_ms"] as? Double == 2900)
+            let failures = try #require(member.json["failures"] as? [[String: Any]])
+            #expect(failures.count == 1)
+            #expect(failures.first?["cause"] as? String == "kubernetes-conflict" && failures.first?["step"] as? String == "release")
+
+            let admin = try await client.call(.get, "/api/stats/series", token: GatewayHarness.adminToken)
+            let all = try #require(admin.json["failures"] as? [[String: Any]])
+            #expect(Set(all.compactMap { $0["cause"] as? String }) == ["kubernetes-conflict", "helm-timeout"])
+            #expect((admin.json["jobs_per_minute"] as? [[String: Any]])?.reduce(0) { $0 + ($1["failed"] as! Int) } == 1)
+        }
+    }
+}
+
 @Suite struct BackendOutageTests {
     /// With Redis unreachable: readiness fails naming Redis (and not its address), store creation still
     /// works (Postgres is the source of truth; the sweeper dispatches later), and reads are unaffected.

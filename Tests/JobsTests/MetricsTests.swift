@@ -40,6 +40,11 @@ struct MetricsTests {
             #expect(text.contains("storefleet_step_duration_seconds_count{kind=\"\(kind)\",step=\"two\",outcome=\"succeeded\"} 1"))
             #expect(text.contains("storefleet_step_retries_total{kind=\"\(kind)\",step=\"two\",cause=\"step\"} 1"))
             #expect(text.contains("storefleet_step_failures_total{kind=\"\(kind)\",step=\"one\",cause=\"step\"} 1"))
+            // The same causes are in the history, for /api/stats/series.
+            let causes = try await h.postgres.query("""
+                SELECT status, cause FROM job_transitions WHERE job_id IN (\(retried), \(failed)) AND step IS NOT NULL AND status <> 'running' ORDER BY id
+                """).rows.map { "\(try $0.decode("status", as: String.self)):\(try $0.decode("cause", as: String?.self) ?? "-")" }
+            #expect(causes.sorted() == ["failed:step", "retrying:step", "succeeded:-", "succeeded:-", "succeeded:-"])
             #expect(!text.contains(retried.uuidString.lowercased()) && !text.contains(failed.uuidString.lowercased()), "no job IDs in labels")
         }
     }

@@ -164,4 +164,5 @@ export class Api {
     return this.get(`/api/audit?${query}`);
   }
   stats(options) { return this.get('/api/stats', options); }
+  statsSeries(options) { return this.get('/api/stats/series', options); }
 }

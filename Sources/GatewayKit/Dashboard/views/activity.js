@@ -2,8 +2,15 @@
 // (GET /api/audit, newest first, "Load more" follows next_cursor).
 import { h, replace, time, statusLabel } from '../dom.js';
 import { coalesced } from '../util.js';
+import { stackedColumns, rangeBars, countBars, formatMs } from '../plots.js';
 
 const STATS_EVERY_MS = 5000;
+const SERIES_EVERY_MS = 10000;
+const outcomes = [
+  { key: 'succeeded', label: 'Succeeded', className: 'plot-succeeded' },
+  { key: 'failed', label: 'Failed', className: 'plot-failed' },
+  { key: 'cancelled', label: 'Cancelled', className: 'plot-cancelled' },
+];
 
 const actionLabels = {
   'store.create': 'Store created',
@@ -44,6 +51,47 @@ export function render(ctx) {
   }, (error) => { statsStatus.textContent = `Could not load the statistics. ${error.message}`; });
   const statsTimer = setInterval(() => { if (!document.hidden) loadStats(); }, STATS_EVERY_MS);
   loadStats();
+
+  // --- the last hour, plotted (GET /api/stats/series) ----------------------------------------------
+  const plots = h('div', { class: 'plots', id: 'plots' });
+  const plotsStatus = h('p', { class: 'muted' }, 'Loading\u2026');
+  const loadSeries = coalesced(async () => {
+    const series = await ctx.api.statsSeries({ signal: ctx.signal });
+    const minuteLabel = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    const points = series.jobs_per_minute.map((p) => ({ label: minuteLabel(p.minute), values: p }));
+    const steps = series.step_durations.map((d) => ({ label: `${d.step} (${d.kind.replace('store.', '')})`, p50: d.p50_ms, p95: d.p95_ms, count: d.count }));
+    const causes = new Map();
+    for (const f of series.failures) causes.set(f.cause, (causes.get(f.cause) || 0) + f.count);
+    const causeRows = [...causes.entries()].sort((a, b) => b[1] - a[1]).map(([label, value]) => ({ label, value }));
+    // Drawn at the size they are shown, so that their text is the page's size: the columns across the
+    // card, the bars in half of it when there is room for two side by side.
+    const inner = Math.max(280, (plots.clientWidth || 960) - 26);
+    const half = plots.clientWidth >= 880 ? Math.floor((plots.clientWidth - 16) / 2) - 26 : inner;
+    replace(plots,
+      stackedColumns({
+        id: 'plot-jobs-per-minute', title: 'Jobs finished per minute', points, series: outcomes, width: inner, wide: true,
+        describe: (totals) => {
+          const sum = (key) => series.jobs_per_minute.reduce((n, p) => n + (p[key] || 0), 0);
+          return `Over the last ${series.window_minutes} minutes: ${sum('succeeded')} succeeded, ${sum('failed')} failed, ` +
+            `${sum('cancelled')} cancelled; at most ${Math.max(0, ...totals)} in one minute.`;
+        },
+      }),
+      rangeBars({
+        id: 'plot-step-durations', title: 'Step durations (p50 and p95)', rows: steps, width: half,
+        describe: () => steps.length
+          ? `Successful step attempts of jobs finished in the last hour. ${steps.map((r) => `${r.label}: p50 ${formatMs(r.p50)}, p95 ${formatMs(r.p95)}`).join('; ')}.`
+          : 'No step finished in the last hour.',
+      }),
+      countBars({
+        id: 'plot-failures', title: 'Failed attempts by cause', rows: causeRows, width: half,
+        describe: () => causeRows.length
+          ? `Failed or retried step attempts in the last hour: ${causeRows.map((r) => `${r.label} ${r.value}`).join(', ')}.`
+          : 'No step attempt failed in the last hour.',
+      }));
+    plotsStatus.textContent = `Last ${series.window_minutes} minutes, ${isAdmin ? 'every tenant' : 'your stores'}; updated ${new Date().toLocaleTimeString()}, every ${SERIES_EVERY_MS / 1000} seconds.`;
+  }, (error) => { plotsStatus.textContent = `Could not load the plots. ${error.message}`; });
+  const seriesTimer = setInterval(() => { if (!document.hidden) loadSeries(); }, SERIES_EVERY_MS);
+  loadSeries();
 
   // --- audit log ---------------------------------------------------------------------------------
   const auditBody = h('tbody');
@@ -103,6 +151,9 @@ export function render(ctx) {
       h('h2', { id: 'ops-title' }, 'Operations'),
       h('p', { class: 'hint' }, 'Queue depth and live workers are platform-wide; job figures cover ', isAdmin ? 'every tenant.' : 'your stores.'),
       stats, byStatus, statsStatus),
+    h('section', { class: 'card', 'aria-labelledby': 'plots-title' },
+      h('h2', { id: 'plots-title' }, 'The last hour'),
+      plotsStatus, plots),
     h('section', { class: 'card', 'aria-labelledby': 'audit-title' },
       h('div', { class: 'view-head' }, h('h2', { id: 'audit-title' }, 'Audit log'), refreshAudit),
       h('p', { class: 'hint' }, isAdmin ? 'Every tenant\u2019s recorded actions, newest first.' : 'Your tenant\u2019s recorded actions, newest first.'),
@@ -113,5 +164,5 @@ export function render(ctx) {
           h('th', { scope: 'col' }, 'Details'), h('th', { scope: 'col' }, 'Client'), isAdmin ? h('th', { scope: 'col' }, 'Tenant') : null)),
         auditBody)),
       more));
-  return { title: 'Activity', node, cleanup: () => clearInterval(statsTimer) };
+  return { title: 'Activity', node, cleanup: () => { clearInterval(statsTimer); clearInterval(seriesTimer); } };
 }

@@ -1,6 +1,7 @@
 // A job's progress and timeline: a progress bar, then each step with its status, attempts, duration
 // and message, every attempt that did not succeed with its error, and the job's own events.
 import { h, badge, duration, time, absoluteTime, statusLabel } from '../dom.js';
+import { gantt, formatMs } from '../plots.js';
 
 const stepDescriptions = {
   'store.create': {
@@ -104,6 +105,46 @@ function jobEvents(job) {
       t.message ? h('span', { class: 'event-message' }, ` \u2014 ${t.message}`) : null))));
 }
 
+/**
+ * The job's step attempts on one time axis (a Gantt chart): each attempt a bar from its start to its
+ * end, failed and retried attempts in their own colour, the gaps between them the retry waits.
+ */
+export function jobGantt(job, now = Date.now()) {
+  const transitions = (job.transitions || []).filter((t) => t.position !== undefined && t.position !== null);
+  if (!transitions.length) return null;
+  const bars = [];
+  const open = new Map();
+  for (const t of transitions) {
+    const at = Date.parse(t.at);
+    const key = `${t.position}:${t.attempt}`;
+    if (t.status === 'running') { open.set(key, { at, t }); continue; }
+    const started = open.get(key);
+    open.delete(key);
+    const start = t.duration_ms !== undefined && t.duration_ms !== null ? at - t.duration_ms : (started ? started.at : at);
+    const status = t.status === 'succeeded' ? 'succeeded' : 'failed';
+    bars.push({ row: t.step, attempt: t.attempt, start, end: at, status,
+      label: `${t.step}, attempt ${t.attempt}: ${t.status} after ${formatMs(at - start)}${t.message ? ` — ${t.message}` : ''}` });
+  }
+  const finished = job.finished_at ? Date.parse(job.finished_at) : null;
+  for (const { at, t } of open.values()) {
+    // A run that ended without its own transition (a worker that died) ends where the job did.
+    const end = finished || now;
+    bars.push({ row: t.step, attempt: t.attempt, start: at, end, status: finished ? 'failed' : 'running',
+      label: `${t.step}, attempt ${t.attempt}: ${finished ? 'interrupted' : 'running'} for ${formatMs(end - at)}` });
+  }
+  bars.sort((a, b) => a.start - b.start);
+  const from = Date.parse(job.started_at || job.created_at);
+  const to = Math.max(finished || now, ...bars.map((b) => b.end));
+  const rows = job.steps.map((step) => step.name).filter((name) => bars.some((b) => b.row === name));
+  const retried = bars.filter((b) => b.status === 'failed').length;
+  return gantt({
+    id: `gantt-${job.id}`, title: 'Step timeline', rows, bars, width: 900, from: Math.min(from, ...bars.map((b) => b.start)), to,
+    describe: () => `${bars.length} attempt${bars.length === 1 ? '' : 's'} over ${formatMs(to - from)}; ` +
+      `${retried ? `${retried} failed or retried` : 'none failed'}. ` +
+      rows.map((row) => `${row}: ${formatMs(bars.filter((b) => b.row === row).reduce((sum, b) => sum + (b.end - b.start), 0))}`).join(', ') + '.',
+  });
+}
+
 /** The whole timeline block for a job fetched with include=transitions. */
 export function jobTimeline(job, { labelId }) {
   return h('div', { class: 'job', dataset: { jobId: job.id, jobStatus: job.status } },
@@ -112,6 +153,7 @@ export function jobTimeline(job, { labelId }) {
       job.finished_at ? [' \u00b7 finished ', time(job.finished_at)] : null),
     progressBar(job, labelId),
     job.error ? h('p', { class: 'job-error', role: 'note' }, h('strong', {}, 'Error: '), job.error) : null,
+    jobGantt(job),
     h('ol', { class: 'timeline', 'aria-label': 'Steps' }, job.steps.map((step) => stepItem(job, step))),
     jobEvents(job));
 }
