@@ -119,7 +119,7 @@ SELECT j.id, (j.steps)[p + 1], p, 1, s.status, CASE WHEN s.status = 'running' TH
        CASE WHEN s.status = 'retrying' THEN 'kubernetes-conflict' END
 FROM jobs j CROSS JOIN generate_series(0, 5) AS p
 CROSS JOIN (VALUES ('running', 0), ('succeeded', 5), ('retrying', 4)) AS s(status, offset_s)
-WHERE j.kind LIKE 'store.%' AND (s.status <> 'retrying' OR (p = 3 AND j.status = 'failed'));
+WHERE j.finished_at IS NOT NULL AND (s.status <> 'retrying' OR (p = 3 AND j.status = 'failed'));
 ANALYZE jobs; ANALYZE job_transitions;
 SQL
   echo "bench-gateway: seeded $series_jobs jobs ($series_recent in the last hour) and $(psql "$DATABASE_URL" -qAtc 'SELECT count(*) FROM job_transitions') transitions in $(( $(date +%s) - started )) s"
