@@ -28,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.0"),
+        // The OTLP exporter over HTTP only: the gRPC one would build grpc-swift for nothing.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // C libraries, found through pkg-config; the Debian package names tell a fresh machine what to install.
@@ -38,7 +41,19 @@ let package = Package(
         // What every Storefleet process shares: configuration, logging, backoff, pools, blocking-call queues, child processes.
         .target(
             name: "ServiceRuntime",
-            dependencies: ["CProcessShims", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CProcessShims", .product(name: "Logging", package: "swift-log"), .product(name: "Tracing", package: "swift-distributed-tracing")],
+            swiftSettings: swiftSettings
+        ),
+        // OpenTelemetry for the executables: the OTLP exporter and the log correlation, set up from OTEL_*.
+        .target(
+            name: "TracingBootstrap",
+            dependencies: [
+                "ServiceRuntime",
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // One libc call Swift's Glibc module does not expose (pipe2), for ChildProcess.
@@ -58,7 +73,7 @@ let package = Package(
         // The job engine: its own schema, Redis dispatch, Postgres claims and leases, steps with timeouts and retries.
         .target(
             name: "Jobs",
-            dependencies: ["Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Postgres", "Redis", "ServiceRuntime", .product(name: "Logging", package: "swift-log"), .product(name: "Tracing", package: "swift-distributed-tracing")],
             resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),
@@ -79,6 +94,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -90,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "Gateway",
             dependencies: [
-                "GatewayKit", "Jobs", "Platform", "KubeClient", "Postgres", "Redis", "ServiceRuntime",
+                "GatewayKit", "Jobs", "Platform", "KubeClient", "Postgres", "Redis", "ServiceRuntime", "TracingBootstrap",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -101,14 +117,14 @@ let package = Package(
         // The store pipelines: one file per step under Steps/, run by the worker.
         .target(
             name: "Provisioning",
-            dependencies: ["Jobs", "Platform", "KubeClient", "Postgres", "ServiceRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Jobs", "Platform", "KubeClient", "Postgres", "ServiceRuntime", .product(name: "Logging", package: "swift-log"), .product(name: "Tracing", package: "swift-distributed-tracing")],
             swiftSettings: swiftSettings
         ),
         // storefleet-worker: runs the store jobs.
         .executableTarget(
             name: "Worker",
             dependencies: [
-                "Jobs", "Platform", "KubeClient", "Provisioning", "Postgres", "Redis", "ServiceRuntime",
+                "Jobs", "Platform", "KubeClient", "Provisioning", "Postgres", "Redis", "ServiceRuntime", "TracingBootstrap",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -127,7 +143,7 @@ let package = Package(
         // A Kubernetes client over libcurl: kubeconfig and in-cluster configuration, typed API errors.
         .target(
             name: "KubeClient",
-            dependencies: ["CCurl", "ServiceRuntime", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CCurl", "ServiceRuntime", .product(name: "Yams", package: "Yams"), .product(name: "Tracing", package: "swift-distributed-tracing")],
             swiftSettings: swiftSettings
         ),
         // kube-sim as a library: a Kubernetes API stand-in (HTTPS, RBAC, admission, controllers, faults).

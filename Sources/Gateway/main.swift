@@ -1,3 +1,4 @@
+import Foundation
 import GatewayKit
 import Hummingbird
 import Jobs
@@ -6,11 +7,16 @@ import KubeClient
 import Logging
 import ServiceLifecycle
 import ServiceRuntime
+import TracingBootstrap
 
 await ProcessEntry.run("storefleet-gateway") {
     let settings = try GatewaySettings(from: ConfigurationReader())
-    settings.logging.bootstrap()
+    let environment = ProcessInfo.processInfo.environment
+    let tracing = TracingBootstrap.requested(environment)
+    settings.logging.bootstrap(metadataProvider: tracing ? TracingBootstrap.loggingMetadataProvider : nil)
     let logger = Logger(label: "storefleet.gateway")
+    // Before anything serves: the request spans and the jobs' trace context need the tracer in place.
+    let tracer = try tracing ? TracingBootstrap.start(serviceName: "storefleet-gateway", instanceID: nil, environment: environment, logger: logger) : nil
     let backends = try await Backends.start(settings.backends, logger: logger)
 
     // The credentials endpoint reads store Secrets; without a cluster the rest of the API still works.
@@ -34,6 +40,8 @@ await ProcessEntry.run("storefleet-gateway") {
         logger: logger
     )
     var services: [any Service] = [app, GatewayMaintenance(gateway: gateway)]
+    // First in the group, so the last to stop: spans of the final requests are flushed.
+    if let tracer { services.insert(tracer, at: 0) }
     if let metricsPort = settings.metricsPort {
         services.append(Application(
             router: gateway.buildMetricsRouter(),

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Jobs
 import Platform
@@ -85,6 +86,12 @@ public struct Gateway: Sendable {
     public func buildRouter(metrics withMetrics: Bool = true) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
         let table = RouteTable()
+        // With tracing on (OTEL_*), a server span per request around everything else, continuing an
+        // incoming `traceparent`; the jobs a request enqueues carry its context (JobStore.insert). It
+        // records the request ID, never a credential or a body. Off: not installed at all.
+        if Telemetry.enabled {
+            router.add(middleware: TracingMiddleware(recordingHeaders: [HTTPField.Name("X-Request-ID")!]))
+        }
         router.add(middleware: RequestIDMiddleware(metrics: metrics, routes: table))
         addOperationalRoutes(to: router, metrics: withMetrics)
         // Files are looked up only for paths no route answers, so the API always wins.

@@ -32,8 +32,9 @@ public struct JobStore: Sendable {
     public func insert(_ job: NewJob, on connection: PostgresConnection) async throws {
         try await connection.query("""
             WITH j AS (
-                INSERT INTO jobs (id, kind, store_id, tenant_id, status, steps, payload)
-                VALUES (\(job.id), \(job.kind), \(job.storeID), \(job.tenantID), 'queued', \(PostgresTextArray(job.steps)), \(PostgresJSON(text: job.payload))::jsonb)
+                INSERT INTO jobs (id, kind, store_id, tenant_id, status, steps, payload, traceparent)
+                VALUES (\(job.id), \(job.kind), \(job.storeID), \(job.tenantID), 'queued', \(PostgresTextArray(job.steps)), \(PostgresJSON(text: job.payload))::jsonb,
+                        \(job.traceparent))
                 RETURNING id
             ), s AS (
                 INSERT INTO job_steps (job_id, position, name, status)
@@ -152,7 +153,7 @@ public struct JobStore: Sendable {
             SELECT i.n, c.*,
                    -- For metrics: how long the job has existed, and how long it waited past its due time.
                    extract(epoch FROM now() - j.created_at)::float8 AS age_seconds,
-                   greatest(extract(epoch FROM now() - j.run_at), 0)::float8 AS pickup_seconds
+                   greatest(extract(epoch FROM now() - j.run_at), 0)::float8 AS pickup_seconds, j.traceparent
             FROM unnest(\(PostgresTextArray(order.map { jobs[$0].uuidString }))::uuid[]) WITH ORDINALITY AS i(id, n)
             CROSS JOIN LATERAL job_claim(i.id, \(worker), \(lease)) AS c
             LEFT JOIN jobs j ON j.id = i.id
@@ -180,7 +181,8 @@ public struct JobStore: Sendable {
                 payload: try row.decode("payload", as: PostgresJSON.self).text,
                 epoch: try row.decode("epoch"),
                 ageAtClaim: try row.decode("age_seconds", as: Double?.self) ?? 0,
-                pickupDelay: try row.decode("pickup_seconds", as: Double?.self) ?? 0
+                pickupDelay: try row.decode("pickup_seconds", as: Double?.self) ?? 0,
+                traceparent: try row.decode("traceparent", as: String?.self)
             )
             return .claimed(claimed, cancelRequested: try row.decode("cancel_requested"))
         case "early": return .early

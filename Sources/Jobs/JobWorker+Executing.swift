@@ -2,13 +2,33 @@ import Foundation
 import Logging
 import Postgres
 import ServiceRuntime
+import Tracing
 
 /// Running a claimed job: its steps in order from the first unfinished one, each under its timeout,
 /// every outcome recorded under the claim's epoch.
 extension JobWorker {
     enum Persisted { case done(Int?), abandoned }
 
+    /// With tracing on, a run is a span in the trace of whoever enqueued the job (its `traceparent`),
+    /// with a child span per step attempt; a job run again by another worker (a crash, a retry) adds
+    /// its run to the same trace.
     func execute(_ job: ClaimedJob, cancelRequested: Bool, leaseEnds: ContinuousClock.Instant) async {
+        guard Telemetry.enabled else {
+            return await run(job, cancelRequested: cancelRequested, leaseEnds: leaseEnds)
+        }
+        let span = startSpan("job \(job.kind)", context: Telemetry.context(traceparent: job.traceparent), ofKind: .consumer)
+        span.attributes["storefleet.job.id"] = job.id.uuidString.lowercased()
+        span.attributes["storefleet.job.kind"] = job.kind
+        span.attributes["storefleet.job.epoch"] = job.epoch
+        span.attributes["storefleet.worker"] = settings.workerID
+        if let store = job.storeID { span.attributes["storefleet.store.id"] = store.uuidString.lowercased() }
+        await InstrumentationContext.withValue(span.context) {
+            await run(job, cancelRequested: cancelRequested, leaseEnds: leaseEnds)
+        }
+        span.end()
+    }
+
+    private func run(_ job: ClaimedJob, cancelRequested: Bool, leaseEnds: ContinuousClock.Instant) async {
         let claim = JobStore.Claim(job: job.id, epoch: job.epoch)
         var logger = self.logger
         logger[metadataKey: "job"] = "\(job.id.uuidString.lowercased())"
@@ -58,8 +78,15 @@ extension JobWorker {
             stepContext.maxAttempts = step.retry.maxAttempts
             let context = stepContext
             let started = ContinuousClock.now
+            let stepSpan: (any Span)? = Telemetry.enabled ? startSpan("step \(step.name)") : nil
+            stepSpan?.attributes["storefleet.step"] = step.name
+            stepSpan?.attributes["storefleet.step.attempt"] = attempt
+            let spanContext = stepSpan?.context ?? InstrumentationContext.current
             let task = Task {
-                try await withTimeout(seconds: step.timeout, operation: "step \(step.name)") { try await step.run(context) }
+                // The step's Kubernetes calls and helm runs are children of its span.
+                try await InstrumentationContext.withValue(spanContext) {
+                    try await withTimeout(seconds: step.timeout, operation: "step \(step.name)") { try await step.run(context) }
+                }
             }
             let stopEarly = state.withLock { state -> Bool in
                 state.running[claim]?.task = task
@@ -71,6 +98,16 @@ extension JobWorker {
             let durationMs = elapsed.inSeconds * 1000
             let failureCause: String? = if case .failure(let error) = result { FailureClassifier.cause(of: error) } else { nil }
             metrics.stepFinished(kind: job.kind, step: step.name, seconds: durationMs / 1000, cause: failureCause)
+            if let stepSpan {
+                stepSpan.attributes["storefleet.step.outcome"] = failureCause == nil ? "succeeded" : "failed"
+                if case .failure(let error) = result {
+                    stepSpan.attributes["storefleet.step.cause"] = failureCause
+                    stepSpan.recordError(error)
+                    stepSpan.setStatus(SpanStatus(code: .error, message: FailureClassifier.message(of: error)))
+                }
+                if let reason = stopReason(claim) { stepSpan.attributes["storefleet.step.stopped"] = "\(reason)" }
+                stepSpan.end()
+            }
 
             // A step told to stop (its lease in doubt, a cancellation, a shutdown) records no success even
             // when it finished: a lost lease means another claim may be running it, and the others are

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceRuntime
 
 /// Where a job is in its life. `retrying` means waiting for its due time after a retryable failure.
 public enum JobStatus: String, Sendable, Codable, CaseIterable {
@@ -30,6 +31,8 @@ public struct ClaimedJob: Sendable {
     /// time) to this claim: for the job-duration and pickup-delay metrics.
     public internal(set) var ageAtClaim: Double = 0
     public internal(set) var pickupDelay: Double = 0
+    /// The trace this job continues (see `NewJob.traceparent`).
+    public internal(set) var traceparent: String? = nil
 }
 
 /// One step of a job as readers see it.
@@ -92,8 +95,12 @@ public struct NewJob: Sendable {
     public var tenantID: UUID?
     /// JSON text handed to every step.
     public var payload: String
+    /// The trace the job continues (W3C `traceparent`); by default the producer's current one, when
+    /// tracing is on.
+    public var traceparent: String?
 
-    public init(id: UUID = UUID(), kind: String, steps: [String], storeID: UUID? = nil, tenantID: UUID? = nil, payload: String = "{}") {
+    public init(id: UUID = UUID(), kind: String, steps: [String], storeID: UUID? = nil, tenantID: UUID? = nil, payload: String = "{}",
+                traceparent: String? = Telemetry.currentTraceparent()) {
         precondition(!steps.isEmpty, "a job has at least one step")
         self.id = id
         self.kind = kind
@@ -101,5 +108,6 @@ public struct NewJob: Sendable {
         self.storeID = storeID
         self.tenantID = tenantID
         self.payload = payload
+        self.traceparent = traceparent
     }
 }

@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import ServiceRuntime
+import Tracing
 
 /// Timeouts and identity of API calls.
 public struct KubeClientSettings: Sendable {
@@ -100,13 +101,20 @@ public final class KubeClient: Sendable {
             throw KubeError(reason: .transport, code: 0, message: "all \(settings.connections) API connections stayed busy", request: description)
         }
         defer { handles.release(handle) }
+        let span = Telemetry.enabled ? Self.startCallSpan(method: method, path: path, query: query) : nil
         let started = ContinuousClock.now
         let outcome = await handle.perform(request)
         let seconds = (ContinuousClock.now - started).inSeconds
         switch outcome {
-        case .failure(_, let timedOut): metrics.record(method: method, path: path, query: query, code: timedOut ? "timeout" : "transport", seconds: seconds)
-        case .success(let status, _, _): metrics.record(method: method, path: path, query: query, code: "\(status)", seconds: seconds)
+        case .failure(let message, let timedOut):
+            metrics.record(method: method, path: path, query: query, code: timedOut ? "timeout" : "transport", seconds: seconds)
+            span?.setStatus(SpanStatus(code: .error, message: timedOut ? "timed out" : message))
+        case .success(let status, _, _):
+            metrics.record(method: method, path: path, query: query, code: "\(status)", seconds: seconds)
+            span?.attributes["http.response.status_code"] = status
+            if status >= 400 { span?.setStatus(SpanStatus(code: .error)) }
         }
+        span?.end()
         switch outcome {
         case .failure(let message, let timedOut):
             throw KubeError(reason: timedOut ? .timeout : .transport, code: 0, message: message, request: description)
@@ -122,6 +130,19 @@ public final class KubeClient: Sendable {
             }
             return Response(status: status, body: responseBody)
         }
+    }
+
+    /// A client span for one API call: verb, resource, namespace and method, never a body or a name's
+    /// secret contents (object names are in `url.path`, as in the API server's own audit log).
+    private static func startCallSpan(method: String, path: String, query: [(String, String)]) -> any Span {
+        let call = KubeMetrics.describe(method: method, path: path, query: query)
+        let span = startSpan("k8s \(call.verb) \(call.resource)", ofKind: .client)
+        span.attributes["http.request.method"] = method
+        span.attributes["url.path"] = path
+        span.attributes["k8s.verb"] = call.verb
+        span.attributes["k8s.resource"] = call.resource
+        if let namespace = KubeMetrics.namespace(of: path) { span.attributes["k8s.namespace.name"] = namespace }
+        return span
     }
 
     /// GET an object or list.

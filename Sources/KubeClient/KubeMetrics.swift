@@ -38,6 +38,17 @@ public final class KubeMetrics: Sendable {
         return out
     }
 
+    /// The namespace a path is in (`/api/v1/namespaces/<ns>/…`), or the namespace a path names
+    /// (`/api/v1/namespaces/<ns>`); nil for other cluster-scoped paths.
+    public static func namespace(of path: String) -> String? {
+        var parts = path.split(separator: "/").map(String.init)
+        if parts.first == "api", parts.count >= 2 { parts.removeFirst(2) }
+        else if parts.first == "apis", parts.count >= 3 { parts.removeFirst(3) }
+        else { return nil }
+        guard parts.first == "namespaces", parts.count >= 2 else { return nil }
+        return parts[1]
+    }
+
     /// The Kubernetes verb and resource of a call, as the API server's audit log names them:
     /// GET of a collection is `list` (`watch` with watch=true), PATCH is `patch`, and so on; the
     /// resource is the plural after the namespace (or after the version for cluster-scoped

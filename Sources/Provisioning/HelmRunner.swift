@@ -2,6 +2,7 @@ import Foundation
 import Jobs
 import KubeClient
 import ServiceRuntime
+import Tracing
 
 /// Runs the helm binary (`HELM_BIN`: the real helm, or the helm-sim stand-in) with a time limit that kills it
 /// and its children when it overruns. helm's standard error becomes the failure message.
@@ -26,15 +27,28 @@ public struct HelmRunner: Sendable {
         Self.active.withLock { $0 += 1 }
         defer { Self.active.withLock { $0 -= 1 } }
         let started = ContinuousClock.now
+        // A span per helm run: its command and release, never its values (they hold generated secrets).
+        let span: (any Span)? = Telemetry.enabled ? startSpan("helm \(arguments.first ?? "")", ofKind: .client) : nil
+        span?.attributes["helm.command"] = arguments.first
+        // The release is the first word after the command that is not a flag (`upgrade --install NAME CHART`).
+        if let release = arguments.dropFirst().first(where: { !$0.hasPrefix("-") }) { span?.attributes["helm.release"] = release }
+        if let index = arguments.firstIndex(of: "--namespace") ?? arguments.firstIndex(of: "-n"), index + 1 < arguments.count {
+            span?.attributes["k8s.namespace.name"] = arguments[index + 1]
+        }
+        defer { span?.end() }
         let outcome: ChildProcess.Outcome
         do {
             outcome = try await ChildProcess.run(binary, arguments + connection, environment: Self.environment, timeout: timeout)
         } catch {
             Self.observe(arguments.first, outcome: "error", seconds: (ContinuousClock.now - started).inSeconds)
+            span?.recordError(error)
+            span?.setStatus(SpanStatus(code: .error))
             throw error
         }
-        Self.observe(arguments.first, outcome: outcome.timedOut ? "timeout" : outcome.succeeded ? "succeeded" : "failed",
-                     seconds: (ContinuousClock.now - started).inSeconds)
+        let result = outcome.timedOut ? "timeout" : outcome.succeeded ? "succeeded" : "failed"
+        Self.observe(arguments.first, outcome: result, seconds: (ContinuousClock.now - started).inSeconds)
+        span?.attributes["helm.outcome"] = result
+        if !outcome.succeeded { span?.setStatus(SpanStatus(code: .error, message: result)) }
         if outcome.timedOut {
             throw StepFailure.retryable("helm \(arguments.first ?? "") did not finish within \(formatSeconds(timeout)) and was stopped", cause: "helm-timeout")
         }

@@ -22,15 +22,17 @@ public struct LoggingSettings: Sendable {
         self.init(format: Format(rawValue: format)!, level: Logger.Level(rawValue: level)!)
     }
 
-    /// Installs the process-wide log handler. Call once, first thing in `main`.
-    public func bootstrap() {
+    /// Installs the process-wide log handler. Call once, first thing in `main`. `metadataProvider`
+    /// adds metadata from the task's context to every line (with tracing on: `trace_id`, `span_id`).
+    public func bootstrap(metadataProvider: Logger.MetadataProvider? = nil) {
         let format = self.format
         let level = self.level
-        LoggingSystem.bootstrap { label in
+        LoggingSystem.bootstrap({ label, provider in
             var handler = LineLogHandler(label: label, format: format)
             handler.logLevel = level
+            handler.metadataProvider = provider
             return handler
-        }
+        }, metadataProvider: metadataProvider)
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Jobs
 import Platform
@@ -6,12 +7,17 @@ import Logging
 import Provisioning
 import ServiceLifecycle
 import ServiceRuntime
+import TracingBootstrap
 
 await ProcessEntry.run("storefleet-worker") {
     let settings = try WorkerSettings(from: ConfigurationReader())
-    settings.logging.bootstrap()
+    let environment = ProcessInfo.processInfo.environment
+    let tracing = TracingBootstrap.requested(environment)
+    settings.logging.bootstrap(metadataProvider: tracing ? TracingBootstrap.loggingMetadataProvider : nil)
     var logger = Logger(label: "storefleet.worker")
     logger[metadataKey: "worker"] = "\(settings.engine.workerID)"
+    let tracer = try tracing
+        ? TracingBootstrap.start(serviceName: "storefleet-worker", instanceID: settings.engine.workerID, environment: environment, logger: logger) : nil
     // The charts and helm are configuration too: checked before anything is connected to.
     try await settings.provisioning.checkTools()
     // The cluster is configuration too: without one the worker cannot do its job, so it stops here.
@@ -46,7 +52,8 @@ await ProcessEntry.run("storefleet-worker") {
     )
     let group = ServiceGroup(
         configuration: .init(
-            services: [
+            // The tracer first: started first and stopped last, so the last jobs' spans are flushed.
+            services: (tracer.map { [$0] } ?? []) + [
                 JobWorkerService(worker: worker, logger: logger), http,
                 SetupEgressService(refresher: SetupEgressRefresher(
                     provisioner: provisioner, interval: .seconds(settings.provisioning.setupEgressRefresh), logger: logger
