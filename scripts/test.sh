@@ -69,6 +69,7 @@ if [ ${#failed[@]} -eq 0 ]; then
   suite "end-to-end (30 stores, 3 workers)" scripts/e2e.sh 30
   suite "the storefleet CLI against a live platform" scripts/e2e-cli.sh
   suite "fleet rollouts (50 stores: waves, a halted canary, a kill mid-rollout)" scripts/e2e-rollout.sh
+  suite "tracing (OTLP receiver: one trace from the request across a killed worker)" scripts/e2e-tracing.sh
   suite "dashboard in Chromium" scripts/browser-test.sh
   suite "hostile clients at the HTTP edge" scripts/hostile-clients.sh
   suite "API fuzzing against the OpenAPI document" scripts/api-fuzz.sh

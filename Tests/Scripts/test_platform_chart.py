@@ -412,8 +412,9 @@ def test_env_names_are_settings_the_processes_read():
     known = _known_variables()
     # Read by helm, by libc/Foundation, or only used for $(VAR) expansion inside the manifest.
     others = {"HOME", "TMPDIR", "HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME",
-              "STOREFLEET_DB_PASSWORD", "STOREFLEET_REDIS_PASSWORD"}
-    docs = render("values-prod.yaml")
+              "STOREFLEET_DB_PASSWORD", "STOREFLEET_REDIS_PASSWORD",
+              "OTEL_EXPORTER_OTLP_PROTOCOL"}  # read by swift-otel
+    docs = render("values-prod.yaml", {"observability.tracing.otlpEndpoint": "http://collector:4318"})
     for name in ("sf-gateway", "sf-worker"):
         for e in containers(named(docs, "Deployment", name))[0]["env"]:
             assert e["name"] in known | others, f"{name}: {e['name']} is read by nothing"
@@ -797,3 +798,14 @@ def test_service_monitor_scrapes_gateway_metrics_port_and_every_worker():
         assert port["name"] == "metrics"
         names = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
         assert port["targetPort"] in names, f"{component}: no container port named {port['targetPort']}"
+
+
+def test_tracing_is_off_unless_an_endpoint_is_set():
+    for docs, on in ((render("values-prod.yaml"), False),
+                     (render("values-prod.yaml", {"observability.tracing.otlpEndpoint": "http://collector:4318"}), True)):
+        for name in ("sf-gateway", "sf-worker"):
+            env = env_of(containers(named(docs, "Deployment", name))[0])
+            assert ("OTEL_EXPORTER_OTLP_ENDPOINT" in env) == on, name
+            if on:
+                assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://collector:4318"
+                assert env["OTEL_EXPORTER_OTLP_PROTOCOL"]["value"] == "http/protobuf"

@@ -167,4 +167,11 @@ and no manifest holds a password), key prefix, store domain, logging.
   value: "60s"
 - name: TMPDIR
   value: /tmp
+{{- with .Values.observability.tracing.otlpEndpoint }}
+# Traces to an OpenTelemetry collector over OTLP/HTTP (docs/operations.md, "Tracing"); off without it.
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $.Values.observability.tracing.protocol | quote }}
+{{- end }}
 {{- end -}}
