@@ -77,7 +77,5 @@ public final class GatewayMetrics: Sendable {
         "method=\"\(escape(key.method))\",route=\"\(escape(key.route))\""
     }
 
-    static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-    }
+    static func escape(_ value: String) -> String { prometheusLabelValue(value) }
 }

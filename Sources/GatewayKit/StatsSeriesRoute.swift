@@ -51,17 +51,10 @@ extension Gateway {
 
     func statsSeries(tenant: UUID?) async throws -> StatsSeries {
         let minutes = Self.seriesWindowMinutes
-        return try await postgres.withConnection { connection in
+        return try await postgres.transaction { connection in
             // One snapshot for the three reads, so the plots agree with each other.
-            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            do {
-                let series = try await Self.series(minutes: minutes, tenant: tenant, on: connection)
-                try await connection.query("COMMIT")
-                return series
-            } catch {
-                _ = try? await connection.query("ROLLBACK")
-                throw error
-            }
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return try await Self.series(minutes: minutes, tenant: tenant, on: connection)
         }
     }
 

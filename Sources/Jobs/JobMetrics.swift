@@ -26,10 +26,10 @@ public final class JobMetrics: Sendable {
     public init() {}
 
     func jobStarted(_ job: ClaimedJob) {
-        let kind = Self.escape(job.kind)
+        let labels = "kind=\"\(Self.escape(job.kind))\""
         state.withLock { state in
-            state.jobsStarted[kind, default: 0] += 1
-            state.pickupDelays["kind=\"\(kind)\"", default: Histogram(bounds: Self.pickupBounds)].observe(job.pickupDelay)
+            state.jobsStarted[labels, default: 0] += 1
+            state.pickupDelays[labels, default: Histogram(bounds: Self.pickupBounds)].observe(job.pickupDelay)
         }
     }
 
@@ -73,7 +73,7 @@ public final class JobMetrics: Sendable {
             for (labels, histogram) in values.sorted(by: { $0.key < $1.key }) { out += histogram.render(name, labels: labels) }
         }
         family("storefleet_jobs_started_total", "counter", "Job runs this worker started (a job resumed after a crash or retry counts again), by kind.")
-        counters("storefleet_jobs_started_total", state.jobsStarted.reduce(into: [:]) { $0["kind=\"\($1.key)\""] = $1.value })
+        counters("storefleet_jobs_started_total", state.jobsStarted)
         family("storefleet_jobs_finished_total", "counter", "Jobs this worker ended, by kind and final status.")
         counters("storefleet_jobs_finished_total", state.jobsFinished)
         family("storefleet_job_duration_seconds", "histogram", "Time from a job's creation to its end (queue, retries and every run included), by kind and final status.")
@@ -93,7 +93,5 @@ public final class JobMetrics: Sendable {
         return out
     }
 
-    static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
-    }
+    static func escape(_ value: String) -> String { prometheusLabelValue(value) }
 }

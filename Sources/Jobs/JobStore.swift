@@ -72,17 +72,7 @@ public struct JobStore: Sendable {
             """).first else { return nil }
         guard let status = try row.decode("status", as: String?.self).flatMap(JobStatus.init(rawValue:)) else { return nil }
         if status == .cancelled, let hook = cancelHooks[try row.decode("kind", as: String.self)] {
-            try await hook(connection, ClaimedJob(
-                id: job,
-                kind: try row.decode("kind"),
-                storeID: try row.decode("store_id"),
-                tenantID: try row.decode("tenant_id"),
-                steps: try row.decode("steps", as: PostgresTextArray.self).elements,
-                currentStep: try row.decode("current_step"),
-                stepAttempt: 0,
-                payload: try row.decode("payload", as: PostgresJSON.self).text,
-                epoch: try row.decode("epoch")
-            ))
+            try await hook(connection, try Self.job(job, from: row, stepAttempt: 0))
         }
         return status
     }
@@ -167,23 +157,29 @@ public struct JobStore: Sendable {
         return outcomes
     }
 
+    /// A job as a row of its columns (`kind`, `store_id`, `tenant_id`, `steps`, `current_step`,
+    /// `payload`, `epoch`) describes it: a claim's, or a waiting job's for its cancel hook.
+    private static func job(_ id: UUID, from row: PostgresRow, stepAttempt: Int) throws -> ClaimedJob {
+        ClaimedJob(
+            id: id,
+            kind: try row.decode("kind"),
+            storeID: try row.decode("store_id"),
+            tenantID: try row.decode("tenant_id"),
+            steps: try row.decode("steps", as: PostgresTextArray.self).elements,
+            currentStep: try row.decode("current_step"),
+            stepAttempt: stepAttempt,
+            payload: try row.decode("payload", as: PostgresJSON.self).text,
+            epoch: try row.decode("epoch")
+        )
+    }
+
     private static func claimOutcome(_ row: PostgresRow, job: UUID) throws -> ClaimOutcome {
         switch try row.decode("outcome", as: String.self) {
         case "claimed":
-            let claimed = ClaimedJob(
-                id: job,
-                kind: try row.decode("kind"),
-                storeID: try row.decode("store_id"),
-                tenantID: try row.decode("tenant_id"),
-                steps: try row.decode("steps", as: PostgresTextArray.self).elements,
-                currentStep: try row.decode("current_step"),
-                stepAttempt: try row.decode("step_attempt", as: Int?.self) ?? 0,
-                payload: try row.decode("payload", as: PostgresJSON.self).text,
-                epoch: try row.decode("epoch"),
-                ageAtClaim: try row.decode("age_seconds", as: Double?.self) ?? 0,
-                pickupDelay: try row.decode("pickup_seconds", as: Double?.self) ?? 0,
-                traceparent: try row.decode("traceparent", as: String?.self)
-            )
+            var claimed = try Self.job(job, from: row, stepAttempt: try row.decode("step_attempt", as: Int?.self) ?? 0)
+            claimed.ageAtClaim = try row.decode("age_seconds", as: Double?.self) ?? 0
+            claimed.pickupDelay = try row.decode("pickup_seconds", as: Double?.self) ?? 0
+            claimed.traceparent = try row.decode("traceparent", as: String?.self)
             return .claimed(claimed, cancelRequested: try row.decode("cancel_requested"))
         case "early": return .early
         case "busy": return .busy

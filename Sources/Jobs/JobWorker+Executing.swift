@@ -38,15 +38,12 @@ extension JobWorker {
         state.withLock { $0.running[claim] = RunningJob(task: nil, stopReason: cancelRequested ? .cancelRequested : nil, leaseEnds: leaseEnds) }
         defer { _ = state.withLock { $0.running.removeValue(forKey: claim) } }
         metrics.jobStarted(job)
-        let claimed = ContinuousClock.now
-        // From the job's creation to now, for the job-duration metric.
-        let jobAge: @Sendable () -> Double = { job.ageAtClaim + (ContinuousClock.now - claimed).inSeconds }
 
         guard let definition = definitions[job.kind], definition.stepNames == job.steps else {
             let message = definitions[job.kind] == nil
                 ? "no worker knows how to run jobs of kind \"\(job.kind)\"; deploy a worker version that does"
                 : "this worker's steps for \(job.kind) (\(definitions[job.kind]!.stepNames.joined(separator: ", "))) differ from the job's (\(job.steps.joined(separator: ", "))); deploy matching workers"
-            await end(job, definition: definitions[job.kind], position: min(job.currentStep, job.steps.count - 1), durationMs: 0, status: .failed, message: message, age: jobAge, logger: logger)
+            await end(job, definition: definitions[job.kind], position: min(job.currentStep, job.steps.count - 1), durationMs: 0, status: .failed, message: message, logger: logger)
             return
         }
 
@@ -64,12 +61,12 @@ extension JobWorker {
             // drains), so such attempts get a few more chances than the step's retry budget.
             if attempt > step.retry.maxAttempts + Self.interruptionAllowance {
                 await end(job, definition: definition, position: position, durationMs: 0, status: .failed,
-                          message: "step \(step.name) gave up after \(attempt - 1) attempts, its worker having stopped mid-step again and again; if the step itself crashes the worker, its logs say why", age: jobAge, logger: stepLogger)
+                          message: "step \(step.name) gave up after \(attempt - 1) attempts, its worker having stopped mid-step again and again; if the step itself crashes the worker, its logs say why", logger: stepLogger)
                 return
             }
             if stopReason(claim) == .cancelRequested {
                 await end(job, definition: definition, position: position, durationMs: 0, status: .cancelled,
-                          message: "cancelled before step \(step.name)", age: jobAge, logger: stepLogger)
+                          message: "cancelled before step \(step.name)", logger: stepLogger)
                 return
             }
 
@@ -113,7 +110,7 @@ extension JobWorker {
             // when it finished: a lost lease means another claim may be running it, and the others are
             // handled as the stop asks.
             if let reason = stopReason(claim) {
-                await stopped(job, reason: reason, definition: definition, position: position, durationMs: durationMs, step: step.name, age: jobAge, logger: stepLogger)
+                await stopped(job, reason: reason, definition: definition, position: position, durationMs: durationMs, step: step.name, logger: stepLogger)
                 return
             }
             switch result {
@@ -132,7 +129,7 @@ extension JobWorker {
                 } recover: { now in now.stepAttempt }
                 guard case .done(let nextAttempt) = outcome else { return }
                 if isLast {
-                    metrics.jobFinished(kind: job.kind, status: .succeeded, seconds: jobAge())
+                    metrics.jobFinished(kind: job.kind, status: .succeeded, seconds: job.age)
                     stepLogger.info("job succeeded")
                     await dispatchNextForStore(job)
                     return
@@ -162,11 +159,11 @@ extension JobWorker {
                     return
                 case .retryable:
                     await end(job, definition: definition, position: position, durationMs: durationMs, status: .failed,
-                              message: "step \(step.name) failed after \(attempt) attempts: \(message)", cause: failureCause, age: jobAge, logger: stepLogger)
+                              message: "step \(step.name) failed after \(attempt) attempts: \(message)", cause: failureCause, logger: stepLogger)
                     return
                 case .permanent:
                     await end(job, definition: definition, position: position, durationMs: durationMs, status: .failed,
-                              message: "step \(step.name) failed: \(message)", cause: failureCause, age: jobAge, logger: stepLogger)
+                              message: "step \(step.name) failed: \(message)", cause: failureCause, logger: stepLogger)
                     return
                 }
             }
@@ -175,7 +172,7 @@ extension JobWorker {
 
     /// A step that was told to stop, whatever its result.
     private func stopped(_ job: ClaimedJob, reason: StopReason, definition: JobDefinition, position: Int, durationMs: Double, step: String,
-                         age: @Sendable () -> Double, logger: Logger) async {
+                         logger: Logger) async {
         switch reason {
         case .leaseLost:
             logger.warning("lost the job's lease; another worker will finish it")
@@ -189,7 +186,7 @@ extension JobWorker {
             if case .done = outcome { await queue.dispatch([job.id]) }
         case .cancelRequested:
             await end(job, definition: definition, position: position, durationMs: durationMs, status: .cancelled,
-                      message: "cancelled during step \(step)", cause: "cancelled", age: age, logger: logger)
+                      message: "cancelled during step \(step)", cause: "cancelled", logger: logger)
         }
     }
 
@@ -207,7 +204,7 @@ extension JobWorker {
     }
 
     private func end(_ job: ClaimedJob, definition: JobDefinition?, position: Int, durationMs: Double, status: JobStatus, message: String,
-                     cause: String? = nil, age: @Sendable () -> Double, logger: Logger) async {
+                     cause: String? = nil, logger: Logger) async {
         var message = message
         var afterwards: (@Sendable () async -> Void)?
         if status == .failed, let beforeFailing = definition?.beforeFailing {
@@ -232,7 +229,7 @@ extension JobWorker {
             return nil
         } committed: { $0.epoch == job.epoch && $0.status == status } recover: { _ in nil }
         guard case .done = outcome else { return }
-        metrics.jobFinished(kind: job.kind, status: status, seconds: age())
+        metrics.jobFinished(kind: job.kind, status: status, seconds: job.age)
         if status == .failed {
             logger.error("job failed", metadata: ["error": "\(finalMessage)"])
             if let afterwards { await afterwards() }

@@ -31,6 +31,10 @@ public struct ClaimedJob: Sendable {
     /// time) to this claim: for the job-duration and pickup-delay metrics.
     public internal(set) var ageAtClaim: Double = 0
     public internal(set) var pickupDelay: Double = 0
+    /// When this process read the claim, by its own clock.
+    public let claimedAt = ContinuousClock.now
+    /// Seconds from the job's creation to now, for the job-duration metric.
+    public var age: Double { ageAtClaim + (ContinuousClock.now - claimedAt).inSeconds }
     /// The trace this job continues (see `NewJob.traceparent`).
     public internal(set) var traceparent: String? = nil
 }

@@ -29,3 +29,9 @@ public struct Histogram: Sendable {
         return out
     }
 }
+
+/// The Prometheus text format's escaping of a label value (backslash, double quote, newline).
+public func prometheusLabelValue(_ value: String) -> String {
+    value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        .replacingOccurrences(of: "\n", with: "\\n")
+}
