@@ -7,7 +7,7 @@
 # killed worker's finished step spans under its run (whose own span, never ended, is never sent), the
 # second worker's job span under the request span with its steps, Kubernetes API and helm spans under
 # the steps of both; no body, token or password in any attribute; and the second worker's JSON log
-# lines inside the job carry the trace's trace_id.
+# lines inside the job carry the trace's trace_id. A malformed incoming traceparent is not stored.
 # Needs the debug build and the tools from scripts/install-tools.sh (opentelemetry-proto).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -67,6 +67,16 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 [ "$status" = succeeded ] || { echo "e2e-tracing: the job ended $status" >&2; api GET "/api/jobs/$job" >&2; exit 1; }
+# A hostile or broken caller's traceparent is not stored as sent: the request gets a trace of its own
+# and the job carries that one, well-formed.
+junk="00-$(printf 'z%.0s' $(seq 1 300))-01"
+hostile="$(curl -sS --fail-with-body -H "Authorization: Bearer $ADMIN_TOKEN" -H "Content-Type: application/json" \
+  -H "traceparent: $junk" -d '{"name":"traced-junk","engine":"medusa"}' "$GATEWAY_URL/api/stores")"
+hostile_job="$("$python" -c 'import json, sys; print(json.loads(sys.argv[1])["job"]["id"])' "$hostile")"
+stored="$(psql "$DATABASE_URL" -qAtc "SELECT traceparent FROM jobs WHERE id = '$hostile_job'")"
+if ! [[ "$stored" =~ ^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$ ]] || [[ "$stored" == *"$trace_id"* ]]; then
+  echo "e2e-tracing: a malformed incoming traceparent left the job with '$stored'" >&2; exit 1
+fi
 stack_log "the job succeeded on worker-2; stopping the gateway and worker-2 so they flush their spans"
 stack_kill worker-2 TERM
 stack_kill gateway TERM

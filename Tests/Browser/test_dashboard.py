@@ -452,6 +452,10 @@ def test_activity(driver):
     assert driver.find_elements(By.CSS_SELECTOR, "#plot-jobs-per-minute rect.plot-succeeded")
     steps = driver.find_element(By.CSS_SELECTOR, "#plot-step-durations details table").get_attribute("textContent")
     assert "namespace (create)" in steps and "release (create)" in steps, steps
+    # Every step row has its p50 and p95 bars, not only its numbers.
+    rows = len(driver.find_elements(By.CSS_SELECTOR, "#plot-step-durations details table tbody tr"))
+    for bar in ("rect.plot-p50", "rect.plot-p95"):
+        assert len(driver.find_elements(By.CSS_SELECTOR, f"#plot-step-durations {bar}")) == rows, bar
     shot(driver, "activity")
     driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "plots-title"))
     shot(driver, "activity-plots")

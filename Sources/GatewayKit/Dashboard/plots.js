@@ -104,59 +104,63 @@ export function stackedColumns({ id, title, describe, points, series, width = 64
 }
 
 /**
- * Horizontal ranges per row: a bar from 0 to p50 and a lighter one on to p95. `rows` [{ label, p50, p95, count }].
+ * One labelled row per item, each with bars from zero (`segments`, drawn in order, so the longest first)
+ * and the row's value written after them. Returns the SVG.
  */
-export function rangeBars({ id, title, describe, rows, width = 640 }) {
-  const rowH = 22, pad = { left: Math.min(170, width * 0.4), right: 70, top: 4, bottom: 4 };
+function barRows({ rows, width, right, segments, value, empty }) {
+  const rowH = 22, pad = { left: Math.min(170, width * 0.4), right, top: 4, bottom: 4 };
   const height = pad.top + pad.bottom + rowH * Math.max(rows.length, 1);
-  const max = niceMax(Math.max(0, ...rows.map((r) => r.p95 || 0)));
+  const max = niceMax(Math.max(0, ...rows.map((r) => value(r).at)));
   const x = (v) => pad.left + (v / max) * (width - pad.left - pad.right);
   const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'plot-svg' });
   rows.forEach((row, i) => {
     const top = pad.top + i * rowH;
+    const { at, text } = value(row);
     svg.append(
       s('text', { class: 'plot-label', x: pad.left - 6, y: top + rowH / 2 + 4, 'text-anchor': 'end' }, row.label),
-      s('rect', { class: 'plot-bar plot-p95', x: pad.left, y: top + 4, width: Math.max(x(row.p95) - pad.left, 1), height: rowH - 8 },
-        s('title', {}, `${row.label}: p95 ${formatMs(row.p95)}`)),
-      s('rect', { class: 'plot-bar plot-p50', x: pad.left, y: top + 4, width: Math.max(x(row.p50) - pad.left, 1), height: rowH - 8 },
-        s('title', {}, `${row.label}: p50 ${formatMs(row.p50)}`)),
-      s('text', { class: 'plot-value', x: x(row.p95) + 4, y: top + rowH / 2 + 4 }, formatMs(row.p95)));
+      ...segments.map(({ of, className, title }) =>
+        s('rect', { class: `plot-bar ${className}`, x: pad.left, y: top + 4, width: Math.max(x(of(row)) - pad.left, 1), height: rowH - 8 },
+          s('title', {}, title(row)))),
+      s('text', { class: 'plot-value', x: x(at) + 4, y: top + rowH / 2 + 4 }, text));
   });
-  if (!rows.length) emptyNote(svg, width, height, 'No step finished in this window.');
+  if (!rows.length) svg.append(s('text', { class: 'plot-label', x: width / 2, y: height / 2 + 4, 'text-anchor': 'middle' }, empty));
+  return svg;
+}
+
+/**
+ * Horizontal ranges per row: a bar from 0 to p50 and a lighter one on to p95. `rows` [{ label, p50, p95, count }].
+ */
+export function rangeBars({ id, title, describe, rows, width = 640 }) {
+  const empty = 'No step finished in this window.';
+  const svg = barRows({
+    rows, width, right: 70, empty,
+    segments: [
+      { of: (r) => r.p95, className: 'plot-p95', title: (r) => `${r.label}: p95 ${formatMs(r.p95)}` },
+      { of: (r) => r.p50, className: 'plot-p50', title: (r) => `${r.label}: p50 ${formatMs(r.p50)}` },
+    ],
+    value: (r) => ({ at: r.p95 || 0, text: formatMs(r.p95) }),
+  });
   return figure({
     id: id || `plot-${++counter}`, title, description: describe(), svg,
     legend: legendOf([{ label: 'p50', className: 'plot-p50' }, { label: 'p95', className: 'plot-p95' }]),
     table: rows.length
       ? dataTable(title, ['Step', 'p50', 'p95', 'Attempts'], rows.map((r) => [r.label, formatMs(r.p50), formatMs(r.p95), String(r.count)]))
-      : h('p', { class: 'muted' }, 'No step finished in this window.'),
+      : h('p', { class: 'muted' }, empty),
   });
-}
-
-/** What an empty plot says, inside the picture. */
-function emptyNote(svg, width, height, text) {
-  svg.append(s('text', { class: 'plot-label', x: width / 2, y: height / 2 + 4, 'text-anchor': 'middle' }, text));
 }
 
 /** Horizontal bars of counts: `rows` [{ label, value }]. */
 export function countBars({ id, title, describe, rows, width = 640, className = 'plot-failed' }) {
-  const rowH = 22, pad = { left: Math.min(170, width * 0.4), right: 50, top: 4, bottom: 4 };
-  const height = pad.top + pad.bottom + rowH * Math.max(rows.length, 1);
-  const max = niceMax(Math.max(0, ...rows.map((r) => r.value)));
-  const x = (v) => pad.left + (v / max) * (width - pad.left - pad.right);
-  const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'plot-svg' });
-  rows.forEach((row, i) => {
-    const top = pad.top + i * rowH;
-    svg.append(
-      s('text', { class: 'plot-label', x: pad.left - 6, y: top + rowH / 2 + 4, 'text-anchor': 'end' }, row.label),
-      s('rect', { class: `plot-bar ${className}`, x: pad.left, y: top + 4, width: Math.max(x(row.value) - pad.left, 1), height: rowH - 8 },
-        s('title', {}, `${row.label}: ${row.value}`)),
-      s('text', { class: 'plot-value', x: x(row.value) + 4, y: top + rowH / 2 + 4 }, String(row.value)));
+  const empty = 'No step attempt failed in this window.';
+  const svg = barRows({
+    rows, width, right: 50, empty,
+    segments: [{ of: (r) => r.value, className, title: (r) => `${r.label}: ${r.value}` }],
+    value: (r) => ({ at: r.value, text: String(r.value) }),
   });
-  if (!rows.length) emptyNote(svg, width, height, 'No step attempt failed in this window.');
   return figure({
     id: id || `plot-${++counter}`, title, description: describe(), svg,
     table: rows.length ? dataTable(title, ['Cause', 'Failed attempts'], rows.map((r) => [r.label, String(r.value)]))
-      : h('p', { class: 'muted' }, 'No step failed in this window.'),
+      : h('p', { class: 'muted' }, empty),
   });
 }
 
